@@ -1,0 +1,64 @@
+"""Defaults, environment variable names and cache layout names.
+
+Nothing here reads the environment at import time: callers use the helper
+functions, which look at ``os.environ`` when they are called.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: The public production instance, used when nothing else is configured.
+DEFAULT_REST_URL = "https://gypsum.artifactdb.com"
+
+#: Environment variables understood by gypsum-flows.
+ENV_REST_URL = "GYPSUM_REST_URL"
+ENV_CACHE_DIR = "GYPSUM_CACHE_DIR"
+ENV_TOKEN = "GYPSUM_TOKEN"
+ENV_GITHUB_TOKEN = "GITHUB_TOKEN"
+ENV_METADATA_URL = "GYPSUM_METADATA_URL"
+ENV_SCHEMA_URL = "GYPSUM_SCHEMA_URL"
+
+#: Where the published metadata index and schemas live.
+DEFAULT_DATABASE_URL = "https://github.com/ArtifactDB/bioconductor-metadata-index/releases/download/latest/"
+DEFAULT_SCHEMA_URL = "https://artifactdb.github.io/bioconductor-metadata-index/"
+
+#: Cache layout shared with gypsum_client and the R client (section 4.4).
+BUCKET_CACHE_NAME = "bucket"
+STATUS_CACHE_NAME = "status"
+CREDENTIALS_CACHE_NAME = "credentials"
+DATABASES_CACHE_NAME = "databases"
+SCHEMAS_CACHE_NAME = "schemas"
+COMPLETE_MARKER = "COMPLETE"
+LOCK_SUFFIX = ".LOCK"
+
+#: HTTP timeouts in seconds: (connect, read).
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 120.0
+
+#: Internal file names inside the bucket (section 2).
+PERMISSIONS_FILE = "..permissions"
+QUOTA_FILE = "..quota"
+USAGE_FILE = "..usage"
+LATEST_FILE = "..latest"
+SUMMARY_FILE = "..summary"
+MANIFEST_FILE = "..manifest"
+LINKS_FILE = "..links"
+LOCK_FILE = "..LOCK"
+LOGS_PREFIX = "..logs/"
+
+
+def default_rest_url() -> str:
+    """The REST URL from ``GYPSUM_REST_URL``, else the public instance."""
+    return os.environ.get(ENV_REST_URL) or DEFAULT_REST_URL
+
+
+def default_cache_dir() -> str:
+    """The cache folder from ``GYPSUM_CACHE_DIR``, else the folder shared with the reference clients."""
+    env = os.environ.get(ENV_CACHE_DIR)
+    if env:
+        return env
+    from platformdirs import user_cache_dir
+
+    # appdirs and rappdirs give the same path for ("gypsum", "ArtifactDB") on every platform.
+    return user_cache_dir("gypsum", "ArtifactDB")

@@ -1,0 +1,104 @@
+"""The one exception tree of gypsum-flows.
+
+Every HTTP error carries the status, the method, the URL and the server's
+``reason``; the client picks the subclass from the status and the reason so
+callers can ``except`` what they can handle. Tokens never appear in messages.
+
+Example:
+    >>> from gypsum_flows.errors import GypsumNotFoundError, GypsumError
+    >>> issubclass(GypsumNotFoundError, FileNotFoundError)
+    True
+"""
+
+from __future__ import annotations
+
+
+class GypsumError(Exception):
+    """Base class of every error raised by gypsum-flows."""
+
+
+class GypsumHTTPError(GypsumError):
+    """A gypsum server answered with an error (or could not be reached)."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.status = status
+        self.method = method
+        self.url = url
+        where = " ".join(x for x in (method, url) if x)
+        code = f"{status} " if status is not None else ""
+        super().__init__(f"{code}{reason}" + (f" ({where})" if where else ""))
+
+
+class GypsumNotFoundError(GypsumHTTPError, FileNotFoundError):
+    """The object, version, project or endpoint does not exist (404)."""
+
+
+class GypsumPermissionError(GypsumHTTPError, PermissionError):
+    """The identity is missing (401) or not allowed to do this (403)."""
+
+
+class GypsumLockedError(GypsumPermissionError):
+    """Another operation holds the project lock; retrying later may succeed."""
+
+
+class GypsumInvalidRequestError(GypsumHTTPError, ValueError):
+    """The server rejected the request as invalid (400)."""
+
+
+class GypsumQuotaExceededError(GypsumInvalidRequestError):
+    """The upload would exceed the project's storage quota."""
+
+
+class GypsumTransientError(GypsumHTTPError):
+    """A network failure, timeout, 429 or 5xx that may succeed if repeated."""
+
+
+class GypsumIntegrityError(GypsumError):
+    """A downloaded or uploaded file does not match its expected size or MD5."""
+
+
+class GypsumNameError(GypsumError, ValueError):
+    """A project, asset, version or path name is not allowed."""
+
+
+class GypsumAuthError(GypsumError):
+    """No usable token could be found or obtained."""
+
+
+class GypsumMetadataError(GypsumError, ValueError):
+    """A metadata document does not validate against its schema.
+
+    ``violations`` lists ``(json_path, message)`` pairs, one per problem.
+    """
+
+    def __init__(self, message: str, violations: list[tuple[str, str]] | None = None) -> None:
+        self.violations = list(violations or [])
+        super().__init__(message)
+
+
+class GypsumSpecError(GypsumError, ValueError):
+    """A batch spec file is malformed; the message names file, line and field."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether repeating the operation that raised ``exc`` may succeed.
+
+    Transient: network failures, timeouts, 429, 5xx, a project locked by
+    another operation and a download that kept arriving corrupted. Never: invalid requests, permissions, missing objects
+    or quota.
+
+    Example:
+        >>> is_transient(GypsumTransientError("boom", status=503))
+        True
+        >>> is_transient(GypsumInvalidRequestError("bad", status=400))
+        False
+    """
+    return isinstance(exc, (GypsumTransientError, GypsumLockedError, GypsumIntegrityError))

@@ -1,0 +1,256 @@
+"""Metadata schemas, validation and the published metadata index (section 7 of the API contract).
+
+- :func:`validate_metadata` checks a document against a JSON schema (draft 7)
+  and reports every violation with its JSON path.
+- :func:`fetch_metadata_schema` caches a schema from a configurable base URL,
+  falling back to the copy shipped with gypsum-flows when the network is down.
+- :func:`fetch_metadata_database` caches a SQLite index and its ``modified``
+  stamp, checks the stamp at most once an hour per base URL, replaces the
+  files atomically under a file lock, and keeps serving the cached file (with
+  a warning) when the check fails.
+
+Base URLs come from the ``url`` argument, else ``GYPSUM_SCHEMA_URL`` /
+``GYPSUM_METADATA_URL``, else the published locations; a local gypsum-flows
+server serves a database at ``<server>/metadata/``.
+
+Example:
+    >>> validate_metadata({"title": "x"}, {"type": "object", "required": ["title"]})
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+import warnings
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from .. import _http, cache
+from ..constants import (
+    DATABASES_CACHE_NAME,
+    DEFAULT_DATABASE_URL,
+    DEFAULT_SCHEMA_URL,
+    ENV_METADATA_URL,
+    ENV_SCHEMA_URL,
+    SCHEMAS_CACHE_NAME,
+    default_cache_dir,
+)
+from ..errors import GypsumHTTPError, GypsumMetadataError, GypsumTransientError
+
+#: Seconds between two checks of a database's ``modified`` stamp (per process and base URL).
+CHECK_INTERVAL = 3600.0
+
+#: base URL -> (monotonic time of the last successful check, remote ``modified`` value).
+_LAST_CHECK: dict[str, tuple[float, float]] = {}
+_LAST_CHECK_LOCK = threading.Lock()
+
+
+def _base_url(url: str | None, env: str, default: str) -> str:
+    """``url``, else the environment variable, else ``default``; always ending with ``/``."""
+    return (url or os.environ.get(env) or default).rstrip("/") + "/"
+
+
+def _json_path(path: Any) -> str:
+    """``$.sources[0].id`` from a jsonschema error path."""
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+def _load_schema(schema: str | os.PathLike[str] | dict[str, Any] | None) -> dict[str, Any]:
+    if isinstance(schema, dict):
+        return schema
+    with open(fetch_metadata_schema() if schema is None else schema, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def validate_metadata(
+    metadata: Any,
+    schema: str | os.PathLike[str] | dict[str, Any] | None = None,
+    stringify: bool | None = None,
+) -> bool:
+    """Validate a metadata document against a JSON schema (draft 7).
+
+    Args:
+        metadata: The document, or its JSON text.
+        schema: Path to a schema file, the schema itself, or ``None`` for
+            :func:`fetch_metadata_schema` ``()`` (as R's default).
+        stringify: Serialise ``metadata`` to JSON before parsing it again;
+            defaults to ``not isinstance(metadata, str)``.
+
+    Returns:
+        ``True``.
+
+    Raises:
+        GypsumMetadataError: Listing every violation as ``$.json.path: message``;
+            ``.violations`` holds the ``(path, message)`` pairs.
+
+    Example:
+        >>> validate_metadata('{"title": 1}', {"properties": {"title": {"type": "string"}}})
+        Traceback (most recent call last):
+        ...
+        gypsum_flows.errors.GypsumMetadataError: metadata validation failed with 1 problem:
+          $.title: 1 is not of type 'string'
+    """
+    if stringify is None:
+        stringify = not isinstance(metadata, str)
+    text = json.dumps(metadata) if stringify else metadata
+    try:
+        document = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise GypsumMetadataError(f"metadata is not valid JSON: {exc}", [("$", str(exc))]) from None
+    validator = jsonschema.Draft7Validator(_load_schema(schema))
+    errors = sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
+    if not errors:
+        return True
+    violations = [(_json_path(e.absolute_path), e.message) for e in errors]
+    lines = "\n".join(f"  {path}: {message}" for path, message in violations)
+    count = f"{len(violations)} problem" + ("s" if len(violations) > 1 else "")
+    raise GypsumMetadataError(f"metadata validation failed with {count}:\n{lines}", violations)
+
+
+def shipped_schema_path(name: str = "bioconductor/v1.json") -> str | None:
+    """The copy of schema ``name`` shipped with gypsum-flows, or ``None``.
+
+    Example:
+        >>> shipped_schema_path().endswith("v1.json")
+        True
+    """
+    candidate = resources.files("gypsum_flows").joinpath("schemas", *name.split("/"))
+    return str(candidate) if candidate.is_file() else None
+
+
+def fetch_metadata_schema(
+    name: str = "bioconductor/v1.json",
+    cache_dir: str | None = None,
+    overwrite: bool = False,
+    url: str | None = None,
+) -> str:
+    """Path to a cached JSON schema for metadata documents.
+
+    Args:
+        name: The schema's name under the base URL.
+        cache_dir: The cache folder; defaults to ``GYPSUM_CACHE_DIR`` or the
+            folder shared with the reference clients. The file is ``schemas/<name>``.
+        overwrite: Download again even if cached.
+        url: Base URL; defaults to ``GYPSUM_SCHEMA_URL``, else the published site.
+
+    Returns:
+        The cached file, or the shipped copy when the server cannot be reached
+        (with a :class:`UserWarning`).
+
+    Raises:
+        GypsumNotFoundError: The server has no such schema.
+        GypsumTransientError: The server cannot be reached and no copy ships.
+
+    Example:
+        >>> path = fetch_metadata_schema(url="http://127.0.0.1:9/")  # doctest: +SKIP
+    """
+    base = _base_url(url, ENV_SCHEMA_URL, DEFAULT_SCHEMA_URL)
+    path = os.path.join(cache_dir or default_cache_dir(), SCHEMAS_CACHE_NAME, *name.split("/"))
+    try:
+        cache.save_object(base + name, path, key=name, overwrite=overwrite)
+    except GypsumTransientError as exc:
+        shipped = shipped_schema_path(name)
+        if shipped is None:
+            raise
+        warnings.warn(f"could not fetch schema '{name}' ({exc}); using the copy shipped with gypsum-flows", stacklevel=2)
+        return shipped
+    return path
+
+
+def _remote_modified(base: str) -> float | None:
+    """The ``modified`` stamp at ``base``, at most one request an hour; ``None`` (with a warning) on failure."""
+    now = time.monotonic()
+    with _LAST_CHECK_LOCK:
+        last = _LAST_CHECK.get(base)
+    if last is not None and now - last[0] < CHECK_INTERVAL:
+        return last[1]
+    try:
+        value = float(_http.request("GET", base + "modified", check_body=False).text.strip())
+    except (GypsumHTTPError, ValueError) as exc:
+        warnings.warn(f"failed to check the last modified timestamp at {base}: {exc}", stacklevel=3)
+        return None
+    _remember(base, value)
+    return value
+
+
+def _remember(base: str, value: float) -> None:
+    with _LAST_CHECK_LOCK:
+        _LAST_CHECK[base] = (time.monotonic(), value)
+
+
+def _read_modified(path: str) -> float | None:
+    """The stamp in a cached ``.modified`` file, or ``None`` if missing or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return float(handle.readline())
+    except (OSError, ValueError):
+        return None
+
+
+def fetch_metadata_database(
+    name: str = "bioconductor.sqlite3",
+    cache_dir: str | None = None,
+    overwrite: bool = False,
+    url: str | None = None,
+) -> str:
+    """Path to a cached, up-to-date metadata index (SQLite).
+
+    The server's ``modified`` stamp (Unix milliseconds) is compared with the
+    cached one at most once an hour per process and base URL; a newer stamp
+    triggers a download. If the check fails, the cached file is returned with
+    a warning (as the reference clients document, unlike what they do).
+
+    Args:
+        name: The database's name under the base URL.
+        cache_dir: The cache folder; defaults to ``GYPSUM_CACHE_DIR`` or the
+            folder shared with the reference clients. Files are
+            ``databases/<name>`` and ``databases/<name>.modified``.
+        overwrite: Download again without checking.
+        url: Base URL; defaults to ``GYPSUM_METADATA_URL``, else the
+            published GitHub release.
+
+    Returns:
+        The cached database file.
+
+    Raises:
+        GypsumHTTPError: Nothing is cached and the download failed.
+
+    Example:
+        >>> db = fetch_metadata_database(url=server_url + "/metadata/")  # doctest: +SKIP
+    """
+    base = _base_url(url, ENV_METADATA_URL, DEFAULT_DATABASE_URL)
+    path = os.path.join(cache_dir or default_cache_dir(), DATABASES_CACHE_NAME, *name.split("/"))
+    stamp_path = path + ".modified"
+    if not overwrite and os.path.exists(path):
+        remote = _remote_modified(base)
+        if remote is None or remote == _read_modified(stamp_path):
+            return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with cache.file_lock(path):
+        stamp = _http.request("GET", base + "modified", check_body=False).text.strip()
+        try:
+            value = float(stamp)
+        except ValueError:
+            raise GypsumTransientError(f"'modified' is not a number: {stamp[:50]!r}", url=base + "modified") from None
+        cache.download(base + name, path, key=name)
+        # The stamp goes in last, so an interrupted update is retried rather than trusted.
+        _write_atomically(stamp_path, stamp)
+    _remember(base, value)
+    return path
+
+
+def _write_atomically(path: str, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".gypsum-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

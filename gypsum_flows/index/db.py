@@ -1,0 +1,196 @@
+"""The metadata index's SQLite file: schema and writes (section 8.2-8.4 of the API contract).
+
+Documents are stored as JSONB and their string values as (field, token)
+links, tokenised by :func:`gypsum_flows.tokens.split_into_tokens` so search
+and index agree. Every public method is one transaction.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> db = pathlib.Path(tempfile.mkdtemp()) / "demo.sqlite3"
+    >>> with IndexWriter(db) as w:
+    ...     w.add_version("p", "a", "v1", True, {"upload_user_id": "me", "upload_finish": "2024-01-01T00:00:00Z"},
+    ...                   {"_bioconductor.json": {"title": "F-35 Lightning II"}})
+    >>> connect(db).execute("SELECT token FROM tokens ORDER BY tid").fetchall()
+    [('f-35',), ('lightning',), ('ii',)]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from .._sqlite import connect
+from ..tokens import split_into_tokens
+
+#: ``PRAGMA user_version`` of the format written here: gypsum-metadata-index 1.1.0.
+USER_VERSION = 1001000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS versions(vid INTEGER PRIMARY KEY, project TEXT NOT NULL, asset TEXT NOT NULL,
+    version TEXT NOT NULL, user TEXT NOT NULL, time REAL NOT NULL, latest INTEGER NOT NULL,
+    UNIQUE(project, asset, version));
+CREATE INDEX IF NOT EXISTS index_versions1 ON versions(project, asset, version);
+CREATE INDEX IF NOT EXISTS index_versions2 ON versions(latest, project, asset);
+CREATE TABLE IF NOT EXISTS paths(pid INTEGER PRIMARY KEY, vid INTEGER NOT NULL, path TEXT NOT NULL,
+    metadata BLOB NOT NULL, FOREIGN KEY(vid) REFERENCES versions(vid) ON DELETE CASCADE);
+CREATE INDEX IF NOT EXISTS index_paths ON paths(path);
+CREATE TABLE IF NOT EXISTS tokens(tid INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE);
+CREATE INDEX IF NOT EXISTS index_tokens ON tokens(token);
+CREATE TABLE IF NOT EXISTS fields(fid INTEGER PRIMARY KEY, field TEXT NOT NULL UNIQUE);
+CREATE INDEX IF NOT EXISTS index_fields ON fields(field);
+CREATE TABLE IF NOT EXISTS links(pid INTEGER NOT NULL, fid INTEGER NOT NULL, tid INTEGER NOT NULL,
+    UNIQUE(pid, fid, tid) ON CONFLICT IGNORE, FOREIGN KEY(pid) REFERENCES paths(pid) ON DELETE CASCADE);
+CREATE INDEX IF NOT EXISTS index_links ON links(tid, fid);
+"""
+
+
+def upload_time(summary: Mapping[str, Any]) -> float:
+    """``upload_finish`` of a version summary in Unix seconds (``Date.parse`` semantics: no zone is UTC).
+
+    Raises:
+        ValueError: The summary has no parseable ``upload_finish`` (an unfinished upload).
+
+    Example:
+        >>> upload_time({"upload_finish": "2024-05-01T12:34:56.789Z"})
+        1714566896.789
+    """
+    finish = summary.get("upload_finish")
+    if not isinstance(finish, str):
+        raise ValueError("version summary has no 'upload_finish' (upload not finished?)")
+    stamp = datetime.fromisoformat(finish.replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return stamp.timestamp()
+
+
+def document_terms(document: Any, prefix: str | None = None) -> Iterator[tuple[str, str]]:
+    """Every (field, token) of a document's string values; array items take the array's field.
+
+    Example:
+        >>> sorted(set(document_terms({"a": {"b": ["X y", 1]}, "c": "x"})))
+        [('a.b', 'x'), ('a.b', 'y'), ('c', 'x')]
+    """
+    if isinstance(document, list):
+        for item in document:
+            yield from document_terms(item, prefix)
+    elif isinstance(document, dict):
+        for key, value in document.items():
+            yield from document_terms(value, key if prefix is None else f"{prefix}.{key}")
+    elif isinstance(document, str) and prefix is not None:
+        for token in split_into_tokens(document):
+            yield prefix, token
+
+
+class IndexWriter:
+    """Writes one metadata index file; create it with the schema if needed.
+
+    Args:
+        path: The SQLite file.
+        bulk: Skip fsyncs, for a fresh build into a file that is discarded on failure.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, bulk: bool = False) -> None:
+        self.conn = connect(path)
+        if bulk:
+            self.conn.execute("PRAGMA synchronous = OFF")
+        with self.conn:
+            self.conn.executescript(SCHEMA)
+            self.conn.execute(f"PRAGMA user_version = {USER_VERSION}")
+        # tokens and fields are never pruned, so their IDs stay valid for the writer's life.
+        self._ids: dict[str, dict[str, int]] = {"tokens": {}, "fields": {}}
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def _id(self, table: str, value: str) -> int:
+        """The ID of ``value`` in ``tokens`` or ``fields``, inserting it if new."""
+        cache = self._ids[table]
+        found = cache.get(value)
+        if found is None:
+            column, key = ("token", "tid") if table == "tokens" else ("field", "fid")
+            row = self.conn.execute(f"SELECT {key} FROM {table} WHERE {column} = ?", (value,)).fetchone()
+            if row is None:
+                found = self.conn.execute(f"INSERT INTO {table}({column}) VALUES (?)", (value,)).lastrowid
+            else:
+                found = row[0]
+            cache[value] = found
+        return found
+
+    def add_version(
+        self,
+        project: str,
+        asset: str,
+        version: str,
+        latest: bool,
+        summary: Mapping[str, Any],
+        documents: Mapping[str, Any],
+    ) -> None:
+        """Replace (project, asset, version) with its documents, keyed by path in the version.
+
+        The version row is written even without documents; when ``latest``,
+        the asset's other versions lose their latest flag.
+        """
+        time = upload_time(summary)
+        user = summary.get("upload_user_id")
+        if not isinstance(user, str):
+            raise ValueError(f"summary of {project}/{asset}/{version} has no 'upload_user_id'")
+        try:
+            with self.conn:
+                self._insert_version(project, asset, version, latest, user, time, documents)
+        except BaseException:
+            # The rollback may have dropped tokens or fields that the cache still holds.
+            self._ids = {"tokens": {}, "fields": {}}
+            raise
+
+    def _insert_version(
+        self, project: str, asset: str, version: str, latest: bool, user: str, time: float, documents: Mapping[str, Any]
+    ) -> None:
+        self._delete("project = ? AND asset = ? AND version = ?", (project, asset, version))
+        if latest:
+            self.conn.execute("UPDATE versions SET latest = 0 WHERE project = ? AND asset = ?", (project, asset))
+        vid = self.conn.execute(
+            "INSERT INTO versions(project, asset, version, user, time, latest) VALUES (?, ?, ?, ?, ?, ?)",
+            (project, asset, version, user, time, int(bool(latest))),
+        ).lastrowid
+        for path, document in documents.items():
+            pid = self.conn.execute(
+                "INSERT INTO paths(vid, path, metadata) VALUES (?, ?, jsonb(?))", (vid, path, json.dumps(document))
+            ).lastrowid
+            links = {(pid, self._id("fields", f), self._id("tokens", t)) for f, t in document_terms(document)}
+            self.conn.executemany("INSERT INTO links(pid, fid, tid) VALUES (?, ?, ?)", links)
+
+    def _delete(self, where: str, params: tuple[str, ...]) -> None:
+        # The foreign keys cascade to paths and links.
+        self.conn.execute(f"DELETE FROM versions WHERE {where}", params)
+
+    def delete_version(self, project: str, asset: str, version: str) -> None:
+        """Remove one version and its documents."""
+        with self.conn:
+            self._delete("project = ? AND asset = ? AND version = ?", (project, asset, version))
+
+    def delete_asset(self, project: str, asset: str) -> None:
+        """Remove every version of an asset."""
+        with self.conn:
+            self._delete("project = ? AND asset = ?", (project, asset))
+
+    def delete_project(self, project: str) -> None:
+        """Remove every version of a project."""
+        with self.conn:
+            self._delete("project = ?", (project,))
+
+    def set_latest(self, project: str, asset: str, version: str) -> None:
+        """Mark ``version`` as the asset's only latest version."""
+        with self.conn:
+            self.conn.execute(
+                "UPDATE versions SET latest = (version = ?) WHERE project = ? AND asset = ?", (version, project, asset)
+            )

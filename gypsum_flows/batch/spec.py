@@ -1,0 +1,463 @@
+"""YAML batch specs: the model, a loader that keeps line numbers, and whole-spec validation.
+
+A spec lists the versions to publish; every problem is reported at once, each
+naming the file, the line and the field, before anything touches a server::
+
+    defaults: {project: scrnaseq, probation: false, metadata: {schema: bioconductor/v1.json}}
+    assets:
+      - {asset: zeisel-brain, version: "2024-02-01", directory: data/zeisel}
+      - {asset: tasic-brain, version: "2024-02-01", clone: {from: latest, overlay: data/tasic-patch}}
+
+Paths are relative to the spec file. The format's JSON schema ships as
+``gypsum_flows/schemas/spec.json`` (:func:`spec_json_schema` builds it).
+
+Example:
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> (folder / "data").mkdir()
+    >>> _ = (folder / "batch.yaml").write_text(
+    ...     "defaults: {project: demo, metadata: null}\\n"
+    ...     "assets:\\n  - {asset: a1, version: v1, directory: data}\\n")
+    >>> spec = load_spec(folder / "batch.yaml")
+    >>> [(j.project, j.asset, j.version, j.origin.endswith("batch.yaml:3")) for j in spec.assets]
+    [('demo', 'a1', 'v1', True)]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+
+from ..errors import GypsumSpecError
+from ..names import bad_name_reason, bad_path_reason
+from .metadata import MetadataCheck
+
+#: Where a value sits in the YAML document: mapping keys and list indices.
+Loc = tuple[str | int, ...]
+
+#: Clone from the asset's latest version unless the spec names one.
+LATEST = "latest"
+
+
+class SpecProblem(NamedTuple):
+    """One problem in a spec file, located by line (1-based) and dotted field."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class SpecError(GypsumSpecError):
+    """A spec has problems; ``problems`` lists every one, the message shows them all."""
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = list(problems)
+        count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+        super().__init__(f"invalid batch spec ({count}):\n" + "\n".join(f"  {p}" for p in problems))
+
+
+# ---------------------------------------------------------------------------------------------
+# The document model: what a YAML spec may say (also the source of the shipped JSON schema).
+
+_STRICT = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CloneSpec(BaseModel):
+    """Make the new version from an existing one: clone it, overlay a folder, delete paths."""
+
+    model_config = _STRICT
+
+    from_: StrictStr = Field(LATEST, alias="from", description="Version to clone, or 'latest'.")
+    project: StrictStr | None = Field(None, description="Project to clone from (default: the asset's own).")
+    asset: StrictStr | None = Field(None, description="Asset to clone from (default: the asset itself).")
+    overlay: StrictStr | None = Field(None, description="Folder whose files are added or replaced.")
+    delete: list[StrictStr] = Field(default_factory=list, description="Paths to remove from the clone.")
+
+
+class AssetFields(BaseModel):
+    """Fields that an asset may set itself or inherit from ``defaults``."""
+
+    model_config = _STRICT
+
+    project: StrictStr | None = Field(None, description="Project to publish into.")
+    probation: StrictBool | None = Field(None, description="Upload on probation (default false).")
+    deduplicate: StrictBool | None = Field(
+        None, description="Turn files identical to the latest version into links (default true)."
+    )
+    metadata: MetadataCheck | None = Field(
+        None, description="Metadata to validate before upload; null disables the check."
+    )
+
+
+class DefaultsSpec(AssetFields):
+    """Values every asset inherits unless it sets its own."""
+
+
+class AssetSpec(AssetFields):
+    """One version to publish, from a folder or as a modified clone."""
+
+    asset: StrictStr = Field(description="Asset name.")
+    version: StrictStr = Field(description="Version name (quote dates and numbers).")
+    directory: StrictStr | None = Field(None, description="Folder holding the version's files.")
+    clone: CloneSpec | None = Field(None, description="Build the version from an existing one instead.")
+
+
+class SpecDocument(BaseModel):
+    """A batch spec file: shared defaults, an optional concurrency limit and the assets."""
+
+    model_config = ConfigDict(extra="forbid", title="gypsum-flows batch spec")
+
+    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec, description="Values inherited by every asset.")
+    concurrency: int | None = Field(None, ge=1, le=64, description="How many assets to publish at once.")
+    assets: list[AssetSpec] = Field(min_length=1, description="The versions to publish.")
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """The JSON schema of the spec format (shipped as ``gypsum_flows/schemas/spec.json``).
+
+    Example:
+        >>> spec_json_schema()["required"]
+        ['assets']
+    """
+    schema = SpecDocument.model_json_schema(by_alias=True)
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    return schema
+
+
+# ---------------------------------------------------------------------------------------------
+# What a loaded spec resolves to: one self-contained job per asset, paths made absolute.
+
+
+class CloneJob(BaseModel):
+    """The resolved clone source and changes of one asset."""
+
+    project: str
+    asset: str
+    version: str = Field(description="A version name or 'latest'.")
+    overlay: str | None = None
+    delete: list[str] = Field(default_factory=list)
+
+
+class AssetJob(BaseModel):
+    """One asset of a batch, with defaults applied and absolute paths.
+
+    Example:
+        >>> AssetJob(project="p", asset="a", version="v", directory="/data").label
+        'p/a/v'
+    """
+
+    project: str
+    asset: str
+    version: str
+    directory: str | None = None
+    clone: CloneJob | None = None
+    probation: bool = False
+    deduplicate: bool = True
+    metadata: MetadataCheck | None = Field(default_factory=MetadataCheck)
+    spec_file: str = Field("", description="The spec file that listed this asset.")
+    spec_line: int = Field(0, description="The line of the asset in its spec.")
+    spec_index: int = Field(0, description="The position of the asset in the spec's list.")
+
+    @property
+    def label(self) -> str:
+        """``project/asset/version``."""
+        return f"{self.project}/{self.asset}/{self.version}"
+
+    @property
+    def origin(self) -> str:
+        """``file:line`` of the asset in its spec."""
+        return f"{self.spec_file}:{self.spec_line}"
+
+
+class BatchSpec(BaseModel):
+    """A validated spec: where it came from, its concurrency limit and its jobs."""
+
+    path: str
+    concurrency: int | None = None
+    assets: list[AssetJob]
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading.
+
+
+def load_spec(path: str | Path) -> BatchSpec:
+    """Read, validate and resolve a YAML batch spec; raise :class:`SpecError` listing every problem.
+
+    Checks YAML syntax, duplicate keys, unknown keys, missing fields, types,
+    names (no ``/``, no leading ``..``), folders, clone changes, duplicate
+    project/asset/version triples and local schema files. Does not read the
+    metadata files (see :func:`gypsum_flows.batch.check.check_spec`).
+
+    Example:
+        >>> try:
+        ...     load_spec("/nonexistent/spec.yaml")
+        ... except SpecError as exc:
+        ...     print(exc.problems[0].message.split(":")[0])
+        cannot read the spec
+    """
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([SpecProblem(file, None, "", f"cannot read the spec: {exc}")]) from None
+    data, lines, problems = _parse(text, file)
+    try:
+        document = SpecDocument.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(problems + [_pydantic_problem(err, file, lines) for err in exc.errors()]) from None
+    jobs, more = _Resolver(document, Path(path), lines).resolve()
+    if problems or more:
+        raise SpecError(problems + more)
+    return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency, assets=jobs)
+
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader that keeps dates as text: a version ``2024-02-01`` stays a string."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _parse(text: str, file: str) -> tuple[Any, dict[Loc, int], list[SpecProblem]]:
+    """The document's data, the line of every key and list item, and duplicate keys."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SpecError([SpecProblem(file, None, "", "the spec is empty")])
+        lines: dict[Loc, int] = {}
+        problems: list[SpecProblem] = []
+        _index_lines(node, (), lines, problems, file)
+        return loader.construct_document(node), lines, problems
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        message = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        raise SpecError([SpecProblem(file, line, "", f"YAML syntax error: {message}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([SpecProblem(file, None, "", f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+
+
+def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: list[SpecProblem], file: str) -> None:
+    """Record the 1-based line of every mapping key and sequence item; flag duplicate keys."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                field = _field_name(loc + (key,))
+                problems.append(SpecProblem(file, line, field, f"duplicate key (first set on line {seen[key]})"))
+                continue
+            seen[key] = line
+            lines[loc + (key,)] = line
+            _index_lines(value_node, loc + (key,), lines, problems, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[loc + (index,)] = item.start_mark.line + 1
+            _index_lines(item, loc + (index,), lines, problems, file)
+
+
+def _field_name(loc: Loc) -> str:
+    """``("assets", 2, "clone", "from")`` -> ``assets[2].clone.from``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_of(loc: Loc, lines: dict[Loc, int]) -> int | None:
+    """The line of ``loc``, or of its nearest enclosing key or item."""
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1 if lines else None
+
+
+#: Plainer words for pydantic's messages, by error type.
+_MESSAGES = {
+    "missing": "required field is missing",
+    "extra_forbidden": "unknown key",
+    "string_type": "should be a string (quote dates and numbers, e.g. \"2024-02-01\")",
+    "bool_type": "should be true or false",
+}
+
+
+def _pydantic_problem(err: dict[str, Any], file: str, lines: dict[Loc, int]) -> SpecProblem:
+    loc = tuple(err["loc"])
+    message = _MESSAGES.get(err["type"], err["msg"])
+    if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
+        message += f" (got {err['input']!r})"
+    return SpecProblem(file, _line_of(loc, lines), _field_name(loc), message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolving: defaults, names, folders, duplicates.
+
+
+class _Resolver:
+    """Turns a valid document into jobs, collecting every semantic problem."""
+
+    def __init__(self, document: SpecDocument, path: Path, lines: dict[Loc, int]) -> None:
+        self.document = document
+        self.base = path.resolve().parent
+        self.file = str(path)
+        self.lines = lines
+        self.problems: list[SpecProblem] = []
+
+    def problem(self, loc: Loc, message: str) -> None:
+        self.problems.append(SpecProblem(self.file, _line_of(loc, self.lines), _field_name(loc), message))
+
+    def resolve(self) -> tuple[list[AssetJob], list[SpecProblem]]:
+        self.check_defaults()
+        jobs: list[AssetJob] = []
+        first_seen: dict[tuple[str, str, str], int] = {}
+        for index, entry in enumerate(self.document.assets):
+            job = self.resolve_asset(index, entry)
+            if job is None:
+                continue
+            key = (job.project, job.asset, job.version)
+            if key in first_seen:
+                other = first_seen[key]
+                self.problem(
+                    ("assets", index),
+                    f"duplicate of assets[{other}] (line {_line_of(('assets', other), self.lines)}): "
+                    f"both publish {job.label}",
+                )
+                continue
+            first_seen[key] = index
+            jobs.append(job)
+        return jobs, self.problems
+
+    def check_defaults(self) -> None:
+        defaults = self.document.defaults
+        if defaults.project is not None:
+            self.check_name(("defaults", "project"), defaults.project, "project")
+        if defaults.metadata is not None:
+            self.check_metadata(("defaults", "metadata"), defaults.metadata)
+
+    def inherited(self, entry: AssetSpec, index: int, field: str) -> tuple[Any, Loc]:
+        """The value of ``field`` for an asset and where it was set (the asset, else defaults)."""
+        if field in entry.model_fields_set:
+            return getattr(entry, field), ("assets", index, field)
+        defaults = self.document.defaults
+        if field in defaults.model_fields_set:
+            return getattr(defaults, field), ("defaults", field)
+        return None, ("assets", index)
+
+    def resolve_asset(self, index: int, entry: AssetSpec) -> AssetJob | None:
+        before = len(self.problems)
+        here: Loc = ("assets", index)
+        project, project_loc = self.inherited(entry, index, "project")
+        if project is None:
+            self.problem(here + ("project",), "required field is missing (set it on the asset or in 'defaults')")
+        elif "project" in entry.model_fields_set:
+            self.check_name(project_loc, project, "project")
+        self.check_name(here + ("asset",), entry.asset, "asset")
+        self.check_name(here + ("version",), entry.version, "version")
+        directory = self.resolve_source(index, entry, project)
+        metadata, metadata_loc = self.inherited(entry, index, "metadata")
+        has_metadata = "metadata" in entry.model_fields_set or "metadata" in self.document.defaults.model_fields_set
+        if metadata is not None and metadata_loc[0] == "assets":
+            self.check_metadata(metadata_loc, metadata)
+        if len(self.problems) > before:
+            return None
+        probation, _ = self.inherited(entry, index, "probation")
+        deduplicate, _ = self.inherited(entry, index, "deduplicate")
+        return AssetJob(
+            project=project,
+            asset=entry.asset,
+            version=entry.version,
+            directory=directory,
+            clone=self.resolve_clone(entry, project),
+            probation=bool(probation),
+            deduplicate=True if deduplicate is None else deduplicate,
+            metadata=self.absolute_metadata(metadata) if has_metadata else MetadataCheck(),
+            spec_file=self.file,
+            spec_line=_line_of(here, self.lines) or 0,
+            spec_index=index,
+        )
+
+    def resolve_source(self, index: int, entry: AssetSpec, project: str | None) -> str | None:
+        """Check ``directory`` xor ``clone``; return the absolute folder when given."""
+        here: Loc = ("assets", index)
+        if entry.directory is not None and entry.clone is not None:
+            self.problem(here + ("clone",), "set either 'directory' or 'clone', not both")
+        elif entry.directory is None and entry.clone is None:
+            self.problem(here, "needs either 'directory' (a folder to upload) or 'clone' (a version to modify)")
+        if entry.directory is not None:
+            return self.existing_folder(here + ("directory",), entry.directory)
+        if entry.clone is not None:
+            self.check_clone(here + ("clone",), entry.clone)
+        return None
+
+    def check_clone(self, loc: Loc, clone: CloneSpec) -> None:
+        for field, kind in (("project", "project"), ("asset", "asset")):
+            value = getattr(clone, field)
+            if value is not None:
+                self.check_name(loc + (field,), value, kind)
+        if clone.from_ != LATEST:
+            self.check_name(loc + ("from",), clone.from_, "version")
+        if clone.overlay is not None:
+            self.existing_folder(loc + ("overlay",), clone.overlay)
+        for position, path in enumerate(clone.delete):
+            reason = bad_path_reason(path)
+            if reason:
+                reason = reason.replace("'files.path'", "path")
+                self.problem(loc + ("delete", position), f"{reason} (got {path!r})")
+
+    def resolve_clone(self, entry: AssetSpec, project: str) -> CloneJob | None:
+        clone = entry.clone
+        if clone is None:
+            return None
+        return CloneJob(
+            project=clone.project or project,
+            asset=clone.asset or entry.asset,
+            version=clone.from_,
+            overlay=str(self.base / clone.overlay) if clone.overlay else None,
+            delete=list(clone.delete),
+        )
+
+    def check_name(self, loc: Loc, name: str, kind: str) -> None:
+        reason = bad_name_reason(name, kind)
+        if reason:
+            self.problem(loc, f"{reason} (got {name!r})")
+
+    def existing_folder(self, loc: Loc, value: str) -> str:
+        folder = self.base / value
+        if not folder.exists():
+            self.problem(loc, f"folder not found: {folder}")
+        elif not folder.is_dir():
+            self.problem(loc, f"not a folder: {folder}")
+        return str(folder)
+
+    def check_metadata(self, loc: Loc, metadata: MetadataCheck) -> None:
+        if metadata.schema_file is None:
+            return
+        schema = self.base / metadata.schema_file
+        try:
+            json.loads(schema.read_text(encoding="utf-8"))
+        except OSError as exc:
+            self.problem(loc + ("schema_file",), f"cannot read schema file {schema}: {exc.strerror or exc}")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self.problem(loc + ("schema_file",), f"schema file {schema} is not JSON: {exc}")
+
+    def absolute_metadata(self, metadata: MetadataCheck | None) -> MetadataCheck | None:
+        if metadata is None or metadata.schema_file is None:
+            return metadata
+        return metadata.model_copy(update={"schema_file": str(self.base / metadata.schema_file)})

@@ -1,0 +1,78 @@
+"""Read-only endpoints: ``/file``, ``/list``, credentials, metadata files, ``/`` (section 3.1).
+
+Example (over HTTP)::
+
+    GET /file/test-R%2Fbasic%2F..latest        -> {"version": "v3"}
+    GET /list?prefix=test-R/basic/&recursive=false -> ["test-R/basic/v1/", ..., "test-R/basic/..latest"]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote
+
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+
+from ..names import is_internal_path
+from .web import Call, HttpError
+
+#: Where ``GET /`` redirects, as the reference does.
+DOCS_URL = "https://artifactdb.github.io/gypsum-worker"
+
+
+def _file_response(path: Path, media_type: str, etag: str | None = None) -> FileResponse:
+    headers = {"etag": etag} if etag else None
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
+def get_file(call: Call) -> Response:
+    """``GET``/``HEAD /file/{key}``: the object's bytes with Content-Length, ETag and Last-Modified.
+
+    ``Range`` requests are honoured.
+    """
+    key = call.params["key"]
+    bucket = call.state.bucket
+    path = bucket.path(key)
+    if not path.is_file():
+        raise HttpError("object not found", 404)
+    media_type = "application/json" if is_internal_path(key) else "application/octet-stream"
+    return _file_response(path, media_type, f'"{bucket.md5(key)}"')
+
+
+def list_objects(call: Call) -> Response:
+    """``GET /list?prefix=&recursive=``: full keys; "directories" end in ``/`` when not recursive."""
+    # The reference decodes query values twice (URLSearchParams, then decodeURIComponent).
+    prefix = unquote(call.query.get("prefix", ""))
+    recursive = call.query.get("recursive") == "true"
+    return JSONResponse(call.state.bucket.list(prefix, recursive))
+
+
+def s3_credentials(call: Call) -> Response:
+    """``GET /credentials/s3-api``: the local server has no S3 API."""
+    raise HttpError("this local gypsum server has no S3 credentials; read objects through /file and /list", 404)
+
+
+def github_app(call: Call) -> Response:
+    """``GET /credentials/github-app``: the local server has no GitHub app."""
+    raise HttpError(
+        "this local gypsum server has no GitHub app; use a token from its users file as the bearer token", 404
+    )
+
+
+def metadata_file(call: Call) -> Response:
+    """``GET /metadata/{name}``: a file of the metadata folder (the SQLite index and its ``modified`` stamp)."""
+    folder: Path | None = call.state.metadata_dir
+    name = call.params["name"]
+    if folder is None:
+        raise HttpError("this server has no metadata folder", 404)
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        raise HttpError(f"invalid metadata file name '{name}'", 400)
+    path = folder / name
+    if not path.is_file():
+        raise HttpError("object not found", 404)
+    return _file_response(path, "application/octet-stream")
+
+
+def root(call: Call) -> Response:
+    """``GET /``: a redirect to the API documentation."""
+    return RedirectResponse(DOCS_URL, status_code=301)

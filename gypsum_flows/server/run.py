@@ -1,0 +1,106 @@
+"""Serving: uvicorn in a background thread, with a clean stop.
+
+Example:
+    >>> import tempfile, pathlib, urllib.request
+    >>> server = serve_in_thread(pathlib.Path(tempfile.mkdtemp()) / "root")
+    >>> urllib.request.urlopen(server.url + "/list").read()
+    b'[]'
+    >>> server.stop()
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+from .app import create_app, state_dir
+from .users import generate_users_file, load_users
+
+#: Seconds to wait for the server to accept requests.
+STARTUP_TIMEOUT = 30.0
+
+
+@dataclass
+class RunningServer:
+    """A server answering on :attr:`url` until :meth:`stop`."""
+
+    url: str
+    root: Path
+    users_file: Path
+    request_log: list[tuple[str, str]] = field(repr=False)
+    _server: uvicorn.Server = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the requests in flight, close the socket and join the thread."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine.
+
+    Example:
+        >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+        (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_in_thread(
+    root: str | os.PathLike[str],
+    users_file: str | os.PathLike[str] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    metadata_dir: str | os.PathLike[str] | None = None,
+) -> RunningServer:
+    """Start a local gypsum server on ``root`` and return once it accepts requests.
+
+    Without ``users_file`` a users file with one administrator and a random
+    token is generated in the private state folder (``<root>.state/users.yaml``)
+    and reused on restart; that needs a loopback ``host``. ``port=0`` picks a
+    free port.
+
+    Raises:
+        ValueError: a non-loopback host without a users file, or a bad users file.
+    """
+    if users_file is None:
+        if not is_loopback(host):
+            raise ValueError(f"binding to {host} (not loopback) needs an explicit users file (--users)")
+        users_file = generate_users_file(state_dir(root) / "users.yaml")
+    app = create_app(root, load_users(users_file), metadata_dir)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="gypsum-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the gypsum server on {host}:{port} did not start")
+        time.sleep(0.01)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    return RunningServer(
+        f"http://{shown}:{bound_port}",
+        Path(root).resolve(),
+        Path(users_file).resolve(),
+        app.state.request_log,
+        server,
+        thread,
+    )

@@ -1,0 +1,94 @@
+"""``PUT /upload/put/{grant}?signature=...``: the presigned upload target.
+
+The body streams to a temporary file in the private state folder while its
+MD5 is computed; the object appears (atomic rename) only when the grant is
+genuine and unexpired, the ``Content-MD5`` header and the bytes match the
+grant, the size is not exceeded and the upload session still holds the
+project lock. Each grant can be used once.
+
+Example (over HTTP)::
+
+    PUT /upload/put/<grant>?signature=<sig>   Content-MD5: <base64 md5>   <bytes>  -> 200
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .locks import lock_key
+from .storage import Bucket
+from .web import HttpError
+
+
+class UsedGrants:
+    """Nonces of grants already used, kept until the grants expire."""
+
+    def __init__(self) -> None:
+        self._used: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, nonce: str, expires: float) -> None:
+        """Mark ``nonce`` used; 403 if it already was."""
+        with self._lock:
+            now = time.time()
+            self._used = {n: e for n, e in self._used.items() if e >= now}
+            if nonce in self._used:
+                raise HttpError("presigned URL has already been used", 403)
+            self._used[nonce] = expires
+
+
+async def put_object(request: Request) -> Response:
+    """Receive one presigned upload."""
+    state = request.app.state
+    claims = state.signer.verify(request.path_params["grant"], request.query_params.get("signature", ""))
+    header = request.headers.get("content-md5")
+    if header is None:
+        raise HttpError("missing Content-MD5 header", 400)
+    if header != claims["md5"]:
+        raise HttpError("Content-MD5 header does not match the presigned URL", 403)
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > claims["size"]:
+        raise HttpError(f"body of {declared} bytes exceeds the declared size of {claims['size']} bytes", 413)
+    fd, tmp = state.bucket.temp_file()
+    try:
+        digest = await _receive(request, fd, claims["size"])
+        if base64.b64encode(digest).decode() != claims["md5"]:
+            raise HttpError("body MD5 does not match Content-MD5", 400)
+        await run_in_threadpool(_commit, state.bucket, state.used_grants, claims, tmp, digest.hex())
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Response(status_code=200, headers={"ETag": f'"{digest.hex()}"'})
+
+
+async def _receive(request: Request, fd: int, limit: int) -> bytes:
+    """Write the body to ``fd`` (closing it); its MD5 digest. 413 beyond ``limit`` bytes."""
+    md5, size = hashlib.md5(), 0
+    with os.fdopen(fd, "wb") as handle:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HttpError(f"body exceeds the declared size of {limit} bytes", 413)
+            md5.update(chunk)
+            handle.write(chunk)
+    return md5.digest()
+
+
+def _commit(bucket: Bucket, used: UsedGrants, claims: dict[str, Any], tmp: Path, md5: str) -> None:
+    """Rename the received file into place if its session still holds the lock."""
+    project = claims["key"].split("/", 1)[0]
+    with bucket.project_lock(project):
+        lock = bucket.get_json(lock_key(project))
+        if lock is None or lock.get("session_hash") != claims["session_hash"]:
+            raise HttpError("the upload session of this presigned URL is no longer active", 403)
+        used.claim(claims["nonce"], claims["expires"])
+        bucket.put_file(claims["key"], tmp, md5)

@@ -1,0 +1,138 @@
+"""HTTP plumbing shared by every endpoint: errors, JSON bodies, path parameters.
+
+Handlers are plain functions ``handler(call) -> Response`` that run in a
+worker thread; :func:`endpoint` adapts them to Starlette, reading the body
+and percent-decoding the raw path parameters first.
+
+Example:
+    >>> HttpError("object not found", 404).status
+    404
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..names import bad_name_reason
+
+#: Largest JSON request body accepted (uploads go through the PUT endpoint instead).
+MAX_JSON_BODY = 16 * 1024 * 1024
+
+
+class HttpError(Exception):
+    """An error answered as ``{"status": "error", "reason": ...}`` with ``status``."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+def error_response(reason: str, status: int) -> JSONResponse:
+    """The reference server's error body."""
+    return JSONResponse(
+        {"status": "error", "reason": reason}, status_code=status, headers={"Access-Control-Allow-Origin": "*"}
+    )
+
+
+def empty_response() -> Response:
+    """The 200-with-empty-body answer of most mutating endpoints."""
+    return Response(status_code=200)
+
+
+def decode_component(raw: str) -> str:
+    """Percent-decode one raw path component like JavaScript's ``decodeURIComponent``.
+
+    ``+`` stays a literal plus; malformed UTF-8 is a 400.
+
+    Example:
+        >>> decode_component("a%2Fb+c%20d")
+        'a/b+c d'
+    """
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise HttpError(f"malformed percent-encoding in '{raw}'", 400) from None
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a JSON request body; a syntax error is a 400 naming the problem."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HttpError(f"failed to parse JSON body; {exc}", 400) from None
+
+
+async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
+    """The whole request body, refusing more than ``limit`` bytes with a 413."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HttpError(f"request body is larger than {limit} bytes", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HttpError(f"request body is larger than {limit} bytes", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a handler gets: decoded path parameters, query, headers, body and the app state."""
+
+    params: Mapping[str, str]
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    base_url: str
+    state: Any
+
+    def name(self, kind: str) -> str:
+        """The ``project``/``asset``/``version`` path parameter, checked (400 on a bad name)."""
+        value = self.params[kind]
+        reason = bad_name_reason(value, kind)
+        if reason:
+            raise HttpError(reason, 400)
+        return value
+
+    def json(self) -> Any:
+        """The body parsed as JSON (400 when it is not JSON)."""
+        return parse_json(self.body)
+
+    def bearer(self) -> str:
+        """The bearer token, or a 401 ``no user identity supplied``."""
+        auth = self.headers.get("authorization")
+        if auth is None or not auth.startswith("Bearer "):
+            raise HttpError("no user identity supplied", 401)
+        return auth[len("Bearer ") :]
+
+
+Handler = Callable[[Call], Response]
+
+
+def endpoint(handler: Handler) -> Callable[[Request], Any]:
+    """Adapt a thread-run ``handler(call)`` to a Starlette endpoint."""
+
+    async def run(request: Request) -> Response:
+        call = Call(
+            params={k: decode_component(v) for k, v in request.path_params.items()},
+            query=request.query_params,
+            headers=request.headers,
+            body=await read_body(request),
+            base_url=f"{request.url.scheme}://{request.url.netloc}",
+            state=request.app.state,
+        )
+        return await run_in_threadpool(handler, call)
+
+    run.__name__ = handler.__name__
+    run.__doc__ = handler.__doc__
+    return run

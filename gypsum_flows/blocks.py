@@ -1,0 +1,127 @@
+"""Prefect blocks of gypsum-flows: the ``GypsumCredentials`` block.
+
+Prefect finds this module through the ``prefect.collections`` entry point, so
+``GypsumCredentials.load("name")`` and ``prefect block register -m
+gypsum_flows.blocks`` work once the package is installed.
+
+Example:
+    >>> from gypsum_flows.blocks import GypsumCredentials
+    >>> GypsumCredentials(url="http://127.0.0.1:8787/", token="s3cret")
+    GypsumCredentials(url='http://127.0.0.1:8787/', token=SecretStr('**********'), cache_dir=None)
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from prefect.blocks.abstract import CredentialsBlock
+from pydantic import Field, HttpUrl, SecretStr
+
+from .constants import default_cache_dir, default_rest_url
+
+
+class GypsumCredentials(CredentialsBlock):
+    """Where a gypsum server is, who you are on it, and where downloads are cached.
+
+    Every field is optional: an empty field falls back, at call time, to the
+    client's own default (``GYPSUM_REST_URL`` or the public instance; the token
+    from ``GYPSUM_TOKEN`` or the cached token file; ``GYPSUM_CACHE_DIR`` or the
+    cache folder shared with the reference clients). The token is only handed
+    to calls that need an identity (mutations) and is never part of a task's
+    cache key or result.
+
+    Example:
+        Load a saved block and fetch a manifest with it:
+        ```python
+        from gypsum_flows.blocks import GypsumCredentials
+        from gypsum_flows.tasks import fetch_manifest
+        from prefect import flow
+
+        @flow
+        def manifest_flow():
+            credentials = GypsumCredentials.load("BLOCK_NAME")
+            return fetch_manifest("test-R", "basic", "v1", credentials=credentials)
+        ```
+    """
+
+    _block_type_name = "Gypsum Credentials"
+    _block_type_slug = "gypsum-credentials"
+    _logo_url = HttpUrl("https://github.com/ArtifactDB.png")
+    _documentation_url = HttpUrl("https://github.com/ArtifactDB/gypsum-worker")
+
+    url: str | None = Field(
+        default=None,
+        description="REST URL of the gypsum server; empty means GYPSUM_REST_URL or the public instance.",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="Token sent with mutations; empty means GYPSUM_TOKEN or the cached token file.",
+    )
+    cache_dir: str | None = Field(
+        default=None,
+        description="Folder of the local gypsum cache; empty means GYPSUM_CACHE_DIR or the shared default.",
+    )
+
+    def resolved_url(self) -> str:
+        """The server URL calls will use, without a trailing slash."""
+        return (self.url or default_rest_url()).rstrip("/")
+
+    def resolved_cache_dir(self) -> str:
+        """The cache folder calls will use."""
+        return self.cache_dir or default_cache_dir()
+
+    def client_kwargs(self, write: bool = False) -> dict[str, Any]:
+        """Keyword arguments for ``gypsum_flows.client`` functions: only the fields that are set.
+
+        Args:
+            write: include the token (only mutations need an identity).
+
+        Example:
+            >>> GypsumCredentials(url="http://x", token="t").client_kwargs()
+            {'url': 'http://x'}
+        """
+        kwargs: dict[str, Any] = {"url": self.url, "cache_dir": self.cache_dir}
+        if write and self.token is not None:
+            kwargs["token"] = self.token.get_secret_value()
+        return {k: v for k, v in kwargs.items() if v is not None}
+
+    def get_client(self) -> GypsumClient:
+        """A view of ``gypsum_flows.client`` whose functions receive this block's settings.
+
+        Example:
+            >>> client = GypsumCredentials(url="http://127.0.0.1:1").get_client()
+            >>> callable(client.fetch_latest)
+            True
+        """
+        return GypsumClient(self)
+
+
+class GypsumClient:
+    """``gypsum_flows.client`` with url, cache folder and (for mutations) token filled in.
+
+    Each function only receives the settings its signature accepts, so a read
+    never sees the token.
+    """
+
+    def __init__(self, credentials: GypsumCredentials) -> None:
+        self._credentials = credentials
+
+    def __repr__(self) -> str:
+        return f"GypsumClient(url={self._credentials.resolved_url()!r})"
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        from . import client
+
+        fn = getattr(client, name)
+        accepted = inspect.signature(fn).parameters
+        settings = self._credentials.client_kwargs(write="token" in accepted)
+        settings = {k: v for k, v in settings.items() if k in accepted}
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **{**settings, **kwargs})
+
+        call.__name__ = name
+        call.__doc__ = fn.__doc__
+        return call

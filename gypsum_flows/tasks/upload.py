@@ -1,0 +1,260 @@
+"""Tasks that upload to a gypsum server.
+
+Prefer :func:`upload_version`: it runs a whole upload session (start, send
+the files, complete) in one task, aborts the session on any failure, and its
+retries start again from scratch, so every attempt is clean. The session
+steps are tasks too, for flows that need to act between them; they are never
+retried on their own (a retry in the middle of a session is not a clean
+attempt, and Prefect rolls back an enclosing transaction on the first failed
+attempt, see ``prefect-notes`` 1.7).
+
+Example::
+
+    from prefect import flow
+    from gypsum_flows.blocks import GypsumCredentials
+    from gypsum_flows.tasks import upload_version
+
+    local = GypsumCredentials.load("local-gypsum")   # url + token of an uploader
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from prefect import get_run_logger
+
+from ..blocks import GypsumClient, GypsumCredentials
+from ..errors import GypsumError
+from .base import client_for, gypsum_task
+
+@gypsum_task("prepare_directory_upload[{directory}]", retries=0)
+def prepare_directory_upload(
+    directory: str,
+    links: Literal["auto", "always", "never"] = "auto",
+    *,
+    credentials: GypsumCredentials | None = None,
+) -> dict[str, list[Any]]:
+    """Sort a folder's files into files to send and symlinks into the gypsum cache to register as links.
+
+    Returns:
+        ``{"files": [relative paths], "links": [{"from.path", "to.project", "to.asset", "to.version", "to.path"}]}``.
+
+    Example:
+        >>> @flow
+        ... def plan() -> int:
+        ...     return len(prepare_directory_upload("./v2-draft", links="always", credentials=local)["links"])
+    """
+    return client_for(credentials).prepare_directory_upload(directory, links=links)
+
+
+@gypsum_task("start_upload[{project}/{asset}/{version}]", write=True, retries=0)
+def start_upload(
+    project: str,
+    asset: str,
+    version: str,
+    files: str | list[str] | list[dict[str, Any]],
+    links: list[dict[str, str]] | None = None,
+    deduplicate: bool = True,
+    probation: bool = False,
+    directory: str | None = None,
+    *,
+    credentials: GypsumCredentials | None = None,
+) -> dict[str, Any]:
+    """Open an upload session for a new version (locks the project until completed or aborted).
+
+    Returns:
+        The session: ``file_urls``, ``complete_url``, ``abort_url`` and ``session_token``.
+
+    Example:
+        >>> @flow
+        ... def open_session() -> dict:
+        ...     return start_upload("test-R", "basic", "v2", ["a.txt"], directory="./v2", credentials=local)
+    """
+    return client_for(credentials).start_upload(
+        project,
+        asset,
+        version,
+        files,
+        links=links,
+        deduplicate=deduplicate,
+        probation=probation,
+        directory=directory,
+    )
+
+
+@gypsum_task(write=True, retries=0)
+def upload_files(
+    init: dict[str, Any],
+    directory: str | None = None,
+    concurrent: int = 1,
+    *,
+    credentials: GypsumCredentials | None = None,
+) -> None:
+    """Send the files an upload session asks for.
+
+    Example:
+        >>> @flow
+        ... def send(session: dict) -> None:
+        ...     upload_files(session, directory="./v2", concurrent=4, credentials=local)
+    """
+    client_for(credentials).upload_files(init, directory=directory, concurrent=concurrent)
+
+
+@gypsum_task(write=True, retries=0)
+def complete_upload(init: dict[str, Any], *, credentials: GypsumCredentials | None = None) -> None:
+    """Finish an upload session: the version becomes visible (and latest unless on probation).
+
+    Example:
+        >>> @flow
+        ... def finish(session: dict) -> None:
+        ...     complete_upload(session, credentials=local)
+    """
+    client_for(credentials).complete_upload(init)
+
+
+@gypsum_task(write=True, retries=0)
+def abort_upload(init: dict[str, Any], *, credentials: GypsumCredentials | None = None) -> None:
+    """Cancel an upload session: its files are deleted and the project unlocked.
+
+    Example:
+        >>> @flow
+        ... def cancel(session: dict) -> None:
+        ...     abort_upload(session, credentials=local)
+    """
+    client_for(credentials).abort_upload(init)
+
+
+@gypsum_task("upload_version[{project}/{asset}/{version}]", write=True)
+def upload_version(
+    directory: str,
+    project: str,
+    asset: str,
+    version: str,
+    *,
+    probation: bool = False,
+    deduplicate: bool = True,
+    concurrent: int = 1,
+    credentials: GypsumCredentials | None = None,
+) -> dict[str, Any]:
+    """Upload a folder as a new version in one clean, retryable attempt.
+
+    Start a session, send the files, complete it; on any failure abort the
+    session and raise, so a retry (transient failures only) starts afresh.
+    Symlinks into the gypsum cache become links to the versions they point to.
+
+    Returns:
+        ``{"project", "asset", "version", "files_uploaded", "files_linked", "bytes_uploaded"}``:
+        files and bytes actually sent, and entries stored as links (explicit or
+        matched by deduplication).
+
+    Example:
+        >>> @flow
+        ... def publish() -> dict:
+        ...     return upload_version("./v2-draft", "test-R", "basic", "v2", credentials=local)
+    """
+    return _upload_session(
+        client_for(credentials),
+        directory,
+        project,
+        asset,
+        version,
+        probation=probation,
+        deduplicate=deduplicate,
+        concurrent=concurrent,
+    )
+
+
+@gypsum_task("upload_directory[{project}/{asset}/{version}]", write=True)
+def upload_directory(
+    directory: str,
+    project: str,
+    asset: str,
+    version: str,
+    deduplicate: bool = True,
+    probation: bool = False,
+    concurrent: int = 1,
+    abort_failed: bool = True,
+    *,
+    credentials: GypsumCredentials | None = None,
+) -> bool:
+    """Upload a folder as a new version, with the reference client's signature and result.
+
+    The same clean attempt as :func:`upload_version`; ``abort_failed=False``
+    leaves a failed session open (and the project locked) for inspection.
+
+    Returns:
+        True.
+
+    Example:
+        >>> @flow
+        ... def publish_like_gypsum_client() -> bool:
+        ...     return upload_directory("./v2-draft", "test-R", "basic", "v2", credentials=local)
+    """
+    _upload_session(
+        client_for(credentials),
+        directory,
+        project,
+        asset,
+        version,
+        probation=probation,
+        deduplicate=deduplicate,
+        concurrent=concurrent,
+        abort_failed=abort_failed,
+    )
+    return True
+
+
+def _upload_session(
+    client: GypsumClient,
+    directory: str,
+    project: str,
+    asset: str,
+    version: str,
+    *,
+    probation: bool,
+    deduplicate: bool,
+    concurrent: int,
+    abort_failed: bool = True,
+) -> dict[str, Any]:
+    """Start, send and complete one upload session; abort it if anything fails."""
+    plan = client.prepare_directory_upload(directory, links="always")
+    init = client.start_upload(
+        project,
+        asset,
+        version,
+        plan["files"],
+        links=plan["links"],
+        deduplicate=deduplicate,
+        probation=probation,
+        directory=directory,
+    )
+    try:
+        client.upload_files(init, directory=directory, concurrent=concurrent)
+        client.complete_upload(init)
+    except BaseException:
+        if abort_failed:
+            _abort_quietly(client, init)
+        raise
+    sent = [item["path"] for item in init["file_urls"]]
+    stats = {
+        "project": project,
+        "asset": asset,
+        "version": version,
+        "files_uploaded": len(sent),
+        "files_linked": len(plan["files"]) + len(plan["links"]) - len(sent),
+        "bytes_uploaded": sum(os.path.getsize(os.path.join(directory, path)) for path in sent),
+    }
+    get_run_logger().info(
+        "Uploaded %s/%s/%s: %d files sent (%d bytes), %d stored as links",
+        project, asset, version, stats["files_uploaded"], stats["bytes_uploaded"], stats["files_linked"],
+    )
+    return stats
+
+
+def _abort_quietly(client: GypsumClient, init: dict[str, Any]) -> None:
+    """Abort a failed session; a failing abort is logged, so the original error is the one raised."""
+    try:
+        client.abort_upload(init)
+    except GypsumError as exc:
+        get_run_logger().warning("Could not abort the upload session; the project may stay locked until an admin unlocks it: %s", exc)

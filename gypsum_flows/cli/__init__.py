@@ -14,7 +14,7 @@ import sys
 from ..errors import GypsumError
 
 #: Command modules under ``gypsum_flows.cli``, in ``--help`` order.
-COMMANDS = ["server", "demo"]
+COMMANDS = ["server", "demo", "index"]
 
 
 def build_parser() -> argparse.ArgumentParser:

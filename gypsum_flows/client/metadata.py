@@ -184,8 +184,13 @@ def _remember(base: str, value: float) -> None:
         _LAST_CHECK[base] = (time.monotonic(), value)
 
 
-def _read_modified(path: str) -> float | None:
-    """The stamp in a cached ``.modified`` file, or ``None`` if missing or unreadable."""
+def read_modified_stamp(path: str | os.PathLike[str]) -> float | None:
+    """The Unix-milliseconds stamp in a ``modified`` file, or ``None`` if missing or unreadable.
+
+    Example:
+        >>> read_modified_stamp("/nonexistent/modified") is None
+        True
+    """
     try:
         with open(path, encoding="utf-8") as handle:
             return float(handle.readline())
@@ -229,7 +234,7 @@ def fetch_metadata_database(
     stamp_path = path + ".modified"
     if not overwrite and os.path.exists(path):
         remote = _remote_modified(base)
-        if remote is None or remote == _read_modified(stamp_path):
+        if remote is None or remote == read_modified_stamp(stamp_path):
             return path
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with cache.file_lock(path):
@@ -240,12 +245,13 @@ def fetch_metadata_database(
             raise GypsumTransientError(f"'modified' is not a number: {stamp[:50]!r}", url=base + "modified") from None
         cache.download(base + name, path, key=name)
         # The stamp goes in last, so an interrupted update is retried rather than trusted.
-        _write_atomically(stamp_path, stamp)
+        write_modified_stamp(stamp_path, stamp)
     _remember(base, value)
     return path
 
 
-def _write_atomically(path: str, text: str) -> None:
+def write_modified_stamp(path: str | os.PathLike[str], text: str) -> None:
+    """Replace the ``modified`` stamp file at ``path`` atomically with ``text`` (Unix milliseconds)."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".gypsum-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -1,0 +1,343 @@
+"""The one HTTP path of gypsum-flows: a pooled session, retries, timeouts, typed errors.
+
+This is the only module that imports ``requests``. Every call goes through
+:func:`request`, which
+
+- uses one ``requests.Session`` per process (connection pooling; safe to
+  share between threads),
+- sets a connect and a read timeout on every request,
+- retries according to a :class:`urllib3.util.retry.Retry` policy with
+  exponential backoff, jitter and ``Retry-After``, chosen per call:
+  :data:`SAFE` for requests that may be repeated (reads, signing a file URL,
+  the file PUT, completion, abort) and :data:`GUARDED` for requests that may
+  change server state (starting an upload, admin calls), which are repeated
+  only when the server cannot have acted on them (connection refused, 429,
+  503),
+- turns error statuses and ``{"status": "error", "reason": ...}`` bodies
+  (including the reference server's 200-with-error-body quirk) into the typed
+  errors of :mod:`gypsum_flows.errors`.
+
+The retry loop lives here rather than in the session's adapter because the
+policy differs per call while the session and its connection pool are shared.
+
+Example:
+    >>> quote_key("test-R/basic/v1/my file.txt")
+    'test-R%2Fbasic%2Fv1%2Fmy%20file.txt'
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
+from urllib3.util.retry import Retry
+
+from . import __version__
+from .constants import CONNECT_TIMEOUT, READ_TIMEOUT, default_rest_url
+from .errors import (
+    GypsumHTTPError,
+    GypsumInvalidRequestError,
+    GypsumLockedError,
+    GypsumNotFoundError,
+    GypsumPermissionError,
+    GypsumQuotaExceededError,
+    GypsumTransientError,
+)
+
+#: Statuses worth repeating a safe request for.
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Statuses that mean the server did not act on the request.
+NOT_ACTED_STATUSES = frozenset({429, 503})
+
+_BACKOFF = {"backoff_factor": 0.25, "backoff_jitter": 0.25, "backoff_max": 8.0, "retry_after_max": 60}
+
+#: Policy for requests that may be repeated: connection errors, read errors, 429 and 5xx.
+SAFE = Retry(
+    total=6,
+    connect=6,
+    read=4,
+    status=6,
+    other=0,
+    redirect=False,
+    allowed_methods=None,
+    status_forcelist=TRANSIENT_STATUSES,
+    raise_on_status=False,
+    **_BACKOFF,
+)
+#: Policy for requests that may change state: only connection refused/unreachable, 429 and 503.
+GUARDED = Retry(
+    total=6,
+    connect=6,
+    read=0,
+    status=6,
+    other=0,
+    redirect=False,
+    allowed_methods=None,
+    status_forcelist=NOT_ACTED_STATUSES,
+    raise_on_status=False,
+    **_BACKOFF,
+)
+
+_POOL_SIZE = 32
+#: Bytes per socket write when streaming a request body (urllib3's default of 16 KiB is slow for GiB files).
+_BLOCKSIZE = 1 << 20
+_USER_AGENT = f"gypsum-flows/{__version__}"
+_session_lock = threading.Lock()
+_session_state: dict[str, Any] = {"pid": None, "session": None}
+_rest_url_override: list[str] = []
+
+
+def rest_url(url: str | None = None) -> str:
+    """The gypsum REST URL used when a call gets ``url=None``; set it by passing ``url``.
+
+    Without a value set here, ``GYPSUM_REST_URL`` (read now) or the public
+    instance. As in gypsum_client, setting returns the **new** value.
+
+    Example:
+        >>> old = rest_url(); rest_url("http://127.0.0.1:8787/")
+        'http://127.0.0.1:8787'
+        >>> _ = rest_url(old)
+    """
+    if url is not None:
+        _rest_url_override[:] = [url.rstrip("/")]
+    return _rest_url_override[0] if _rest_url_override else default_rest_url().rstrip("/")
+
+
+def resolve_url(url: str | None) -> str:
+    """``url`` without trailing slashes, or :func:`rest_url` when ``None``."""
+    return url.rstrip("/") if url else rest_url()
+
+
+def quote_key(key: str) -> str:
+    """Percent-encode an object key or a name for one URL path segment (``/`` becomes ``%2F``)."""
+    return quote(key, safe="")
+
+
+def join_url(base: str, path: str) -> str:
+    """Join a server path such as ``/upload/complete/P/A/V`` to ``base``; absolute URLs pass through."""
+    if path.startswith(("http://", "https://")):
+        return path
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+class _Adapter(HTTPAdapter):
+    """An adapter whose connections send request bodies in large blocks."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, blocksize=_BLOCKSIZE, **kwargs)
+
+
+def session() -> requests.Session:
+    """The process-wide pooled session (a new one after ``fork``)."""
+    with _session_lock:
+        if _session_state["pid"] != os.getpid():
+            sess = requests.Session()
+            # No transport-level retries: the policy is applied per call by request().
+            adapter = _Adapter(pool_connections=8, pool_maxsize=_POOL_SIZE, max_retries=0)
+            sess.mount("http://", adapter)
+            sess.mount("https://", adapter)
+            sess.headers["User-Agent"] = _USER_AGENT
+            _session_state.update(pid=os.getpid(), session=sess)
+        return _session_state["session"]
+
+
+def error_for(status: int | None, reason: str, method: str | None = None, url: str | None = None) -> GypsumHTTPError:
+    """The typed error for an HTTP ``status`` and the server's ``reason``.
+
+    Example:
+        >>> type(error_for(403, "project asset has already been locked")).__name__
+        'GypsumLockedError'
+        >>> type(error_for(400, "upload exceeds the storage quota for this project")).__name__
+        'GypsumQuotaExceededError'
+    """
+    cls: type[GypsumHTTPError]
+    if status is None or status == 429 or status >= 500:
+        cls = GypsumTransientError
+    elif status == 404:
+        cls = GypsumNotFoundError
+    elif status in (401, 403) and "already been locked" in reason:
+        cls = GypsumLockedError
+    elif status in (401, 403):
+        cls = GypsumPermissionError
+    elif "quota" in reason:
+        cls = GypsumQuotaExceededError
+    elif status in (200, 400, 405, 409, 411, 413, 415, 422):
+        cls = GypsumInvalidRequestError
+    else:
+        cls = GypsumHTTPError
+    return cls(reason, status=status, method=method, url=url)
+
+
+def _error_reason(response: requests.Response) -> str | None:
+    """The ``reason`` of an error body, or ``None`` if the body is not a gypsum error."""
+    if "json" not in response.headers.get("Content-Type", ""):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and body.get("status") == "error":
+        return str(body.get("reason", "unknown error"))
+    return None
+
+
+def raise_for_gypsum(response: requests.Response, *, check_body: bool = True) -> None:
+    """Raise the typed error for an error status or a gypsum error body (even under a 200)."""
+    status = response.status_code
+    method, url = response.request.method, response.url
+    if status >= 400:
+        reason = _error_reason(response) or (response.text[:300].strip() or response.reason or "no reason given")
+        raise error_for(status, reason, method, url)
+    if check_body and response.content:
+        reason = _error_reason(response)
+        if reason is not None:
+            # The reference server's quirk: some validation errors come with status 200.
+            raise error_for(200, reason, method, url)
+
+
+def _root_cause(exc: requests.RequestException) -> BaseException:
+    """The urllib3 error under a requests exception, which urllib3's Retry knows how to classify."""
+    cause = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    return cause.reason if isinstance(cause, MaxRetryError) and cause.reason is not None else cause
+
+
+def transport_error(exc: BaseException, method: str, url: str) -> GypsumTransientError:
+    """A :class:`GypsumTransientError` describing a network failure (no headers, so no tokens)."""
+    return GypsumTransientError(f"network error: {type(exc).__name__}: {exc}", method=method, url=url)
+
+
+def _headers(token: str | None, headers: dict[str, str] | None) -> dict[str, str]:
+    out = dict(headers or {})
+    if token:
+        out["Authorization"] = f"Bearer {token}"
+    return out
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    policy: Retry = SAFE,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    data: IO[bytes] | bytes | None = None,
+    timeout: tuple[float, float] | None = None,
+    stream: bool = False,
+    check_body: bool = True,
+    **kwargs: Any,
+) -> requests.Response:
+    """Send one gypsum request with retries under ``policy``; raise a typed error on failure.
+
+    Args:
+        method: HTTP method.
+        url: Full URL.
+        policy: :data:`SAFE` or :data:`GUARDED` (or any ``Retry``).
+        token: Bearer token; sent in the header only, never logged.
+        headers: Extra headers.
+        data: Request body; a seekable file is rewound before each attempt.
+        timeout: ``(connect, read)`` seconds; defaults from :mod:`gypsum_flows.constants`.
+        stream: Leave the body unread (the caller closes the response).
+        check_body: Also recognise a ``{"status": "error"}`` body under a 2xx status.
+        **kwargs: Passed to ``requests`` (``json=``, ``params=``).
+
+    Returns:
+        The successful response.
+
+    Raises:
+        GypsumHTTPError: A subclass matching the status and reason.
+
+    Example:
+        >>> request("GET", "http://127.0.0.1:9/list", policy=GUARDED.new(total=0))  # doctest: +SKIP
+    """
+    retry = policy
+    start = data.tell() if hasattr(data, "seek") else None
+    sess = session()
+    while True:
+        if start is not None:
+            data.seek(start)  # type: ignore[union-attr]
+        try:
+            response = sess.request(
+                method,
+                url,
+                headers=_headers(token, headers),
+                data=data,
+                timeout=timeout or (CONNECT_TIMEOUT, READ_TIMEOUT),
+                stream=stream,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.RequestException as exc:
+            error = transport_error(_root_cause(exc), method, url)
+            try:
+                retry = retry.increment(method, url, error=_root_cause(exc))  # type: ignore[arg-type]
+            except Exception:
+                raise error from None
+            retry.sleep()
+            continue
+        if retry.is_retry(method, response.status_code, "Retry-After" in response.headers):
+            try:
+                retry = retry.increment(method, url, response=response.raw)
+            except MaxRetryError:
+                raise_for_gypsum(response, check_body=False)
+            retry.sleep(response.raw)
+            response.close()
+            continue
+        if response.status_code >= 400 or not stream:
+            raise_for_gypsum(response, check_body=check_body)
+        return response
+
+
+def get_json(url: str, **kwargs: Any) -> Any:
+    """``GET`` a JSON document with the :data:`SAFE` policy.
+
+    Example:
+        >>> get_json("http://127.0.0.1:9/list", params={"prefix": "x/"})  # doctest: +SKIP
+    """
+    response = request("GET", url, check_body=False, **kwargs)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise GypsumTransientError("response is not valid JSON", status=response.status_code, url=url) from exc
+
+
+def json_or_none(response: requests.Response) -> Any:
+    """The JSON body of ``response``, or ``None`` when it is empty."""
+    return response.json() if response.content else None
+
+
+@contextmanager
+def stream_get(url: str, *, chunk_size: int = 1 << 20) -> Iterator[Iterator[bytes]]:
+    """``GET`` ``url`` and yield an iterator over its body in chunks.
+
+    A connection failure before the body arrives is retried under :data:`SAFE`;
+    a failure while the body streams raises :class:`GypsumTransientError`, so
+    the caller can restart the download as a whole.
+
+    Example:
+        >>> with stream_get("http://127.0.0.1:9/file/x") as chunks:  # doctest: +SKIP
+        ...     data = b"".join(chunks)
+    """
+    response = request("GET", url, stream=True, check_body=False)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from response.iter_content(chunk_size)
+        except requests.RequestException as exc:
+            raise transport_error(_root_cause(exc), "GET", url) from None
+
+    try:
+        yield chunks()
+    finally:
+        response.close()
+
+
+def put_file(url: str, fileobj: IO[bytes], *, headers: dict[str, str]) -> None:
+    """``PUT`` a file's bytes, streamed from disk and rewound on retry, under :data:`SAFE`."""
+    request("PUT", url, data=fileobj, headers=headers).close()

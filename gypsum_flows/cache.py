@@ -1,0 +1,223 @@
+"""The local cache shared with gypsum_client and the R client (section 4.4 of the contract).
+
+Layout under the cache folder:
+
+- ``bucket/P/A/V/path``: downloaded files (``..manifest``, ``..summary`` and
+  ``..links`` included), each written under ``path.LOCK`` (``filelock``);
+- ``status/P/A/V.LOCK``: the version lock (Python's path), held while a whole
+  version is saved or relinked;
+- ``status/P/A/V/COMPLETE``: empty marker, written last.
+
+Every download goes to a process-unique temporary file in the destination
+folder, is checked against the manifest's size and MD5 when they are known,
+and is moved into place with ``os.replace``; the temporary file is removed
+whatever happens. A file that keeps arriving corrupted raises
+:class:`~gypsum_flows.errors.GypsumIntegrityError` and never enters the cache.
+
+Example:
+    >>> bucket_path("/c", "test-R", "basic", "v1", "foo/bar.txt")
+    '/c/bucket/test-R/basic/v1/foo/bar.txt'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+
+from filelock import FileLock
+
+from . import _http
+from .constants import BUCKET_CACHE_NAME, COMPLETE_MARKER, LOCK_SUFFIX, STATUS_CACHE_NAME, default_cache_dir
+from .errors import GypsumIntegrityError, GypsumTransientError
+
+#: How many times a download that broke or arrived corrupted is attempted in all.
+DOWNLOAD_ATTEMPTS = 3
+
+ByteCallback = Callable[[int], None]
+_cache_dir_override: list[str] = []
+
+
+def cache_directory(dir: str | None = None) -> str:  # noqa: A002 - gypsum_client's parameter name
+    """The cache folder used when a call gets ``cache_dir=None``; returns the **previous** value.
+
+    Without a value set here, ``GYPSUM_CACHE_DIR`` (read now) or the folder
+    shared with gypsum_client and the R client. The folder is not created.
+
+    Example:
+        >>> old = cache_directory("/tmp/my-cache")
+        >>> cache_directory()
+        '/tmp/my-cache'
+        >>> _ = cache_directory(old)
+    """
+    previous = _cache_dir_override[0] if _cache_dir_override else default_cache_dir()
+    if dir is not None:
+        _cache_dir_override[:] = [str(dir)]
+    return previous
+
+
+def resolve_cache(cache_dir: str | None) -> str:
+    """``cache_dir``, or :func:`cache_directory` when ``None``."""
+    return str(cache_dir) if cache_dir is not None else cache_directory()
+
+
+def bucket_path(cache_dir: str, project: str, asset: str, version: str, path: str | None = None) -> str:
+    """Where a version folder, or the file ``path`` inside it, lives in the cache."""
+    parts = [cache_dir, BUCKET_CACHE_NAME, project, asset, version]
+    return os.path.join(*parts, *(path.split("/") if path else []))
+
+
+def _status_path(cache_dir: str, project: str, asset: str, version: str) -> str:
+    return os.path.join(cache_dir, STATUS_CACHE_NAME, project, asset, version)
+
+
+def complete_marker(cache_dir: str, project: str, asset: str, version: str) -> str:
+    """The ``COMPLETE`` marker of a fully saved version."""
+    return os.path.join(_status_path(cache_dir, project, asset, version), COMPLETE_MARKER)
+
+
+def version_lock(cache_dir: str, project: str, asset: str, version: str) -> FileLock:
+    """The lock guarding a whole version in the cache (``status/P/A/V.LOCK``, as gypsum_client)."""
+    path = _status_path(cache_dir, project, asset, version) + LOCK_SUFFIX
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return FileLock(path)
+
+
+def file_lock(destination: str) -> FileLock:
+    """The lock guarding one cached file (``destination.LOCK``, as gypsum_client)."""
+    return FileLock(destination + LOCK_SUFFIX)
+
+
+def mark_complete(cache_dir: str, project: str, asset: str, version: str) -> None:
+    """Write the empty ``COMPLETE`` marker (the last step of saving a version)."""
+    marker = complete_marker(cache_dir, project, asset, version)
+    os.makedirs(os.path.dirname(marker), exist_ok=True)
+    with open(marker, "wb"):
+        pass
+
+
+@contextlib.contextmanager
+def _temporary_beside(destination: str):
+    """A temporary file in ``destination``'s folder, removed unless it was moved into place."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(destination), prefix=".gypsum-", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield tmp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _download_once(url: str, tmp: str, on_bytes: ByteCallback | None) -> tuple[int, str]:
+    """Stream ``url`` into ``tmp``; returns (size, md5 hex). Progress is rolled back on failure."""
+    digest, size = hashlib.md5(), 0
+    try:
+        with _http.stream_get(url) as chunks, open(tmp, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+                if on_bytes:
+                    on_bytes(len(chunk))
+    except BaseException:
+        if on_bytes and size:
+            on_bytes(-size)
+        raise
+    return size, digest.hexdigest()
+
+
+def _check(key: str, got: tuple[int, str], size: int | None, md5: str | None) -> str | None:
+    """Why a download does not match the manifest, or ``None``."""
+    if size is not None and got[0] != size:
+        return f"'{key}' arrived with {got[0]} bytes, the manifest says {size}"
+    if md5 is not None and got[1] != md5:
+        return f"'{key}' arrived with MD5 {got[1]}, the manifest says {md5}"
+    return None
+
+
+def download(
+    url: str,
+    destination: str,
+    *,
+    key: str,
+    size: int | None = None,
+    md5: str | None = None,
+    on_bytes: ByteCallback | None = None,
+) -> None:
+    """Download ``url`` to ``destination`` atomically, verified against ``size`` and ``md5``.
+
+    The caller holds :func:`file_lock`. A broken or corrupted transfer is
+    retried up to :data:`DOWNLOAD_ATTEMPTS` times in all.
+
+    Raises:
+        GypsumIntegrityError: The file kept arriving with the wrong size or MD5.
+        GypsumTransientError: The transfer kept failing.
+    """
+    problem = ""
+    for attempt in range(DOWNLOAD_ATTEMPTS):
+        with _temporary_beside(destination) as tmp:
+            try:
+                got = _download_once(url, tmp, on_bytes)
+            except GypsumTransientError:
+                if attempt == DOWNLOAD_ATTEMPTS - 1:
+                    raise
+                continue
+            problem = _check(key, got, size, md5) or ""
+            if not problem:
+                os.replace(tmp, destination)
+                return
+            if on_bytes:
+                on_bytes(-got[0])
+    raise GypsumIntegrityError(f"{problem} (after {DOWNLOAD_ATTEMPTS} attempts)")
+
+
+def save_object(
+    url: str,
+    destination: str,
+    *,
+    key: str,
+    overwrite: bool = False,
+    size: int | None = None,
+    md5: str | None = None,
+    on_bytes: ByteCallback | None = None,
+) -> str:
+    """Make sure ``destination`` holds the object at ``url``; download it under its file lock if needed.
+
+    Example:
+        >>> save_object(url + "/file/P%2FA%2FV%2Fx", "/c/bucket/P/A/V/x", key="P/A/V/x")  # doctest: +SKIP
+    """
+    if not overwrite and os.path.exists(destination):
+        return destination
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    with file_lock(destination):
+        # Another process may have finished it while we waited for the lock.
+        if overwrite or not os.path.exists(destination):
+            download(url, destination, key=key, size=size, md5=md5, on_bytes=on_bytes)
+    return destination
+
+
+def write_atomic(destination: str, data: bytes) -> None:
+    """Write ``data`` to ``destination`` through a temporary file and ``os.replace``."""
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    with _temporary_beside(destination) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, destination)
+
+
+def place_link(source: str, destination: str) -> None:
+    """Make ``destination`` the same file as ``source``: hard link, else symlink, else copy; atomically."""
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    with _temporary_beside(destination) as tmp:
+        os.unlink(tmp)
+        try:
+            os.link(source, tmp)
+        except OSError:
+            try:
+                os.symlink(os.path.abspath(source), tmp)
+            except OSError:
+                shutil.copyfile(source, tmp)
+        os.replace(tmp, destination)

@@ -1,0 +1,127 @@
+"""Helpers shared by the client families: URLs, JSON fetches, datetimes, uploaders, thread pools.
+
+Example:
+    >>> cast_datetime("2024-05-01T12:34:56.789Z")
+    datetime.datetime(2024, 5, 1, 12, 34, 56)
+    >>> sanitize_path("foo//bar.txt")
+    'foo/bar.txt'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from .. import _http, cache
+from ..constants import MANIFEST_FILE
+
+T = TypeVar("T")
+
+#: Worker threads used by save_version and upload_files unless told otherwise.
+DEFAULT_CONCURRENCY = 8
+
+
+def file_url(url: str, key: str) -> str:
+    """The ``/file`` URL of an object key (percent-encoded, so ``/`` and spaces survive)."""
+    return f"{url}/file/{_http.quote_key(key)}"
+
+
+def names_path(*names: str) -> str:
+    """Path segments for ``/endpoint/P/A/V`` style URLs, each percent-encoded."""
+    return "/".join(_http.quote_key(n) for n in names)
+
+
+def fetch_json(key: str, url: str) -> Any:
+    """The JSON object stored at ``key``."""
+    return _http.get_json(file_url(url, key))
+
+
+def fetch_cacheable_json(
+    project: str, asset: str, version: str, path: str, cache_dir: str | bool, url: str, overwrite: bool
+) -> Any:
+    """A version's internal JSON file, through the cache unless ``cache_dir`` is ``False``."""
+    key = f"{project}/{asset}/{version}/{path}"
+    if cache_dir is False:
+        return fetch_json(key, url)
+    destination = cache.bucket_path(str(cache_dir), project, asset, version, path)
+    cache.save_object(file_url(url, key), destination, key=key, overwrite=overwrite)
+    with open(destination, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def load_manifest(
+    project: str, asset: str, version: str, cache_dir: str | bool, url: str, overwrite: bool = False
+) -> dict:
+    """A version's manifest, cached unless ``cache_dir`` is ``False``."""
+    return fetch_cacheable_json(project, asset, version, MANIFEST_FILE, cache_dir, url, overwrite)
+
+
+def cast_datetime(value: str) -> datetime:
+    """A naive UTC datetime from gypsum's ISO strings, as gypsum_client returns them (no fractions)."""
+    text = value.split(".")[0] if "." in value else value
+    text = text[:-1] if text.endswith("Z") else text
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        return parsed.replace(microsecond=0)
+
+
+def sanitize_path(path: str) -> str:
+    """Forward slashes only, no repeated ``/`` (as gypsum_client)."""
+    if os.sep != "/":
+        path = path.replace(os.sep, "/")
+    return re.sub(r"//+", "/", path)
+
+
+def sanitize_uploaders(uploaders: Iterable[dict]) -> list[dict]:
+    """Copies of ``uploaders`` with each ``until`` as an ISO string (``Z`` for UTC) the server accepts."""
+    out = []
+    for entry in uploaders:
+        entry = dict(entry)
+        until = entry.get("until")
+        if until is not None:
+            if isinstance(until, str):
+                until = cast_datetime(until)
+            entry["until"] = until.isoformat().replace("+00:00", "Z")
+        out.append(entry)
+    return out
+
+
+def strip_prefix(value: str, prefix: str) -> str:
+    """``value`` without its leading ``prefix``."""
+    return value[len(prefix) :] if value.startswith(prefix) else value
+
+
+def run_parallel(items: Iterable[T], work: Callable[[T], None], concurrent: int) -> None:
+    """Call ``work(item)`` for every item on up to ``concurrent`` threads.
+
+    The first failure cancels what has not started and is raised once the
+    running calls have finished.
+
+    Example:
+        >>> out = []
+        >>> run_parallel([1, 2, 3], out.append, concurrent=2)
+        >>> sorted(out)
+        [1, 2, 3]
+    """
+    items = list(items)
+    if concurrent <= 1 or len(items) <= 1:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(concurrent, len(items)), thread_name_prefix="gypsum") as pool:
+        futures = [pool.submit(work, item) for item in items]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in futures if f in done and f.exception() is not None), None)
+        if failed is not None:
+            for future in futures:
+                future.cancel()
+            raise failed.exception()  # type: ignore[misc]

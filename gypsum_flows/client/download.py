@@ -1,0 +1,258 @@
+"""Downloads into the shared cache: ``save_file``, ``save_version``, ``resolve_links``, ``clone_version``.
+
+Files are verified against the manifest's size and MD5 and written
+atomically (see :mod:`gypsum_flows.cache`). A linked file is stored once, at
+its final ``ancestor``, and hard-linked into every version that refers to it.
+``save_version`` holds the version lock ``status/P/A/V.LOCK`` and writes the
+``COMPLETE`` marker last, so several processes can save one version into one
+cache at once; a version saved by gypsum_client or the R client is reused.
+
+Example:
+    >>> path = save_version("test-R", "basic", "v3", url=server.url, cache_dir=cache)  # doctest: +SKIP
+    >>> open(os.path.join(path, "foo", "bar.txt")).read()  # doctest: +SKIP
+    '1 2 3 4 5\\n6 7 8 9 10\\n'
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+from .. import _http, cache
+from ..constants import MANIFEST_FILE
+from ..errors import GypsumNotFoundError
+from ..names import is_internal_path
+from ..progress import ProgressOption, Reporter
+from ._util import DEFAULT_CONCURRENCY, file_url, load_manifest, run_parallel, sanitize_path
+from .read import list_files
+
+ByteCallback = cache.ByteCallback
+
+
+def _save_entry(
+    project: str,
+    asset: str,
+    version: str,
+    path: str,
+    entry: dict | None,
+    cache_dir: str,
+    url: str,
+    overwrite: bool,
+    on_bytes: ByteCallback | None = None,
+) -> str:
+    """Put one manifest entry (or an unlisted internal file) at its place in the cache; returns it."""
+    destination = cache.bucket_path(cache_dir, project, asset, version, path)
+    if not overwrite and os.path.exists(destination):
+        return destination
+    link = (entry or {}).get("link")
+    if link:
+        target = link.get("ancestor") or link
+        source = cache.bucket_path(cache_dir, target["project"], target["asset"], target["version"], target["path"])
+        tkey = f"{target['project']}/{target['asset']}/{target['version']}/{target['path']}"
+        # A link's size and MD5 are its target's, so the target is verified with them.
+        cache.save_object(
+            file_url(url, tkey), source, key=tkey, overwrite=overwrite,
+            size=entry["size"], md5=entry["md5sum"], on_bytes=on_bytes,
+        )  # fmt: skip
+        cache.place_link(source, destination)
+        return destination
+    key = f"{project}/{asset}/{version}/{path}"
+    size, md5 = (entry["size"], entry["md5sum"]) if entry else (None, None)
+    return cache.save_object(
+        file_url(url, key), destination, key=key, overwrite=overwrite, size=size, md5=md5, on_bytes=on_bytes
+    )
+
+
+def save_file(
+    project: str,
+    asset: str,
+    version: str,
+    path: str,
+    cache_dir: str | None = None,
+    overwrite: bool = False,
+    url: str | None = None,
+) -> str:
+    """Download one file of a version into the cache (resolving links); returns its local path.
+
+    Args:
+        project: Project name.
+        asset: Asset name.
+        version: Version name.
+        path: Path of the file inside the version.
+        cache_dir: Cache folder; default :func:`cache_directory`.
+        overwrite: Download again even if cached.
+        url: gypsum REST URL; default :func:`rest_url`.
+
+    Returns:
+        ``{cache}/bucket/P/A/V/path``.
+
+    Raises:
+        GypsumNotFoundError: The version has no such file.
+        GypsumIntegrityError: The file kept arriving corrupted.
+
+    Example:
+        >>> save_file("test-R", "basic", "v2", "blah.txt", url=server.url, cache_dir=cache)  # doctest: +SKIP
+    """
+    cache_dir, url = cache.resolve_cache(cache_dir), _http.resolve_url(url)
+    path = sanitize_path(path)
+    destination = cache.bucket_path(cache_dir, project, asset, version, path)
+    if not overwrite and os.path.exists(destination):
+        return destination
+    entry = None
+    if path != MANIFEST_FILE:
+        entry = load_manifest(project, asset, version, cache_dir, url).get(path)
+        if entry is None and not is_internal_path(path):
+            raise GypsumNotFoundError(f"'{path}' does not exist in the bucket", status=404, url=url)
+    return _save_entry(project, asset, version, path, entry, cache_dir, url, overwrite)
+
+
+def _relink(
+    project: str, asset: str, version: str, cache_dir: str, url: str, overwrite: bool, concurrent: int
+) -> None:
+    """Place every link entry of the manifest in the cache (the caller holds the version lock)."""
+    manifest = load_manifest(project, asset, version, cache_dir, url)
+    links = [(path, entry) for path, entry in manifest.items() if entry.get("link")]
+    run_parallel(
+        links,
+        lambda item: _save_entry(project, asset, version, item[0], item[1], cache_dir, url, overwrite),
+        concurrent,
+    )
+
+
+def resolve_links(
+    project: str,
+    asset: str,
+    version: str,
+    cache_dir: str | None = None,
+    overwrite: bool = False,
+    url: str | None = None,
+    concurrent: int = DEFAULT_CONCURRENCY,
+) -> bool:
+    """Make every linked-from file of a cached version a hard link to its ancestor's cached file.
+
+    Links already present in the cache are kept unless ``overwrite``.
+
+    Returns:
+        ``True``.
+
+    Example:
+        >>> resolve_links("test-R", "basic", "v3", url=server.url, cache_dir=cache)  # doctest: +SKIP
+        True
+    """
+    cache_dir, url = cache.resolve_cache(cache_dir), _http.resolve_url(url)
+    with cache.version_lock(cache_dir, project, asset, version):
+        _relink(project, asset, version, cache_dir, url, overwrite, concurrent)
+    return True
+
+
+def save_version(
+    project: str,
+    asset: str,
+    version: str,
+    cache_dir: str | None = None,
+    overwrite: bool = False,
+    relink: bool = True,
+    concurrent: int = DEFAULT_CONCURRENCY,
+    url: str | None = None,
+    progress: ProgressOption = None,
+) -> str:
+    """Download every file of a version into the cache; returns the version's local folder.
+
+    Args:
+        project: Project name.
+        asset: Asset name.
+        version: Version name.
+        cache_dir: Cache folder; default :func:`cache_directory`.
+        overwrite: Download again even if the version is complete in the cache.
+        relink: Also place linked files (hard links to their ancestors' cached files).
+        concurrent: Parallel downloads (threads over one pooled session).
+        url: gypsum REST URL; default :func:`rest_url`.
+        progress: ``True`` for a progress bar in a terminal, or a callback (see :mod:`gypsum_flows.progress`).
+
+    Returns:
+        ``{cache}/bucket/P/A/V``.
+
+    Example:
+        >>> save_version("test-R", "basic", "v1", url=server.url, cache_dir=cache)  # doctest: +SKIP
+    """
+    cache_dir, url = cache.resolve_cache(cache_dir), _http.resolve_url(url)
+    destination = cache.bucket_path(cache_dir, project, asset, version)
+    marker = cache.complete_marker(cache_dir, project, asset, version)
+    if not overwrite and os.path.exists(marker):
+        return destination
+    with cache.version_lock(cache_dir, project, asset, version):
+        # Another process may have completed it while we waited for the lock.
+        if not overwrite and os.path.exists(marker):
+            return destination
+        manifest = load_manifest(project, asset, version, cache_dir, url, overwrite)
+        listing = [p for p in list_files(project, asset, version, url=url) if p != MANIFEST_FILE]
+        total = sum(manifest[p]["size"] for p in listing if p in manifest)
+        with Reporter(f"{project}/{asset}/{version}", files_total=len(listing), bytes_total=total,
+                      progress=progress) as report:  # fmt: skip
+
+            def save(path: str) -> None:
+                _save_entry(
+                    project, asset, version, path, manifest.get(path), cache_dir, url, overwrite, report.add_bytes
+                )
+                report.file_done(path)
+
+            run_parallel(listing, save, concurrent)
+        if relink:
+            _relink(project, asset, version, cache_dir, url, overwrite, concurrent)
+        cache.mark_complete(cache_dir, project, asset, version)
+    return destination
+
+
+def _symlink(target: str, link: str) -> None:
+    """A symlink ``link`` -> ``target``, replacing an existing one; hard link or copy on Windows."""
+    try:
+        os.symlink(target, link)
+    except FileExistsError:
+        os.remove(link)
+        os.symlink(target, link)
+    except OSError as exc:
+        if os.name != "nt":
+            raise OSError(exc.errno or errno.EIO, f"cannot create a symbolic link to '{target}' at '{link}'") from exc
+        cache.place_link(target, link)
+
+
+def clone_version(
+    project: str,
+    asset: str,
+    version: str,
+    destination: str,
+    download: bool = True,
+    cache_dir: str | None = None,
+    url: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """Recreate a version's files in ``destination`` as symlinks to the cache, ready to modify and upload.
+
+    With ``download=False`` nothing but the manifest is downloaded and the
+    symlinks may dangle; :func:`prepare_directory_upload` still turns them
+    into upload links.
+
+    Args:
+        project: Project name.
+        asset: Asset name.
+        version: Version name.
+        destination: Folder to create the clone in.
+        download: Save the version first (``**kwargs`` go to :func:`save_version`).
+        cache_dir: Cache folder; default :func:`cache_directory`.
+        url: gypsum REST URL; default :func:`rest_url`.
+        **kwargs: For :func:`save_version`, e.g. ``relink=False``.
+
+    Example:
+        >>> clone_version("test-R", "basic", "v1", "/tmp/clone", url=server.url, cache_dir=cache)  # doctest: +SKIP
+    """
+    cache_dir, url = cache.resolve_cache(cache_dir), _http.resolve_url(url)
+    if download:
+        save_version(project, asset, version, cache_dir=cache_dir, url=url, **kwargs)
+    final = os.path.abspath(cache.bucket_path(cache_dir, project, asset, version))
+    manifest = load_manifest(project, asset, version, cache_dir, url)
+    os.makedirs(destination, exist_ok=True)
+    for path in manifest:
+        link = os.path.join(destination, *path.split("/"))
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        _symlink(os.path.join(final, *path.split("/")), link)

@@ -1,0 +1,304 @@
+"""Uploads: ``start_upload``, ``upload_files``, ``complete_upload``, ``abort_upload``, ``upload_directory``.
+
+Files are hashed in one streaming pass and streamed from disk on upload (never
+held in memory), on several threads over the shared session. Signing a file
+URL, the PUT, completion and abort are retried on transient failures; a
+completion or abort that already took effect counts as success. Starting an
+upload is repeated only when the server cannot have acted on it.
+``upload_directory`` aborts (on the same server) after any failure and the
+error names the file that failed.
+
+Example:
+    >>> upload_directory("/tmp/v1", "test-R", "basic", "v1", url=server.url, token=token)  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from typing import Any
+
+from .. import _http
+from ..auth import resolve_token
+from ..errors import GypsumError, GypsumHTTPError, GypsumPermissionError
+from ..names import check_name
+from ..progress import ProgressOption, Reporter
+from ._util import DEFAULT_CONCURRENCY, names_path, run_parallel, sanitize_path
+from .prepare import prepare_directory_upload
+from .read import fetch_summary
+
+_CHUNK = 1 << 20
+log = logging.getLogger(__name__)
+
+
+def md5_file(path: str) -> tuple[int, str]:
+    """Size and MD5 hex digest of a file, read once in chunks.
+
+    Example:
+        >>> md5_file(__file__)[1] == hashlib.md5(open(__file__, "rb").read()).hexdigest()
+        True
+    """
+    digest, size = hashlib.md5(), 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def _describe_files(files: Any, directory: str | None, deduplicate: bool) -> list[dict]:
+    """``files`` (a path, paths relative to ``directory``, or dicts) as ``{path, size, md5sum, dedup}``."""
+    if isinstance(files, str):
+        files = [files]
+    kinds = {type(f) for f in files}
+    if len(kinds) > 1:
+        raise ValueError("all elements of 'files' must be strings or dicts, not a mix")
+    out = []
+    for item in files:
+        if isinstance(item, dict):
+            out.append({**item, "dedup": item.get("dedup", deduplicate)})
+            continue
+        size, md5 = md5_file(os.path.join(directory, item) if directory is not None else item)
+        out.append({"path": item, "size": size, "md5sum": md5, "dedup": deduplicate})
+    return out
+
+
+def _request_files(described: list[dict], links: list[dict] | None) -> list[dict]:
+    """The ``files`` array of ``/upload/start``: ``dedup`` or ``simple`` entries, then ``link`` entries."""
+    out: list[dict] = [
+        {
+            "type": "dedup" if f["dedup"] else "simple",
+            "path": sanitize_path(f["path"]),
+            "size": f["size"],
+            "md5sum": f["md5sum"],
+        }
+        for f in described
+    ]
+    for link in links or []:
+        target = {k: link[f"to.{k}"] for k in ("project", "asset", "version")}
+        target["path"] = sanitize_path(link["to.path"])
+        out.append({"type": "link", "path": sanitize_path(link["from.path"]), "link": target})
+    return out
+
+
+def start_upload(
+    project: str,
+    asset: str,
+    version: str,
+    files: str | list[str] | list[dict],
+    links: list[dict] | None = None,
+    deduplicate: bool = True,
+    probation: bool = False,
+    url: str | None = None,
+    token: str | None = None,
+    directory: str | None = None,
+) -> dict:
+    """Start uploading a new version; the project is locked until completion or abort.
+
+    Args:
+        project: Project name.
+        asset: Asset name.
+        version: Version name (must not exist yet).
+        files: A path, paths relative to ``directory``, or dicts ``{"path", "size", "md5sum", "dedup"?}``.
+        links: Dicts ``{"from.path", "to.project", "to.asset", "to.version", "to.path"}``.
+        deduplicate: Ask the server to turn files equal to one in the latest version into links.
+        probation: Upload on probation (forced for untrusted uploaders).
+        url: gypsum REST URL; default :func:`rest_url`.
+        token: GitHub token; default :func:`access_token`.
+        directory: Folder the ``files`` paths are relative to.
+
+    Returns:
+        ``{"file_urls", "complete_url", "abort_url", "session_token"}``.
+
+    Raises:
+        GypsumInvalidRequestError: Bad names or files, an existing version, a broken link.
+        GypsumQuotaExceededError: Not enough quota left.
+        GypsumLockedError: Another operation holds the project.
+
+    Example:
+        >>> init = start_upload("test-R", "basic", "v9", ["blah.txt"], directory=d,
+        ...                     url=server.url, token=token)  # doctest: +SKIP
+    """
+    for name, kind in ((project, "project"), (asset, "asset"), (version, "version")):
+        check_name(name, kind)
+    body = {
+        "files": _request_files(_describe_files(files, directory, deduplicate), links),
+        "on_probation": probation,
+    }
+    response = _http.request(
+        "POST",
+        f"{_http.resolve_url(url)}/upload/start/{names_path(project, asset, version)}",
+        policy=_http.GUARDED,
+        token=resolve_token(token),
+        json=body,
+    )
+    return response.json()
+
+
+def _about_file(exc: Exception, path: str) -> Exception:
+    """``exc`` with the message naming the file whose transfer failed."""
+    if isinstance(exc, GypsumHTTPError):
+        return type(exc)(f"failed to upload '{path}': {exc.reason}", status=exc.status, method=exc.method,
+                         url=exc.url.split("?")[0] if exc.url else None)  # fmt: skip
+    if isinstance(exc, OSError):
+        return exc
+    return GypsumError(f"failed to upload '{path}': {exc}")
+
+
+def _upload_one(item: dict, directory: str | None, url: str, session_token: str, report: Reporter) -> None:
+    """Sign one file's URL, then PUT its bytes streamed from disk with ``Content-MD5``."""
+    path = item["path"]
+    local = os.path.join(directory, path) if directory is not None else path
+    try:
+        signed = _http.request("POST", _http.join_url(url, item["url"]), token=session_token).json()
+        with open(local, "rb") as handle:
+            _http.put_file(
+                _http.join_url(url, signed["url"]), handle, headers={"Content-MD5": signed["md5sum_base64"]}
+            )
+        report.add_bytes(os.path.getsize(local), path)
+    except Exception as exc:
+        raise _about_file(exc, path) from exc
+    report.file_done(path)
+
+
+def upload_files(
+    init: dict,
+    directory: str | None = None,
+    url: str | None = None,
+    concurrent: int = DEFAULT_CONCURRENCY,
+    progress: ProgressOption = None,
+) -> None:
+    """Upload the files of a started upload, ``concurrent`` at a time.
+
+    Args:
+        init: The result of :func:`start_upload`.
+        directory: Folder the file paths are relative to.
+        url: gypsum REST URL; default :func:`rest_url`.
+        concurrent: Parallel uploads (threads over one pooled session).
+        progress: ``True`` for a progress bar in a terminal, or a callback.
+
+    Raises:
+        ValueError: A file URL uses another method than ``presigned``.
+        GypsumHTTPError: A file failed (the message names it).
+
+    Example:
+        >>> upload_files(init, directory=d, url=server.url)  # doctest: +SKIP
+    """
+    url = _http.resolve_url(url)
+    items = init["file_urls"]
+    for item in items:
+        if item.get("method") != "presigned":
+            raise ValueError(f"unknown upload method {item.get('method')!r} for file '{item['path']}'")
+    sizes = [os.path.getsize(os.path.join(directory or "", i["path"])) for i in items]
+    with Reporter("upload", files_total=len(items), bytes_total=sum(sizes), progress=progress) as report:
+        run_parallel(items, lambda i: _upload_one(i, directory, url, init["session_token"], report), concurrent)
+
+
+def _version_of(init: dict, key: str) -> tuple[str, str, str]:
+    """(project, asset, version) from the end of the complete or abort URL."""
+    project, asset, version = init[key].rstrip("/").split("/")[-3:]
+    return project, asset, version
+
+
+def _finished(init: dict, url: str) -> bool | None:
+    """Whether the upload's version is complete on the server (``None``: it does not exist)."""
+    project, asset, version = _version_of(init, "complete_url")
+    try:
+        return "upload_finish" in fetch_summary(project, asset, version, cache_dir=False, url=url)
+    except FileNotFoundError:
+        return None
+
+
+def complete_upload(init: dict, url: str | None = None) -> None:
+    """Finish an upload: the version becomes visible (and latest unless probational); unlocks the project.
+
+    Retried on transient failures; if a retry finds the lock already
+    released because an earlier attempt succeeded, that is success.
+
+    Example:
+        >>> complete_upload(init, url=server.url)  # doctest: +SKIP
+    """
+    url = _http.resolve_url(url)
+    try:
+        _http.request("POST", _http.join_url(url, init["complete_url"]), token=init["session_token"]).close()
+    except GypsumPermissionError:
+        if not _finished(init, url):
+            raise
+
+
+def abort_upload(init: dict, url: str | None = None) -> None:
+    """Abandon an upload: everything written for the version is removed and the project unlocked.
+
+    Example:
+        >>> abort_upload(init, url=server.url)  # doctest: +SKIP
+    """
+    url = _http.resolve_url(url)
+    try:
+        _http.request("POST", _http.join_url(url, init["abort_url"]), token=init["session_token"]).close()
+    except GypsumPermissionError:
+        # An earlier attempt that took effect left neither the version nor the lock.
+        if _finished(init, url) is not None:
+            raise
+
+
+def upload_directory(
+    directory: str,
+    project: str,
+    asset: str,
+    version: str,
+    cache_dir: str | None = None,
+    deduplicate: bool = True,
+    probation: bool = False,
+    url: str | None = None,
+    token: str | None = None,
+    concurrent: int = DEFAULT_CONCURRENCY,
+    abort_failed: bool = True,
+    progress: ProgressOption = None,
+) -> bool:
+    """Upload a folder as a new version; symlinks into the cache become links (see :func:`clone_version`).
+
+    Args:
+        directory: Folder to upload.
+        project: Project name.
+        asset: Asset name.
+        version: Version name.
+        cache_dir: Cache folder for link detection; default :func:`cache_directory`.
+        deduplicate: Let the server link files equal to ones in the latest version.
+        probation: Upload on probation.
+        url: gypsum REST URL; default :func:`rest_url`.
+        token: GitHub token; default :func:`access_token`.
+        concurrent: Parallel file uploads.
+        abort_failed: Abort the upload on the same server after any failure.
+        progress: ``True`` for a progress bar in a terminal, or a callback.
+
+    Returns:
+        ``True``.
+
+    Example:
+        >>> upload_directory("/tmp/v1", "test-R", "basic", "v1", url=server.url, token=token)  # doctest: +SKIP
+        True
+    """
+    url = _http.resolve_url(url)
+    listing = prepare_directory_upload(directory, links="always", cache_dir=cache_dir)
+    init = start_upload(
+        project, asset, version, listing["files"], links=listing["links"], deduplicate=deduplicate,
+        probation=probation, url=url, token=token, directory=directory,
+    )  # fmt: skip
+    try:
+        upload_files(init, directory=directory, url=url, concurrent=concurrent, progress=progress)
+        complete_upload(init, url=url)
+    except BaseException:
+        if abort_failed:
+            _abort_quietly(init, url)
+        raise
+    return True
+
+
+def _abort_quietly(init: dict, url: str) -> None:
+    """Abort after a failure without hiding the failure itself if the abort fails too."""
+    try:
+        abort_upload(init, url=url)
+    except GypsumError as exc:
+        log.warning("could not abort the failed upload at %s: %s", init["abort_url"], exc)

@@ -8,6 +8,7 @@ private gypsum cache folder.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator
@@ -105,7 +106,8 @@ def fresh_gypsum_server(make_gypsum_server) -> GypsumTestServer:
 @pytest.fixture
 def unique_name(request) -> Callable[[str], str]:
     """Project names unique to this test: ``unique_name("proj")``."""
-    stem = request.node.name.lower().replace("[", "-").replace("]", "").replace("_", "-")[:40]
+    # Parametrized ids can hold any character; keep names safe for every endpoint.
+    stem = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40]
 
     def make(prefix: str = "p") -> str:
         return f"{prefix}-{stem}-{secrets.token_hex(3)}"

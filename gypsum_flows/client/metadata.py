@@ -46,6 +46,9 @@ from ..errors import GypsumHTTPError, GypsumMetadataError, GypsumTransientError
 #: Seconds between two checks of a database's ``modified`` stamp (per process and base URL).
 CHECK_INTERVAL = 3600.0
 
+#: Retries for metadata requests, which have a fallback (or nothing to fall back on) and should fail fast.
+_QUICK = _http.SAFE.new(total=2, connect=2, read=1, status=2)
+
 #: base URL -> (monotonic time of the last successful check, remote ``modified`` value).
 _LAST_CHECK: dict[str, tuple[float, float]] = {}
 _LAST_CHECK_LOCK = threading.Lock()
@@ -124,6 +127,23 @@ def shipped_schema_path(name: str = "bioconductor/v1.json") -> str | None:
     return str(candidate) if candidate.is_file() else None
 
 
+def _get(url: str) -> bytes:
+    """The body at ``url``, with few retries: a failure here has a fallback or is reported quickly."""
+    return _http.request("GET", url, policy=_QUICK, check_body=False).content
+
+
+def _replace_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then move it into place."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".gypsum-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def fetch_metadata_schema(
     name: str = "bioconductor/v1.json",
     cache_dir: str | None = None,
@@ -145,35 +165,53 @@ def fetch_metadata_schema(
 
     Raises:
         GypsumNotFoundError: The server has no such schema.
-        GypsumTransientError: The server cannot be reached and no copy ships.
+        GypsumTransientError: The server cannot be reached and no copy ships,
+            or it sent something that is not JSON.
 
     Example:
         >>> path = fetch_metadata_schema(url="http://127.0.0.1:9/")  # doctest: +SKIP
     """
     base = _base_url(url, ENV_SCHEMA_URL, DEFAULT_SCHEMA_URL)
     path = os.path.join(cache_dir or default_cache_dir(), SCHEMAS_CACHE_NAME, *name.split("/"))
-    try:
-        cache.save_object(base + name, path, key=name, overwrite=overwrite)
-    except GypsumTransientError as exc:
-        shipped = shipped_schema_path(name)
-        if shipped is None:
-            raise
-        warnings.warn(f"could not fetch schema '{name}' ({exc}); using the copy shipped with gypsum-flows", stacklevel=2)
-        return shipped
+    if not overwrite and os.path.exists(path):
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with cache.file_lock(path):
+        if overwrite or not os.path.exists(path):
+            try:
+                data = _get(base + name)
+            except GypsumTransientError as exc:
+                shipped = shipped_schema_path(name)
+                if shipped is None:
+                    raise
+                warnings.warn(f"could not fetch schema '{name}' ({exc}); using the copy shipped with gypsum-flows",
+                              stacklevel=2)
+                return shipped
+            try:
+                json.loads(data)
+            except ValueError:
+                raise GypsumTransientError(f"schema '{name}' is not valid JSON", url=base + name) from None
+            _replace_file(path, data)
     return path
+
+
+def _parse_stamp(data: bytes, url: str) -> float:
+    try:
+        return float(data.decode("utf-8").strip())
+    except ValueError:
+        raise GypsumTransientError(f"'modified' is not a number: {data[:50]!r}", url=url) from None
 
 
 def _remote_modified(base: str) -> float | None:
     """The ``modified`` stamp at ``base``, at most one request an hour; ``None`` (with a warning) on failure."""
-    now = time.monotonic()
     with _LAST_CHECK_LOCK:
         last = _LAST_CHECK.get(base)
-    if last is not None and now - last[0] < CHECK_INTERVAL:
+    if last is not None and time.monotonic() - last[0] < CHECK_INTERVAL:
         return last[1]
     try:
-        value = float(_http.request("GET", base + "modified", check_body=False).text.strip())
-    except (GypsumHTTPError, ValueError) as exc:
-        warnings.warn(f"failed to check the last modified timestamp at {base}: {exc}", stacklevel=3)
+        value = _parse_stamp(_get(base + "modified"), base + "modified")
+    except GypsumHTTPError as exc:
+        warnings.warn(f"failed to check the last modified timestamp; using the cached database: {exc}", stacklevel=3)
         return None
     _remember(base, value)
     return value
@@ -198,6 +236,11 @@ def read_modified_stamp(path: str | os.PathLike[str]) -> float | None:
         return None
 
 
+def write_modified_stamp(path: str | os.PathLike[str], millis: int | float | str) -> None:
+    """Replace the ``modified`` stamp file at ``path`` atomically (Unix milliseconds as text)."""
+    _replace_file(path, str(millis).encode("utf-8"))
+
+
 def fetch_metadata_database(
     name: str = "bioconductor.sqlite3",
     cache_dir: str | None = None,
@@ -207,9 +250,9 @@ def fetch_metadata_database(
     """Path to a cached, up-to-date metadata index (SQLite).
 
     The server's ``modified`` stamp (Unix milliseconds) is compared with the
-    cached one at most once an hour per process and base URL; a newer stamp
-    triggers a download. If the check fails, the cached file is returned with
-    a warning (as the reference clients document, unlike what they do).
+    cached one at most once an hour per process and base URL; a different
+    stamp triggers a download. If the check fails, the cached file is returned
+    with a warning (as the reference clients document, unlike what they do).
 
     Args:
         name: The database's name under the base URL.
@@ -238,25 +281,10 @@ def fetch_metadata_database(
             return path
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with cache.file_lock(path):
-        stamp = _http.request("GET", base + "modified", check_body=False).text.strip()
-        try:
-            value = float(stamp)
-        except ValueError:
-            raise GypsumTransientError(f"'modified' is not a number: {stamp[:50]!r}", url=base + "modified") from None
+        stamp = _get(base + "modified")
+        value = _parse_stamp(stamp, base + "modified")
         cache.download(base + name, path, key=name)
         # The stamp goes in last, so an interrupted update is retried rather than trusted.
-        write_modified_stamp(stamp_path, stamp)
+        _replace_file(stamp_path, stamp)
     _remember(base, value)
     return path
-
-
-def write_modified_stamp(path: str | os.PathLike[str], text: str) -> None:
-    """Replace the ``modified`` stamp file at ``path`` atomically with ``text`` (Unix milliseconds)."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".gypsum-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

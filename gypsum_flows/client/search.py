@@ -228,12 +228,13 @@ def _build(query: GypsumSearchClause, pid: str, params: _Params) -> str:
         return "(" + " AND ".join(_build(c, pid, params) for c in query.children) + ")"
     if query.type == "or":
         texts = [c for c in query.children if c.type == "text"]
-        others = [_build(c, pid, params) for c in query.children if c.type != "text"]
+        parts = []
         if texts:
             # One subquery for all text alternatives: a single pass over links.
             matches = " OR ".join(_token_match(c, params) for c in texts)
-            others.insert(0, f"{pid} IN (SELECT pid FROM links WHERE {matches})")
-        return "(" + " OR ".join(others) + ")"
+            parts.append(f"{pid} IN (SELECT pid FROM links WHERE {matches})")
+        parts += [_build(c, pid, params) for c in query.children if c.type != "text"]
+        return "(" + " OR ".join(parts) + ")"
     if query.type == "time":
         return f"versions.time {'>' if query.after else '<='} {params.add(query.time)}"
     return f"{_COLUMNS[query.type]} {'LIKE' if query.partial else '='} {params.add(query.text)}"

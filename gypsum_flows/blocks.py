@@ -19,7 +19,12 @@ from typing import Any
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, HttpUrl, SecretStr
 
-from .constants import default_cache_dir, default_rest_url
+from ._http import resolve_url
+from .cache import resolve_cache
+
+#: Client functions whose ``url`` is another service's (the metadata index and
+#: schema hosts), so the block's gypsum URL must not be passed to them.
+FOREIGN_URL_FUNCTIONS = frozenset({"fetch_metadata_database", "fetch_metadata_schema"})
 
 
 class GypsumCredentials(CredentialsBlock):
@@ -65,12 +70,12 @@ class GypsumCredentials(CredentialsBlock):
     )
 
     def resolved_url(self) -> str:
-        """The server URL calls will use, without a trailing slash."""
-        return (self.url or default_rest_url()).rstrip("/")
+        """The server URL calls will use now, without a trailing slash."""
+        return resolve_url(self.url)
 
     def resolved_cache_dir(self) -> str:
-        """The cache folder calls will use."""
-        return self.cache_dir or default_cache_dir()
+        """The cache folder calls will use now."""
+        return resolve_cache(self.cache_dir)
 
     def client_kwargs(self, write: bool = False) -> dict[str, Any]:
         """Keyword arguments for ``gypsum_flows.client`` functions: only the fields that are set.
@@ -102,7 +107,7 @@ class GypsumClient:
     """``gypsum_flows.client`` with url, cache folder and (for mutations) token filled in.
 
     Each function only receives the settings its signature accepts, so a read
-    never sees the token.
+    never sees the token. Settings passed explicitly win.
     """
 
     def __init__(self, credentials: GypsumCredentials) -> None:
@@ -115,7 +120,9 @@ class GypsumClient:
         from . import client
 
         fn = getattr(client, name)
-        accepted = inspect.signature(fn).parameters
+        accepted = set(inspect.signature(fn).parameters)
+        if name in FOREIGN_URL_FUNCTIONS:
+            accepted.discard("url")
         settings = self._credentials.client_kwargs(write="token" in accepted)
         settings = {k: v for k, v in settings.items() if k in accepted}
 

@@ -29,6 +29,7 @@ from .admin import (
     remove_version,
     set_permissions,
     set_quota,
+    unlock_project,
 )
 from .download import clone_version, resolve_links, save_file, save_version
 from .metadata import (
@@ -95,6 +96,7 @@ __all__ = [
     "set_permissions",
     "set_quota",
     "start_upload",
+    "unlock_project",
     "upload_directory",
     "upload_files",
     "upload_version",

@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from ..blocks import GypsumCredentials
 from .base import client_for, gypsum_task
@@ -44,7 +43,7 @@ def create_project(
         ...     create_project("test-R", owners=["alice"], baseline=10**9, credentials=admin)
     """
     client_for(credentials).create_project(
-        project, owners, uploaders=uploaders or [], baseline=baseline, growth_rate=growth_rate, year=year
+        project, owners, uploaders=uploaders, baseline=baseline, growth_rate=growth_rate, year=year
     )
 
 
@@ -145,25 +144,25 @@ def refresh_usage(project: str, *, credentials: GypsumCredentials | None = None)
 
 
 @gypsum_task("remove_project[{project}]", write=True)
-def remove_project(project: str, *, credentials: GypsumCredentials | None = None) -> Any:
+def remove_project(project: str, *, credentials: GypsumCredentials | None = None) -> bool:
     """Delete a project and everything in it. Admins only.
 
     Example:
         >>> @flow
-        ... def drop_project() -> None:
-        ...     remove_project("test-R", credentials=admin)
+        ... def drop_project() -> bool:
+        ...     return remove_project("test-R", credentials=admin)
     """
     return client_for(credentials).remove_project(project)
 
 
 @gypsum_task("remove_asset[{project}/{asset}]", write=True)
-def remove_asset(project: str, asset: str, *, credentials: GypsumCredentials | None = None) -> Any:
+def remove_asset(project: str, asset: str, *, credentials: GypsumCredentials | None = None) -> bool:
     """Delete an asset and all its versions. Admins only.
 
     Example:
         >>> @flow
-        ... def drop_asset() -> None:
-        ...     remove_asset("test-R", "basic", credentials=admin)
+        ... def drop_asset() -> bool:
+        ...     return remove_asset("test-R", "basic", credentials=admin)
     """
     return client_for(credentials).remove_asset(project, asset)
 
@@ -171,12 +170,24 @@ def remove_asset(project: str, asset: str, *, credentials: GypsumCredentials | N
 @gypsum_task("remove_version[{project}/{asset}/{version}]", write=True)
 def remove_version(
     project: str, asset: str, version: str, *, credentials: GypsumCredentials | None = None
-) -> Any:
+) -> bool:
     """Delete one version. Admins only.
 
     Example:
         >>> @flow
-        ... def drop_version() -> None:
-        ...     remove_version("test-R", "basic", "v1", credentials=admin)
+        ... def drop_version() -> bool:
+        ...     return remove_version("test-R", "basic", "v1", credentials=admin)
     """
     return client_for(credentials).remove_version(project, asset, version)
+
+
+@gypsum_task("unlock_project[{project}]", write=True)
+def unlock_project(project: str, *, credentials: GypsumCredentials | None = None) -> None:
+    """Release a project lock left by a failed upload that was never aborted. Admins only.
+
+    Example:
+        >>> @flow
+        ... def unstick() -> None:
+        ...     unlock_project("test-R", credentials=admin)
+    """
+    client_for(credentials).unlock_project(project)

@@ -21,10 +21,10 @@ from typing import Any
 
 from ..blocks import GypsumCredentials
 from .base import client_for, gypsum_task
-from .policies import SAVED_FILE, SAVED_VERSION
+from .policies import LOCAL_COPY, local_copy_state
 
 
-@gypsum_task("save_file[{project}/{asset}/{version}/{path}]", cache_policy=SAVED_FILE)
+@gypsum_task("save_file[{project}/{asset}/{version}/{path}]", cache_policy=LOCAL_COPY)
 def save_file(
     project: str,
     asset: str,
@@ -36,6 +36,8 @@ def save_file(
 ) -> str:
     """Download one file of a version (following links) into the gypsum cache.
 
+    A cached copy whose size no longer matches the manifest is downloaded again.
+
     Returns:
         The local path, ``{cache}/bucket/{project}/{asset}/{version}/{path}``.
 
@@ -45,21 +47,24 @@ def save_file(
         ...     local_path = save_file("test-R", "basic", "v1", "README.md", credentials=local)
         ...     return open(local_path).read()
     """
-    return client_for(credentials).save_file(project, asset, version, path, overwrite=overwrite)
+    damaged = local_copy_state(credentials, project, asset, version, path=path) is False
+    return client_for(credentials).save_file(project, asset, version, path, overwrite=overwrite or damaged)
 
 
-@gypsum_task("save_version[{project}/{asset}/{version}]", cache_policy=SAVED_VERSION)
+@gypsum_task("save_version[{project}/{asset}/{version}]", cache_policy=LOCAL_COPY)
 def save_version(
     project: str,
     asset: str,
     version: str,
     overwrite: bool = False,
     relink: bool = True,
-    concurrent: int = 1,
+    concurrent: int = 8,
     *,
     credentials: GypsumCredentials | None = None,
 ) -> str:
     """Download every file of a version into the gypsum cache.
+
+    A saved version with a missing or resized file is downloaded again.
 
     Args:
         relink: materialise linked files as hard links to their targets.
@@ -73,8 +78,9 @@ def save_version(
         ... def fetch_all() -> str:
         ...     return save_version("test-R", "basic", "v1", concurrent=4, credentials=local)
     """
+    damaged = local_copy_state(credentials, project, asset, version, relink=relink) is False
     return client_for(credentials).save_version(
-        project, asset, version, overwrite=overwrite, relink=relink, concurrent=concurrent
+        project, asset, version, overwrite=overwrite or damaged, relink=relink, concurrent=concurrent
     )
 
 
@@ -84,6 +90,7 @@ def resolve_links(
     asset: str,
     version: str,
     overwrite: bool = False,
+    concurrent: int = 8,
     *,
     credentials: GypsumCredentials | None = None,
 ) -> bool:
@@ -95,7 +102,7 @@ def resolve_links(
         ...     save_version("test-R", "basic", "v2", relink=False, credentials=local)
         ...     return resolve_links("test-R", "basic", "v2", credentials=local)
     """
-    return client_for(credentials).resolve_links(project, asset, version, overwrite=overwrite)
+    return client_for(credentials).resolve_links(project, asset, version, overwrite=overwrite, concurrent=concurrent)
 
 
 @gypsum_task("clone_version[{project}/{asset}/{version}]")

@@ -23,10 +23,15 @@ from .base import client_for, gypsum_task
 def fetch_metadata_database(
     name: str = "bioconductor.sqlite3",
     overwrite: bool = False,
+    url: str | None = None,
     *,
     credentials: GypsumCredentials | None = None,
 ) -> str:
     """Download (or reuse, while unchanged upstream) a SQLite metadata index into the gypsum cache.
+
+    Args:
+        url: where the index is published (not the gypsum server); default
+            ``GYPSUM_METADATA_URL`` or the Bioconductor index.
 
     Returns:
         The local path of the database.
@@ -36,17 +41,22 @@ def fetch_metadata_database(
         ... def index() -> str:
         ...     return fetch_metadata_database()
     """
-    return client_for(credentials).fetch_metadata_database(name, overwrite=overwrite)
+    return client_for(credentials).fetch_metadata_database(name, overwrite=overwrite, url=url)
 
 
 @gypsum_task("fetch_metadata_schema[{name}]")
 def fetch_metadata_schema(
     name: str = "bioconductor/v1.json",
     overwrite: bool = False,
+    url: str | None = None,
     *,
     credentials: GypsumCredentials | None = None,
 ) -> str:
     """Download (once) a JSON schema for metadata documents into the gypsum cache.
+
+    Args:
+        url: where schemas are published (not the gypsum server); default
+            ``GYPSUM_SCHEMA_URL`` or the Bioconductor index site.
 
     Returns:
         The local path of the schema.
@@ -56,18 +66,18 @@ def fetch_metadata_schema(
         ... def schema() -> str:
         ...     return fetch_metadata_schema("bioconductor/v1.json")
     """
-    return client_for(credentials).fetch_metadata_schema(name, overwrite=overwrite)
+    return client_for(credentials).fetch_metadata_schema(name, overwrite=overwrite, url=url)
 
 
 @gypsum_task(retries=0)
 def validate_metadata(
     metadata: str | dict[str, Any],
-    schema: str,
+    schema: str | dict[str, Any] | None = None,
     stringify: bool | None = None,
     *,
     credentials: GypsumCredentials | None = None,
 ) -> bool:
-    """Check a metadata document against a JSON schema file.
+    """Check a metadata document against a JSON schema (a file, the schema itself, or None for the default).
 
     Returns:
         True; raises ``GypsumMetadataError`` listing every violation otherwise.
@@ -75,7 +85,7 @@ def validate_metadata(
     Example:
         >>> @flow
         ... def check(doc: dict) -> bool:
-        ...     return validate_metadata(doc, fetch_metadata_schema())
+        ...     return validate_metadata(doc, fetch_metadata_schema("bioconductor/v1.json"))
     """
     return client_for(credentials).validate_metadata(metadata, schema, stringify=stringify)
 

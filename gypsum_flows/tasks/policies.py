@@ -20,8 +20,8 @@ Example:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from prefect.cache_policies import CachePolicy
@@ -32,7 +32,7 @@ from prefect.utilities.hashing import hash_objects
 
 from .. import __version__
 from ..blocks import GypsumCredentials
-from ..constants import BUCKET_CACHE_NAME, COMPLETE_MARKER, STATUS_CACHE_NAME
+from ..cache import bucket_path, complete_marker
 from ..errors import GypsumError, is_transient
 
 #: Default number of retries of a task that talks to the server.
@@ -142,66 +142,74 @@ class SettledVersionPolicy(CachePolicy):
 class LocalCopyPolicy(SettledVersionPolicy):
     """A :class:`SettledVersionPolicy` for results that are paths in the gypsum cache.
 
-    The key also holds the cache folder, and there is no key unless every
-    file the result covers (:meth:`covered`) exists with the size the manifest
-    gives, so a deleted or damaged copy is downloaded again instead of being
-    served from cache.
+    The key also holds the cache folder, and there is no key unless the local
+    copy (one file with a ``path`` input, else the whole version) is intact
+    (see :func:`local_copy_state`), so a deleted or damaged copy is
+    downloaded again instead of being served from cache.
     """
 
     def location(self, credentials: GypsumCredentials) -> dict[str, str]:
         return {**super().location(credentials), "cache_dir": credentials.resolved_cache_dir()}
 
     def local_copy_ok(self, credentials: GypsumCredentials, inputs: dict[str, Any]) -> bool:
-        project, asset, version = inputs["project"], inputs["asset"], inputs["version"]
-        try:
-            manifest = credentials.get_client().fetch_manifest(project, asset, version)
-        except GypsumError:
-            return False
-        wanted = self.covered(manifest, inputs)
-        root = Path(credentials.resolved_cache_dir(), BUCKET_CACHE_NAME, project, asset, version)
-        return bool(wanted) and all(_has_size(root / path, manifest[path]["size"]) for path in wanted)
-
-    def covered(self, manifest: dict[str, Any], inputs: dict[str, Any]) -> list[str]:
-        """The manifest paths a result stands for."""
-        raise NotImplementedError
+        state = local_copy_state(
+            credentials,
+            inputs["project"],
+            inputs["asset"],
+            inputs["version"],
+            path=inputs.get("path"),
+            relink=inputs.get("relink", True),
+        )
+        return state is True
 
 
-@dataclass
-class SavedFilePolicy(LocalCopyPolicy):
-    """Cache ``save_file`` while the saved file is intact."""
+def local_copy_state(
+    credentials: GypsumCredentials | None,
+    project: str,
+    asset: str,
+    version: str,
+    *,
+    path: str | None = None,
+    relink: bool = True,
+) -> bool | None:
+    """Whether a saved file (or, without ``path``, a saved version) is intact in the gypsum cache.
 
-    def covered(self, manifest: dict[str, Any], inputs: dict[str, Any]) -> list[str]:
-        return [inputs["path"]] if inputs["path"] in manifest else []
+    Returns:
+        None when there is no local copy (or nothing to check it against);
+        True when every file it covers has the size the manifest gives; False
+        when it is damaged. A version counts as saved once its COMPLETE marker
+        exists; with ``relink=False`` its link entries are not checked (they
+        were never materialised).
 
-
-@dataclass
-class SavedVersionPolicy(LocalCopyPolicy):
-    """Cache ``save_version`` while the version's COMPLETE marker and every file are intact.
-
-    With ``relink=False`` the link entries are not materialised, so only the
-    real files are checked.
+    Example:
+        >>> local_copy_state(GypsumCredentials(cache_dir="/nonexistent"), "test-R", "basic", "v1") is None
+        True
     """
-
-    def local_copy_ok(self, credentials: GypsumCredentials, inputs: dict[str, Any]) -> bool:
-        status = Path(credentials.resolved_cache_dir(), STATUS_CACHE_NAME)
-        marker = status / inputs["project"] / inputs["asset"] / inputs["version"] / COMPLETE_MARKER
-        return marker.exists() and super().local_copy_ok(credentials, inputs)
-
-    def covered(self, manifest: dict[str, Any], inputs: dict[str, Any]) -> list[str]:
-        keep_links = inputs.get("relink", True)
-        return [path for path, entry in manifest.items() if keep_links or "link" not in entry]
-
-
-def _has_size(path: Path, size: int) -> bool:
+    credentials = credentials or GypsumCredentials()
+    cache = credentials.resolved_cache_dir()
+    saved = bucket_path(cache, project, asset, version, path) if path else complete_marker(cache, project, asset, version)
+    if not os.path.exists(saved):
+        return None
     try:
-        return path.stat().st_size == size
+        manifest = credentials.get_client().fetch_manifest(project, asset, version)
+    except GypsumError:
+        return None
+    if path and path not in manifest:
+        return None
+    covered = [path] if path else [p for p, entry in manifest.items() if relink or "link" not in entry]
+    return all(
+        _has_size(bucket_path(cache, project, asset, version, p), manifest[p]["size"]) for p in covered
+    )
+
+
+def _has_size(path: str, size: int) -> bool:
+    try:
+        return os.path.getsize(path) == size
     except OSError:
         return False
 
 
 #: Immutable reads returning data (manifest, summary, listing).
 SETTLED_VERSION = SettledVersionPolicy()
-#: ``save_file``: a path in the gypsum cache.
-SAVED_FILE = SavedFilePolicy()
-#: ``save_version``: a folder in the gypsum cache.
-SAVED_VERSION = SavedVersionPolicy()
+#: ``save_file`` and ``save_version``: paths in the gypsum cache.
+LOCAL_COPY = LocalCopyPolicy()

@@ -87,7 +87,7 @@ def start_upload(
 def upload_files(
     init: dict[str, Any],
     directory: str | None = None,
-    concurrent: int = 1,
+    concurrent: int = 8,
     *,
     credentials: GypsumCredentials | None = None,
 ) -> None:
@@ -134,7 +134,7 @@ def upload_version(
     *,
     probation: bool = False,
     deduplicate: bool = True,
-    concurrent: int = 1,
+    concurrent: int = 8,
     credentials: GypsumCredentials | None = None,
 ) -> dict[str, Any]:
     """Upload a folder as a new version in one clean, retryable attempt.
@@ -173,7 +173,7 @@ def upload_directory(
     version: str,
     deduplicate: bool = True,
     probation: bool = False,
-    concurrent: int = 1,
+    concurrent: int = 8,
     abort_failed: bool = True,
     *,
     credentials: GypsumCredentials | None = None,

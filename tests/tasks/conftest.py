@@ -1,0 +1,60 @@
+"""Fixtures for the task tests: a real Prefect, credentials per role, published versions.
+
+Versions are set up with ``gypsum_flows.client`` directly (fast, no flow run);
+the tasks under test always run inside a ``@flow`` on the session's Prefect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from task_helpers import write_files
+
+from gypsum_flows import client
+from gypsum_flows.blocks import GypsumCredentials
+
+
+@pytest.fixture(autouse=True)
+def _prefect(prefect_harness) -> None:
+    """Every task test runs on the session's real Prefect server."""
+
+
+@pytest.fixture
+def cache_dir(tmp_path) -> Path:
+    """A gypsum cache folder of this test's own."""
+    return tmp_path / "gypsum-cache"
+
+
+@pytest.fixture
+def credentials(cache_dir) -> Callable[..., GypsumCredentials]:
+    """``credentials(server, "owner")``: a block for ``server`` with that role's token and this test's cache."""
+
+    def make(server, role: str | None = None) -> GypsumCredentials:
+        token = server.tokens[role] if role else None
+        return GypsumCredentials(url=server.url, token=token, cache_dir=str(cache_dir))
+
+    return make
+
+
+@pytest.fixture
+def publish(tmp_path) -> Callable[..., Path]:
+    """``publish(server, project, asset, version, files, probation=False)``: upload a version as its owner.
+
+    The project is created (owned by the ``owner`` role) on first use. Returns
+    the uploaded folder.
+    """
+    created: set[tuple[str, str]] = set()
+
+    def make(server, project: str, asset: str, version: str, files: dict[str, bytes], probation: bool = False):
+        if (server.url, project) not in created:
+            client.create_project(project, owners=[server.logins["owner"]], url=server.url, token=server.tokens["admin"])
+            created.add((server.url, project))
+        folder = write_files(tmp_path / "uploads" / project / asset / version, files)
+        client.upload_directory(
+            str(folder), project, asset, version, probation=probation, url=server.url, token=server.tokens["owner"]
+        )
+        return folder
+
+    return make

@@ -51,7 +51,7 @@ def static_server(tmp_path: Path) -> Iterator[StaticServer]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield StaticServer(f"http://127.0.0.1:{server.server_address[1]}/", root, hits)
     server.shutdown()

@@ -1,25 +1,158 @@
-"""The indexer against a live local gypsum server: fresh builds, log replay, the CLI and the offline loop."""
+"""The indexer against a live local gypsum server: fresh builds, log replay and the CLI."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
-from gypsum_flows.index.build import IndexClass, build_fresh, update
-
+import pytest
 from metadata_helpers import Registry, bioc_doc, table_snapshot
 
+from gypsum_flows.cli import main
+from gypsum_flows.client.search import search_metadata_text
+from gypsum_flows.index.build import IndexClass, build_fresh, update
+
 BIOC = IndexClass.parse("_bioconductor.json,bioconductor.sqlite3")
+OTHER = IndexClass.parse("_other.json,other.sqlite3")
 
 
 def test_fresh_build_indexes_finished_public_versions(registry: Registry, tmp_path: Path) -> None:
     registry.create_project("proj")
     registry.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Mouse brain atlas"), "data.txt": b"x"})
-    registry.upload("proj", "a", "v2", {"sub/_bioconductor.json": bioc_doc("Mouse brain atlas v2")})
+    registry.upload("proj", "a", "v2", {"sub/_bioconductor.json": bioc_doc("Mouse brain atlas v2"),
+                                        "_other.json": {"note": "Other class"}})
     registry.upload("proj", "b", "v1", {"_bioconductor.json": bioc_doc("On probation")}, probation=True)
-    report = build_fresh(registry.url, tmp_path / "out", [BIOC])
-    assert report.errors == [] and report.versions == 2
-    snap = table_snapshot(tmp_path / "out" / "bioconductor.sqlite3")
+    registry.upload("proj", "c", "v1", {"readme.txt": b"no metadata"})
+    out = tmp_path / "out"
+    report = build_fresh(registry.url, out, [BIOC, OTHER])
+    assert report.errors == [] and report.versions == 3
+    snap = table_snapshot(out / "bioconductor.sqlite3")
     assert [(v[0], v[1], v[2], v[3], v[5]) for v in snap["versions"]] == [
-        ("proj", "a", "v1", "owner-user", 0), ("proj", "a", "v2", "owner-user", 1)]
+        ("proj", "a", "v1", "owner-user", 0), ("proj", "a", "v2", "owner-user", 1), ("proj", "c", "v1", "owner-user", 1)]
     assert [p[3] for p in snap["paths"]] == ["_bioconductor.json", "sub/_bioconductor.json"]
+    assert ("proj", "a", "v1", "_bioconductor.json", "sources.provider", "geo") in snap["links"]
+    assert snap["user_version"] == 1001000
+    other = table_snapshot(out / "other.sqlite3")
+    assert [p[3] for p in other["paths"]] == ["_other.json"]
+    stamp = int((out / "modified").read_text())
+    assert abs(stamp - time.time() * 1000) < 60_000
+    assert sorted(p.name for p in out.iterdir()) == ["bioconductor.sqlite3", "modified", "other.sqlite3"]
+
+
+def test_links_are_read_from_their_final_target(registry: Registry, tmp_path: Path) -> None:
+    registry.create_project("proj")
+    registry.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Original Müller")})
+    target = {"project": "proj", "asset": "a", "version": "v1", "path": "_bioconductor.json"}
+    registry.upload("proj", "b", "v1", {}, links={"x/_bioconductor.json": target})
+    registry.upload("proj", "c", "v1", {}, links={"_bioconductor.json": {**target, "asset": "b",
+                                                                          "path": "x/_bioconductor.json"}})
+    build_fresh(registry.url, tmp_path, [BIOC])
+    rows = search_metadata_text(tmp_path / "bioconductor.sqlite3", "muller")
+    assert sorted((r["asset"], r["path"]) for r in rows) == [
+        ("a", "_bioconductor.json"), ("b", "x/_bioconductor.json"), ("c", "_bioconductor.json")]
+    assert all(r["metadata"]["title"] == "Original Müller" for r in rows)
+
+
+def _tick() -> None:
+    """Log names have millisecond resolution; keep actions in distinct milliseconds."""
+    time.sleep(0.003)
+
+
+def test_incremental_update_matches_a_fresh_build(registry: Registry, tmp_path: Path) -> None:
+    for project in ("keep", "gone"):
+        registry.create_project(project)
+    registry.upload("keep", "a", "v1", {"_bioconductor.json": bioc_doc("Alpha one")})
+    registry.upload("keep", "a", "v2", {"_bioconductor.json": bioc_doc("Alpha two")})
+    registry.upload("keep", "b", "v1", {"_bioconductor.json": bioc_doc("Beta one")})
+    registry.upload("keep", "p", "v1", {"_bioconductor.json": bioc_doc("Probation one")})
+    registry.upload("gone", "g", "v1", {"_bioconductor.json": bioc_doc("Gone one")})
+    incremental = tmp_path / "incremental"
+    build_fresh(registry.url, incremental, [BIOC])
+    before = table_snapshot(incremental / "bioconductor.sqlite3")
+    built_at = int((incremental / "modified").read_text())
+    _tick()
+
+    actions = [
+        lambda: registry.upload("keep", "a", "v3", {"_bioconductor.json": bioc_doc("Alpha three"),
+                                                    "deep/er/_bioconductor.json": bioc_doc("Alpha deep")}),
+        lambda: registry.remove("keep", "a", "v3"),  # deletes the latest: v2 becomes latest again
+        lambda: registry.remove("keep", "a", "v1"),  # deletes a non-latest version
+        lambda: registry.upload("keep", "c", "v1", {"_bioconductor.json": bioc_doc("Gamma one")}),
+        lambda: registry.remove("keep", "c"),  # delete-asset
+        lambda: registry.remove("gone"),  # delete-project
+        lambda: registry.upload("keep", "p", "v2", {"_bioconductor.json": bioc_doc("Probation two")},
+                                probation=True),
+        lambda: registry.upload("keep", "p", "v3", {"_bioconductor.json": bioc_doc("Probation three")},
+                                probation=True),
+        lambda: registry.approve("keep", "p", "v3"),  # approved first: latest
+        lambda: registry.approve("keep", "p", "v2"),  # approved later but older: not latest
+        lambda: registry.upload("keep", "b", "v2", {"_bioconductor.json": bioc_doc("Beta two")}),
+    ]
+    for action in actions:
+        action()
+        _tick()
+
+    report = update(registry.url, incremental, [BIOC])
+    assert report.errors == [] and report.logs == 9
+    assert report.modified > built_at
+    fresh = tmp_path / "fresh"
+    build_fresh(registry.url, fresh, [BIOC])
+    after = table_snapshot(incremental / "bioconductor.sqlite3")
+    assert after == table_snapshot(fresh / "bioconductor.sqlite3")
+    assert after != before
+    assert [(v[1], v[2], v[5]) for v in after["versions"]] == [
+        ("a", "v2", 1), ("b", "v1", 0), ("b", "v2", 1), ("p", "v1", 0), ("p", "v2", 0), ("p", "v3", 1)]
+
+    # Replaying the same logs again changes nothing; a second update with no new logs keeps the stamp.
+    stamp = (incremental / "modified").read_text()
+    (incremental / "modified").write_text(str(int(stamp) - 60_000))
+    assert update(registry.url, incremental, [BIOC]).errors == []
+    assert table_snapshot(incremental / "bioconductor.sqlite3") == after
+    again = update(registry.url, incremental, [BIOC])
+    assert again.logs == 0 and (incremental / "modified").read_text() == stamp
+
+
+def test_add_then_delete_before_the_update(registry: Registry, tmp_path: Path) -> None:
+    registry.create_project("proj")
+    registry.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Stays")})
+    build_fresh(registry.url, tmp_path, [BIOC])
+    _tick()
+    registry.upload("proj", "a", "v2", {"_bioconductor.json": bioc_doc("Short lived")})
+    _tick()
+    registry.remove("proj", "a", "v2")
+    report = update(registry.url, tmp_path, [BIOC])
+    assert report.errors == [] and report.logs == 2
+    rows = search_metadata_text(tmp_path / "bioconductor.sqlite3", "stays")
+    assert [r["version"] for r in rows] == ["v1"]
+    assert search_metadata_text(tmp_path / "bioconductor.sqlite3", "lived", latest=False) == []
+
+
+def test_update_needs_an_earlier_build(registry: Registry, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="run a fresh build first"):
+        update(registry.url, tmp_path, [BIOC])
+    (tmp_path / "modified").write_text("0")
+    with pytest.raises(FileNotFoundError, match="no database 'bioconductor.sqlite3'"):
+        update(registry.url, tmp_path, [BIOC])
+
+
+@pytest.mark.parametrize("spec", ["_bioconductor.json", ",x.sqlite3", "a/b.json,x.sqlite3", "a.json,"])
+def test_bad_class_specs(spec: str) -> None:
+    with pytest.raises(ValueError, match="BASENAME,DBNAME"):
+        IndexClass.parse(spec)
+
+
+def test_cli_fresh_then_update(registry: Registry, tmp_path: Path, capsys) -> None:
+    registry.create_project("proj")
+    registry.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Command line")})
+    out = str(tmp_path / "cli")
+    assert main(["index", "--url", registry.url, "--dir", out]) == 0
+    assert "fresh build: indexed 1 versions" in capsys.readouterr().out
+    _tick()
+    registry.upload("proj", "a", "v2", {"_bioconductor.json": bioc_doc("Command line two")})
+    assert main(["index", "--url", registry.url, "--dir", out, "--class", "_bioconductor.json,bioconductor.sqlite3",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["mode"] == "update" and report["logs"] == 1 and report["errors"] == []
+    assert main(["index", "--url", registry.url, "--dir", out, "--class", "nonsense"]) == 1
+    assert "BASENAME,DBNAME" in capsys.readouterr().err

@@ -76,10 +76,11 @@ class Reporter:
             self.bytes_done += count
             self._emit(path)
 
-    def file_done(self, path: str) -> None:
-        """Count one more finished file."""
+    def file_done(self, path: str, unreported_bytes: int = 0) -> None:
+        """Count one more finished file, plus its bytes that were not transferred (already present)."""
         with self._lock:
             self.files_done += 1
+            self.bytes_done += unreported_bytes
             self._emit(path)
 
     def __enter__(self) -> Reporter:

@@ -107,17 +107,47 @@ def save_file(
     return _save_entry(project, asset, version, path, entry, cache_dir, url, overwrite)
 
 
-def _relink(
-    project: str, asset: str, version: str, cache_dir: str, url: str, overwrite: bool, concurrent: int
+def _link_entries(manifest: dict) -> list[str]:
+    return [path for path, entry in manifest.items() if entry.get("link")]
+
+
+def _save_all(
+    project: str,
+    asset: str,
+    version: str,
+    paths: list[str],
+    manifest: dict,
+    cache_dir: str,
+    url: str,
+    overwrite: bool,
+    concurrent: int,
+    report: Reporter,
 ) -> None:
+    """Save ``paths`` of a version on ``concurrent`` threads, reporting the manifest's bytes as they arrive."""
+
+    def save(path: str) -> None:
+        arrived = [0]
+
+        def on_bytes(count: int) -> None:
+            arrived[0] += count
+            report.add_bytes(count, path)
+
+        entry = manifest.get(path)
+        _save_entry(project, asset, version, path, entry, cache_dir, url, overwrite, on_bytes if entry else None)
+        report.file_done(path, entry["size"] - arrived[0] if entry else 0)
+
+    run_parallel(paths, save, concurrent)
+
+
+def _relink(
+    project: str, asset: str, version: str, cache_dir: str, url: str, overwrite: bool, concurrent: int,
+    report: Reporter | None = None,
+) -> None:  # fmt: skip
     """Place every link entry of the manifest in the cache (the caller holds the version lock)."""
     manifest = load_manifest(project, asset, version, cache_dir, url)
-    links = [(path, entry) for path, entry in manifest.items() if entry.get("link")]
-    run_parallel(
-        links,
-        lambda item: _save_entry(project, asset, version, item[0], item[1], cache_dir, url, overwrite),
-        concurrent,
-    )
+    links = _link_entries(manifest)
+    with report or Reporter("links", files_total=len(links), bytes_total=0, progress=None) as active:
+        _save_all(project, asset, version, links, manifest, cache_dir, url, overwrite, concurrent, active)
 
 
 def resolve_links(
@@ -187,19 +217,13 @@ def save_version(
             return destination
         manifest = load_manifest(project, asset, version, cache_dir, url, overwrite)
         listing = [p for p in list_files(project, asset, version, url=url) if p != MANIFEST_FILE]
-        total = sum(manifest[p]["size"] for p in listing if p in manifest)
-        with Reporter(f"{project}/{asset}/{version}", files_total=len(listing), bytes_total=total,
+        links = _link_entries(manifest) if relink else []
+        total = sum(manifest[p]["size"] for p in [*listing, *links] if p in manifest)
+        with Reporter(f"{project}/{asset}/{version}", files_total=len(listing) + len(links), bytes_total=total,
                       progress=progress) as report:  # fmt: skip
-
-            def save(path: str) -> None:
-                _save_entry(
-                    project, asset, version, path, manifest.get(path), cache_dir, url, overwrite, report.add_bytes
-                )
-                report.file_done(path)
-
-            run_parallel(listing, save, concurrent)
-        if relink:
-            _relink(project, asset, version, cache_dir, url, overwrite, concurrent)
+            _save_all(project, asset, version, listing, manifest, cache_dir, url, overwrite, concurrent, report)
+            if relink:
+                _relink(project, asset, version, cache_dir, url, overwrite, concurrent, report)
         cache.mark_complete(cache_dir, project, asset, version)
     return destination
 

@@ -37,10 +37,9 @@ def _cache_link(target: str, cache_dir: str) -> dict | None:
 def _walk_files(directory: str) -> list[str]:
     """Relative paths of every file (and file symlink, dangling or not) under ``directory``, sorted."""
     out = []
-    for root, dirs, files in os.walk(directory):
-        dirs.sort()
-        out.extend(sanitize_path(os.path.relpath(os.path.join(root, name), directory)) for name in sorted(files))
-    return out
+    for root, _, files in os.walk(directory):
+        out.extend(sanitize_path(os.path.relpath(os.path.join(root, name), directory)) for name in files)
+    return sorted(out)
 
 
 def prepare_directory_upload(directory: str, links: str = "auto", cache_dir: str | None = None) -> dict:

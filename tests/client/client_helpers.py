@@ -1,0 +1,39 @@
+"""Shared data and helpers for the client tests (imported by name, like the other suites' helpers)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+BLAH = "".join(f"{chr(c)}\n" for c in range(ord("A"), ord("Z") + 1)).encode()
+BAR = b"1 2 3 4 5\n6 7 8 9 10\n"
+BASIC_FILES = {"blah.txt": BLAH, "foo/bar.txt": BAR}
+
+
+def md5_hex(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def write_tree(directory: Path, files: dict[str, bytes]) -> Path:
+    """Write ``files`` (relative path -> bytes) under ``directory``; returns it."""
+    for rel, data in files.items():
+        path = directory / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return directory
+
+
+def tree(directory: str | Path) -> dict[str, bytes]:
+    """Relative path -> bytes of every regular file under ``directory`` (following symlinks)."""
+    out = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            full = Path(root) / name
+            out[str(full.relative_to(directory))] = full.read_bytes()
+    return out
+
+
+def cache_files(cache: Path) -> list[str]:
+    """Every file in a cache folder, relative to it, sorted (lock files included)."""
+    return sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file() or p.is_symlink())

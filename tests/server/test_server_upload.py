@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from conftest import assert_error, file_entries, md5_hex, snapshot
+from server_helpers import assert_error, file_entries, md5_hex, snapshot
 
 FILES = {"f.txt": b"12345", "d/g.txt": b"abc"}
 GOOD = file_entries({"f.txt": b"12345"})[0]

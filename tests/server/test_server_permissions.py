@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import assert_error, file_entries
+from server_helpers import assert_error, file_entries
 
 ROLES = ["anonymous", "wrong", "session", "stranger", "uploader", "trusted", "org_member", "owner", "admin", "org_admin"]
 NO_ID = (401, "no user identity supplied")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import md5_hex
+from server_helpers import md5_hex
 
 BLAH = "".join(f"{chr(c)}\n" for c in range(ord("A"), ord("Z") + 1)).encode()
 BAR = b"1 2 3 4 5\n6 7 8 9 10\n"

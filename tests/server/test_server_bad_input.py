@@ -8,8 +8,7 @@ import json
 import pytest
 import requests
 
-from conftest import assert_error, file_entries, md5_b64, snapshot
-from test_read import raw_request
+from server_helpers import assert_error, file_entries, md5_b64, raw_request, snapshot
 
 from gypsum_flows.server.signing import Signer
 

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import http.client
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from conftest import assert_error
+from server_helpers import assert_error, raw_request
 
 from gypsum_flows.server import serve_in_thread
-
-
-def raw_request(url: str, method: str, path: str, headers: dict | None = None) -> http.client.HTTPResponse:
-    """Send ``path`` byte for byte (no client-side normalisation of '..', '//' or '+')."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    conn.request(method, path, headers=headers or {})
-    res = conn.getresponse()
-    res.body = res.read()
-    conn.close()
-    return res
 
 
 def test_file_get_head_and_range(api, project):

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from conftest import assert_error
+from server_helpers import assert_error
 
 FILES = {"f.txt": b"12345"}
 

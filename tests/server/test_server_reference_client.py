@@ -7,7 +7,7 @@ import os
 import gypsum_client as gc
 import pytest
 
-from conftest import md5_hex
+from server_helpers import md5_hex
 
 
 @pytest.fixture

@@ -98,5 +98,25 @@ __all__ = [
     "unlock_project",
 ]
 
-# Metadata functions (fetch_metadata_database, fetch_metadata_schema, validate_metadata,
-# define_text_query, search_metadata_text, ...) are added below by the metadata modules.
+# Metadata: schemas, validation, the published index and text search (R's gsc and translate_text_query too).
+from .metadata import fetch_metadata_database, fetch_metadata_schema, validate_metadata  # noqa: E402
+from .search import (  # noqa: E402
+    GypsumSearchClause,
+    define_text_query,
+    gsc,
+    search_metadata_text,
+    search_metadata_text_filter,
+    translate_text_query,
+)
+
+__all__ += [
+    "GypsumSearchClause",
+    "define_text_query",
+    "fetch_metadata_database",
+    "fetch_metadata_schema",
+    "gsc",
+    "search_metadata_text",
+    "search_metadata_text_filter",
+    "translate_text_query",
+    "validate_metadata",
+]

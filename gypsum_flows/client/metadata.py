@@ -39,7 +39,6 @@ from ..constants import (
     ENV_METADATA_URL,
     ENV_SCHEMA_URL,
     SCHEMAS_CACHE_NAME,
-    default_cache_dir,
 )
 from ..errors import GypsumHTTPError, GypsumMetadataError, GypsumTransientError
 
@@ -132,21 +131,9 @@ def _get(url: str) -> bytes:
     return _http.request("GET", url, policy=_QUICK, check_body=False).content
 
 
-def _replace_file(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then move it into place."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".gypsum-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def fetch_metadata_schema(
     name: str = "bioconductor/v1.json",
-    cache_dir: str | None = None,
+    cache_dir: str | bool | None = None,
     overwrite: bool = False,
     url: str | None = None,
 ) -> str:
@@ -154,8 +141,9 @@ def fetch_metadata_schema(
 
     Args:
         name: The schema's name under the base URL.
-        cache_dir: The cache folder; defaults to ``GYPSUM_CACHE_DIR`` or the
-            folder shared with the reference clients. The file is ``schemas/<name>``.
+        cache_dir: The cache folder (``None``: :func:`cache_directory`); the
+            file is ``schemas/<name>``. ``False`` downloads to a new temporary
+            file instead (gypsum_client's ``None``).
         overwrite: Download again even if cached.
         url: Base URL; defaults to ``GYPSUM_SCHEMA_URL``, else the published site.
 
@@ -172,26 +160,41 @@ def fetch_metadata_schema(
         >>> path = fetch_metadata_schema(url="http://127.0.0.1:9/")  # doctest: +SKIP
     """
     base = _base_url(url, ENV_SCHEMA_URL, DEFAULT_SCHEMA_URL)
-    path = os.path.join(cache_dir or default_cache_dir(), SCHEMAS_CACHE_NAME, *name.split("/"))
+    if cache_dir is False:
+        return _save_schema(base, name, None)
+    path = os.path.join(cache.resolve_cache(cache_dir), SCHEMAS_CACHE_NAME, *name.split("/"))
     if not overwrite and os.path.exists(path):
         return path
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with cache.file_lock(path):
         if overwrite or not os.path.exists(path):
-            try:
-                data = _get(base + name)
-            except GypsumTransientError as exc:
-                shipped = shipped_schema_path(name)
-                if shipped is None:
-                    raise
-                warnings.warn(f"could not fetch schema '{name}' ({exc}); using the copy shipped with gypsum-flows",
-                              stacklevel=2)
-                return shipped
-            try:
-                json.loads(data)
-            except ValueError:
-                raise GypsumTransientError(f"schema '{name}' is not valid JSON", url=base + name) from None
-            _replace_file(path, data)
+            return _save_schema(base, name, path)
+    return path
+
+
+def _save_schema(base: str, name: str, path: str | None) -> str:
+    """Download schema ``name`` to ``path`` (a new temporary file if ``None``), or fall back to the shipped copy."""
+    try:
+        data = _get(base + name)
+        try:
+            json.loads(data)
+        except ValueError:
+            raise GypsumTransientError(f"schema '{name}' is not valid JSON", url=base + name) from None
+    except GypsumTransientError as exc:
+        shipped = shipped_schema_path(name)
+        if shipped is None:
+            raise
+        warnings.warn(f"could not fetch schema '{name}' ({exc}); using the copy shipped with gypsum-flows", stacklevel=3)
+        return shipped
+    path = path or _temporary_file(".json")
+    cache.write_atomic(path, data)
+    return path
+
+
+def _temporary_file(suffix: str) -> str:
+    """A new empty temporary file, for ``cache_dir=False``; the caller owns it."""
+    fd, path = tempfile.mkstemp(prefix="gypsum-", suffix=suffix)
+    os.close(fd)
     return path
 
 
@@ -238,12 +241,12 @@ def read_modified_stamp(path: str | os.PathLike[str]) -> float | None:
 
 def write_modified_stamp(path: str | os.PathLike[str], millis: int | float | str) -> None:
     """Replace the ``modified`` stamp file at ``path`` atomically (Unix milliseconds as text)."""
-    _replace_file(path, str(millis).encode("utf-8"))
+    cache.write_atomic(os.fspath(path), str(millis).encode("utf-8"))
 
 
 def fetch_metadata_database(
     name: str = "bioconductor.sqlite3",
-    cache_dir: str | None = None,
+    cache_dir: str | bool | None = None,
     overwrite: bool = False,
     url: str | None = None,
 ) -> str:
@@ -256,9 +259,10 @@ def fetch_metadata_database(
 
     Args:
         name: The database's name under the base URL.
-        cache_dir: The cache folder; defaults to ``GYPSUM_CACHE_DIR`` or the
-            folder shared with the reference clients. Files are
-            ``databases/<name>`` and ``databases/<name>.modified``.
+        cache_dir: The cache folder (``None``: :func:`cache_directory`); files
+            are ``databases/<name>`` and ``databases/<name>.modified``.
+            ``False`` downloads to a new temporary file instead, without any
+            check (gypsum_client's ``None``).
         overwrite: Download again without checking.
         url: Base URL; defaults to ``GYPSUM_METADATA_URL``, else the
             published GitHub release.
@@ -273,7 +277,15 @@ def fetch_metadata_database(
         >>> db = fetch_metadata_database(url=server_url + "/metadata/")  # doctest: +SKIP
     """
     base = _base_url(url, ENV_METADATA_URL, DEFAULT_DATABASE_URL)
-    path = os.path.join(cache_dir or default_cache_dir(), DATABASES_CACHE_NAME, *name.split("/"))
+    if cache_dir is False:
+        path = _temporary_file(".sqlite3")
+        try:
+            cache.download(base + name, path, key=name)
+        except BaseException:
+            os.unlink(path)
+            raise
+        return path
+    path = os.path.join(cache.resolve_cache(cache_dir), DATABASES_CACHE_NAME, *name.split("/"))
     stamp_path = path + ".modified"
     if not overwrite and os.path.exists(path):
         remote = _remote_modified(base)
@@ -285,6 +297,6 @@ def fetch_metadata_database(
         value = _parse_stamp(stamp, base + "modified")
         cache.download(base + name, path, key=name)
         # The stamp goes in last, so an interrupted update is retried rather than trusted.
-        _replace_file(stamp_path, stamp)
+        cache.write_atomic(stamp_path, stamp)
     _remember(base, value)
     return path

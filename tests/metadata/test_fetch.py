@@ -132,3 +132,30 @@ def test_base_url_from_environment(static_server, tmp_path: Path, monkeypatch) -
         path = fetch_metadata_database("other.sqlite3")
     assert Path(path).read_bytes() == b"other"
     assert path == str(tmp_path / "databases" / "other.sqlite3")
+
+
+def test_cache_dir_false_downloads_to_a_temporary_file(static_server, tmp_path: Path, dead_url: str) -> None:
+    publish(static_server.root, b"db-t", "7")
+    (static_server.root / "s.json").write_text("{}")
+    db = fetch_metadata_database(cache_dir=False, url=static_server.url)
+    schema = fetch_metadata_schema("s.json", cache_dir=False, url=static_server.url)
+    try:
+        assert Path(db).read_bytes() == b"db-t" and Path(schema).read_text() == "{}"
+        assert static_server.hits == {"/bioconductor.sqlite3": 1, "/s.json": 1}  # no stamp check
+    finally:
+        Path(db).unlink()
+        Path(schema).unlink()
+    with pytest.warns(UserWarning, match="shipped"):
+        assert fetch_metadata_schema(cache_dir=False, url=dead_url) == shipped_schema_path()
+
+
+def test_cache_dir_none_follows_cache_directory(static_server, tmp_path: Path, monkeypatch) -> None:
+    from gypsum_flows import cache
+    from gypsum_flows.client import cache_directory
+
+    # cache_directory() cannot be unset once set; give this test its own setting.
+    monkeypatch.setattr(cache, "_cache_dir_override", [])
+    publish(static_server.root, b"db-c", "8")
+    cache_directory(str(tmp_path / "chosen"))
+    path = fetch_metadata_database(url=static_server.url)
+    assert path == str(tmp_path / "chosen" / "databases" / "bioconductor.sqlite3")

@@ -294,17 +294,20 @@ def request(
         return response
 
 
-def get_json(url: str, **kwargs: Any) -> Any:
-    """``GET`` a JSON document with the :data:`SAFE` policy.
+def get_json(url: str, attempts: int = 3, **kwargs: Any) -> Any:
+    """``GET`` a JSON document with the :data:`SAFE` policy; a garbled body is fetched again.
 
     Example:
         >>> get_json("http://127.0.0.1:9/list", params={"prefix": "x/"})  # doctest: +SKIP
     """
-    response = request("GET", url, check_body=False, **kwargs)
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise GypsumTransientError("response is not valid JSON", status=response.status_code, url=url) from exc
+    for attempt in range(attempts):
+        response = request("GET", url, check_body=False, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            if attempt == attempts - 1:
+                raise GypsumTransientError("response is not valid JSON", status=response.status_code, url=url) from exc
+    raise AssertionError("unreachable")
 
 
 def json_or_none(response: requests.Response) -> Any:

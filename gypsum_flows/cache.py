@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -138,6 +139,16 @@ def _check(key: str, got: tuple[int, str], size: int | None, md5: str | None) ->
     return None
 
 
+def json_problem(path: str) -> str | None:
+    """Why the file at ``path`` is not valid JSON, or ``None`` (internal files have no MD5 to check)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            json.load(handle)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"'{os.path.basename(path)}' is not valid JSON ({exc})"
+    return None
+
+
 def download(
     url: str,
     destination: str,
@@ -146,11 +157,13 @@ def download(
     size: int | None = None,
     md5: str | None = None,
     on_bytes: ByteCallback | None = None,
+    verify: Callable[[str], str | None] | None = None,
 ) -> None:
     """Download ``url`` to ``destination`` atomically, verified against ``size`` and ``md5``.
 
-    The caller holds :func:`file_lock`. A broken or corrupted transfer is
-    retried up to :data:`DOWNLOAD_ATTEMPTS` times in all.
+    The caller holds :func:`file_lock`. ``verify(temporary_path)`` may add a
+    check of its own (returning what is wrong, or ``None``). A broken or
+    corrupted transfer is retried up to :data:`DOWNLOAD_ATTEMPTS` times in all.
 
     Raises:
         GypsumIntegrityError: The file kept arriving with the wrong size or MD5.
@@ -165,7 +178,7 @@ def download(
                 if attempt == DOWNLOAD_ATTEMPTS - 1:
                     raise
                 continue
-            problem = _check(key, got, size, md5) or ""
+            problem = _check(key, got, size, md5) or (verify(tmp) if verify else None) or ""
             if not problem:
                 os.replace(tmp, destination)
                 return
@@ -183,6 +196,7 @@ def save_object(
     size: int | None = None,
     md5: str | None = None,
     on_bytes: ByteCallback | None = None,
+    verify: Callable[[str], str | None] | None = None,
 ) -> str:
     """Make sure ``destination`` holds the object at ``url``; download it under its file lock if needed.
 
@@ -195,7 +209,7 @@ def save_object(
     with file_lock(destination):
         # Another process may have finished it while we waited for the lock.
         if overwrite or not os.path.exists(destination):
-            download(url, destination, key=key, size=size, md5=md5, on_bytes=on_bytes)
+            download(url, destination, key=key, size=size, md5=md5, on_bytes=on_bytes, verify=verify)
     return destination
 
 

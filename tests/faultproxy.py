@@ -14,7 +14,10 @@ N matching requests). Kinds:
   server acted);
 - ``"slow"``: forward, then wait ``delay`` seconds before answering;
 - ``"truncate"``: relay the headers and only half of the body, then close;
-- ``"corrupt"``: relay the body with bytes flipped (same length).
+- ``"corrupt"``: relay the body with bytes flipped (same length);
+- ``"corrupt_request"``: forward the request body with bytes flipped (same length);
+- ``"status200"``: relay the answer with status 200 whatever it was (the reference
+  server's error-body-under-200 quirk).
 
 ``counts`` tells how many faults of each kind were injected and ``log`` lists
 ``(method, path, kind or None)`` for every request seen.
@@ -89,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _forward(self) -> http.client.HTTPResponse:
+    def _forward(self, corrupt: bool = False) -> http.client.HTTPResponse:
         length = int(self.headers.get("Content-Length") or 0)
         upstream = http.client.HTTPConnection(self.server.upstream_host, self.server.upstream_port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
@@ -102,6 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
             chunk = self.rfile.read(min(_CHUNK, remaining))
             if not chunk:
                 break
+            if corrupt and remaining == length:
+                chunk = bytes(b ^ 0xFF for b in chunk[:8]) + chunk[8:]
             upstream.send(chunk)
             remaining -= len(chunk)
         return upstream.getresponse()
@@ -110,7 +115,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = response.read()
         if fault is not None and fault.kind == "corrupt" and body:
             body = bytes(b ^ 0xFF for b in body[:8]) + body[8:]
-        self.send_response(response.status, response.reason)
+        status = 200 if fault is not None and fault.kind == "status200" else response.status
+        self.send_response(status)
         for key, value in response.getheaders():
             if key.lower() not in HOP_HEADERS and key.lower() != "content-length":
                 self.send_header(key, value)
@@ -127,12 +133,13 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.server.pick(self.command, self.path)
         kind = fault.kind if fault else None
         if kind in ("503", "429"):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))  # keep the connection usable
             self._answer_now(int(kind), fault)  # type: ignore[arg-type]
             return
         if kind == "reset":
             self._reset()
             return
-        response = self._forward()
+        response = self._forward(corrupt=kind == "corrupt_request")
         if kind == "reset_after":
             response.read()
             self._reset()

@@ -49,7 +49,7 @@ def fetch_cacheable_json(
     if cache_dir is False:
         return fetch_json(key, url)
     destination = cache.bucket_path(str(cache_dir), project, asset, version, path)
-    cache.save_object(file_url(url, key), destination, key=key, overwrite=overwrite)
+    cache.save_object(file_url(url, key), destination, key=key, overwrite=overwrite, verify=cache.json_problem)
     with open(destination, encoding="utf-8") as handle:
         return json.load(handle)
 

@@ -58,10 +58,14 @@ def _save_entry(
         cache.place_link(source, destination)
         return destination
     key = f"{project}/{asset}/{version}/{path}"
-    size, md5 = (entry["size"], entry["md5sum"]) if entry else (None, None)
+    if entry is None:
+        # Unlisted files are the internal JSON files: no MD5 to check, but they must parse.
+        return cache.save_object(file_url(url, key), destination, key=key, overwrite=overwrite,
+                                 verify=cache.json_problem)  # fmt: skip
     return cache.save_object(
-        file_url(url, key), destination, key=key, overwrite=overwrite, size=size, md5=md5, on_bytes=on_bytes
-    )
+        file_url(url, key), destination, key=key, overwrite=overwrite,
+        size=entry["size"], md5=entry["md5sum"], on_bytes=on_bytes,
+    )  # fmt: skip
 
 
 def save_file(

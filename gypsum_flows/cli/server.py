@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import threading
 
 EXAMPLES = """examples:
   gypsum-flows server --root ./registry
   gypsum-flows server --root ./registry --port 8787 --users users.yaml --metadata-dir ./metadata
+  gypsum-flows server --root ./registry --port 0 --quiet     # any free port, no request log
 """
 
 
@@ -28,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--users", help="YAML users file; without it one admin with a random token is generated (loopback only)"
     )
     parser.add_argument("--metadata-dir", help="folder served under /metadata/ (the SQLite metadata index)")
+    parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     parser.set_defaults(func=run)
 
 
@@ -35,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     """Start the server, print where it listens, and block until SIGINT or SIGTERM."""
     from ..server import serve_in_thread
 
+    if not args.quiet:
+        # One line per request (method, path, status, time); never headers, never query strings.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logging.getLogger("gypsum_flows.server").addHandler(handler)
+        logging.getLogger("gypsum_flows.server").setLevel(logging.INFO)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from ..names import bad_name_reason
 
 #: Largest JSON request body accepted (uploads go through the PUT endpoint instead).
-MAX_JSON_BODY = 16 * 1024 * 1024
+MAX_JSON_BODY = 64 * 1024 * 1024
 
 
 class HttpError(Exception):
@@ -63,10 +63,19 @@ def decode_component(raw: str) -> str:
         raise HttpError(f"malformed percent-encoding in '{raw}'", 400) from None
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def parse_json(body: bytes) -> Any:
-    """Parse a JSON request body; a syntax error is a 400 naming the problem."""
+    """Parse a JSON request body strictly (no NaN/Infinity); a syntax error is a 400 naming the problem.
+
+    Example:
+        >>> parse_json(b'{"a": 1}')
+        {'a': 1}
+    """
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise HttpError(f"failed to parse JSON body; {exc}", 400) from None
 
@@ -99,7 +108,7 @@ class Call:
     def name(self, kind: str) -> str:
         """The ``project``/``asset``/``version`` path parameter, checked (400 on a bad name)."""
         value = self.params[kind]
-        reason = bad_name_reason(value, kind)
+        reason = bad_name_reason(value, kind) or (f"{kind} name cannot be '.'" if value == "." else None)
         if reason:
             raise HttpError(reason, 400)
         return value

@@ -30,6 +30,8 @@ def test_create_defaults_and_shapes(api, unique_name):
     [
         ("/create/a%2Fb", {}, 400, "project name cannot contain '/'"),
         ("/create/..x", {}, 400, "project name cannot start with '..'"),
+        ("/create/%2E", {}, 400, "project name cannot be '.'"),
+        ("/create/{p}", '{"quota": {"baseline": NaN}}', 400, "failed to parse JSON body; NaN is not valid JSON"),
         ("/create/{p}", "[1]", 400, "expected a JSON object in the request body"),
         ("/create/{p}", "{", 400, "failed to parse JSON body; ..."),
         ("/create/{p}", {"permissions": []}, 400, "expected permissions to be a JSON object"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -176,5 +178,12 @@ def test_bad_slugs(api, project, pending):
 
 
 def test_oversized_json_body(api, project):
-    res = api.call("POST", f"/upload/start/{project}/a/v1", "owner", data=b" " * (17 * 1024 * 1024))
-    assert_error(res, 413, "request body is larger than 16777216 bytes")
+    parts = urlsplit(api.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.putrequest("POST", f"/upload/start/{project}/a/v1")
+    conn.putheader("Content-Length", str(65 * 1024 * 1024))
+    conn.endheaders(b"{}")
+    res = conn.getresponse()
+    assert res.status == 413
+    assert json.loads(res.read())["reason"] == "request body is larger than 67108864 bytes"
+    conn.close()

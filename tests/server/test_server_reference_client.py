@@ -113,3 +113,11 @@ def test_admin_calls(api, unique_name):
     assert project not in gc.list_projects(url=url)
     with pytest.raises(Exception, match="403"):
         gc.create_project(unique_name("no"), owners=["x"], url=url, token=tokens["owner"])
+
+
+def test_set_access_token_against_github_endpoints(api, tmp_path):
+    cache = str(tmp_path / "cache")
+    info = gc.set_access_token(api.server.tokens["org_member"], github_url=api.url + "/github", cache_dir=cache)
+    assert info["name"] == "org-member" and info["expires"] == float("inf")
+    with pytest.raises(Exception, match="401 and reason: .*Bad credentials"):
+        gc.set_access_token("not-a-token", github_url=api.url + "/github", cache_dir=cache)

@@ -6,6 +6,7 @@ the tasks under test always run inside a ``@flow`` on the session's Prefect.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def publish(tmp_path) -> Callable[..., Path]:
         if (server.url, project) not in created:
             client.create_project(project, owners=[server.logins["owner"]], url=server.url, token=server.tokens["admin"])
             created.add((server.url, project))
-        folder = write_files(tmp_path / "uploads" / project / asset / version, files)
+        folder = write_files(Path(tempfile.mkdtemp(dir=tmp_path, prefix=f"{asset}-{version}-")), files)
         client.upload_directory(
             str(folder), project, asset, version, probation=probation, url=server.url, token=server.tokens["owner"]
         )

@@ -37,3 +37,12 @@ def tree(directory: str | Path) -> dict[str, bytes]:
 def cache_files(cache: Path) -> list[str]:
     """Every file in a cache folder, relative to it, sorted (lock files included)."""
     return sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def save_and_check(project: str, asset: str, version: str, cache_dir: str, url: str) -> dict[str, bool]:
+    """In a child process: save a version, then whether each manifest file's MD5 matches (path -> ok)."""
+    from gypsum_flows import client
+
+    out = client.save_version(project, asset, version, cache_dir=cache_dir, url=url)
+    manifest = client.fetch_manifest(project, asset, version, cache_dir=cache_dir, url=url)
+    return {path: md5_hex(Path(out, path).read_bytes()) == entry["md5sum"] for path, entry in manifest.items()}

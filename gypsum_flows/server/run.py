@@ -74,12 +74,15 @@ def serve_in_thread(
     free port.
 
     Raises:
-        ValueError: a non-loopback host without a users file, or a bad users file.
+        ValueError: a non-loopback host without a users file, a users file inside
+            ``root`` (it would be served) or a malformed users file.
     """
     if users_file is None:
         if not is_loopback(host):
             raise ValueError(f"binding to {host} (not loopback) needs an explicit users file (--users)")
         users_file = generate_users_file(state_dir(root) / "users.yaml")
+    if Path(root).resolve() in Path(users_file).resolve().parents:
+        raise ValueError(f"the users file {users_file} is inside the served root {root}; move it out")
     app = create_app(root, load_users(users_file), metadata_dir)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

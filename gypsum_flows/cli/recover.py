@@ -1,0 +1,45 @@
+"""``gypsum-flows recover``: clear stale project locks and the partial versions they guard (admins)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+EXAMPLES = """examples:
+  gypsum-flows recover --url http://127.0.0.1:8787 --dry-run          # list locks, change nothing
+  GYPSUM_TOKEN=<admin token> gypsum-flows recover --older-than 2h     # clear locks older than 2 hours
+  gypsum-flows recover --project scrnaseq --older-than 30m --json
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``recover`` command."""
+    parser = subparsers.add_parser(
+        "recover",
+        help="clear stale project locks left by interrupted uploads (admins)",
+        description=(
+            "Find projects whose ..LOCK is older than --older-than (by the server's clock), unlock them and "
+            "remove the partial version each lock belongs to. Complete versions are never removed; younger "
+            "locks are reported and left alone. The admin token comes from GYPSUM_TOKEN or the cached token."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--url", help="base URL of the gypsum server (default: GYPSUM_REST_URL or the public one)")
+    parser.add_argument(
+        "--older-than", default="15m", metavar="AGE", help="lock age threshold, e.g. 90s, 15m, 2h (default: %(default)s)"
+    )
+    parser.add_argument("--project", action="append", dest="projects", metavar="NAME",
+                        help="only look at this project; repeatable (default: every project)")  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true", help="only list what would be done")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the recovery and print its report; exit 0 (a lock that changed meanwhile is reported as skipped)."""
+    from ..recover import parse_duration, recover
+
+    report = recover(parse_duration(args.older_than), dry_run=args.dry_run, projects=args.projects, url=args.url)
+    print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else report.summary())
+    return 0

@@ -1,0 +1,318 @@
+"""Recover projects left locked by uploads that never finished (an admin's clean-up, no Prefect).
+
+A process killed mid-upload leaves ``{P}/..LOCK`` in place, and with it a
+partial version (a ``..summary`` without ``upload_finish``, some files). No
+one can upload to the project until an admin clears it. :func:`recover`
+finds every lock older than a threshold, unlocks the project, removes the
+partial version the lock belongs to and reports what it did;
+``dry_run=True`` only reports what it would do.
+
+Safety rules:
+
+- a lock's age is the server's ``Date`` minus the lock object's
+  ``Last-Modified`` (both from one ``GET /file/{P}%2F..LOCK``), so the
+  client's clock does not matter;
+- a lock that changed since it was read (another session took the project)
+  is left alone;
+- a version is removed only if it is incomplete (no ``..summary`` but some
+  files, or a summary without ``upload_finish``), checked again *after* the
+  unlock, when the old session can no longer complete it: a complete version
+  is never removed.
+
+The server's ``/remove`` takes the project lock itself, so the stale lock has
+to go first; removal is retried while another operation briefly holds the
+project.
+
+Example:
+    >>> parse_duration("15m"), parse_duration("90"), parse_duration("1h30m")
+    (900.0, 90.0, 5400.0)
+    >>> report = recover(older_than=parse_duration("15m"), dry_run=True, url=server.url)  # doctest: +SKIP
+    >>> [a.action for a in report.actions]  # doctest: +SKIP
+    ['would-recover']
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+from . import _http
+from .client import fetch_summary, list_files, list_projects, remove_version, unlock_project
+from .client._util import file_url
+from .constants import LOCK_FILE
+from .errors import GypsumLockedError, GypsumNotFoundError, GypsumTransientError
+
+#: What the version named by a lock looks like: finished, half-uploaded, or not there at all.
+VersionState = Literal["complete", "partial", "absent"]
+#: What recovery did (or, in a dry run, would do) with one lock.
+ActionKind = Literal["recovered", "unlocked", "would-recover", "would-unlock", "fresh", "skipped"]
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+#: How long removal waits for other operations that hold the project after the unlock.
+REMOVE_PATIENCE = 30.0
+
+
+def parse_duration(text: str | float | int | timedelta) -> float:
+    """Seconds from ``"15m"``, ``"2h"``, ``"1h30m"``, ``"45s"``, ``"3d"``, a plain number or a timedelta.
+
+    Raises:
+        ValueError: The text is not a non-negative duration.
+
+    Example:
+        >>> parse_duration("2h"), parse_duration(timedelta(minutes=1))
+        (7200.0, 60.0)
+    """
+    if isinstance(text, timedelta):
+        return text.total_seconds()
+    if isinstance(text, (int, float)):
+        seconds = float(text)
+    else:
+        spec = text.strip().lower().replace(" ", "")
+        try:
+            seconds = float(spec)
+        except ValueError:
+            parts = _DURATION.findall(spec)
+            if not parts or "".join(n + u for n, u in parts) != spec:
+                raise ValueError(f"invalid duration {text!r}: use e.g. 90, 45s, 15m, 2h, 1h30m or 3d") from None
+            seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds < 0:
+        raise ValueError(f"invalid duration {text!r}: must not be negative")
+    return seconds
+
+
+@dataclass(frozen=True)
+class ProjectLock:
+    """A project's ``..LOCK``: who it is for, when it was written, how old it is by the server's clock."""
+
+    project: str
+    asset: str
+    version: str
+    session_hash: str
+    locked_at: datetime
+    age_seconds: float
+
+    @property
+    def label(self) -> str:
+        """``project/asset/version`` (parts the lock leaves empty are omitted)."""
+        return "/".join(p for p in (self.project, self.asset, self.version) if p)
+
+
+@dataclass
+class RecoveryAction:
+    """What happened to one lock: ``action``, the state of its version, and why."""
+
+    project: str
+    asset: str
+    version: str
+    age_seconds: float
+    action: ActionKind
+    version_state: VersionState
+    removed_version: bool = False
+    detail: str = ""
+
+
+@dataclass
+class RecoveryReport:
+    """The result of one :func:`recover` run, one :class:`RecoveryAction` per lock found."""
+
+    url: str
+    older_than_seconds: float
+    dry_run: bool
+    projects_checked: int
+    actions: list[RecoveryAction] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data.
+
+        Example:
+            >>> RecoveryReport("http://x", 900.0, True, 0).to_dict()["actions"]
+            []
+        """
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One readable line per lock, after a header line.
+
+        Example:
+            >>> print(RecoveryReport("http://x", 900.0, True, 3).summary())
+            dry run: 3 projects checked, 0 locks found (threshold 900s)
+        """
+        head = f"{'dry run' if self.dry_run else 'recover'}: {self.projects_checked} projects checked, "
+        lines = [head + f"{len(self.actions)} locks found (threshold {self.older_than_seconds:g}s)"]
+        for a in self.actions:
+            label = "/".join(p for p in (a.project, a.asset, a.version) if p)
+            lines.append(f"  {a.action:13} {label} (lock age {a.age_seconds:.0f}s, version {a.version_state})"
+                         + (f": {a.detail}" if a.detail else ""))  # fmt: skip
+        return "\n".join(lines)
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def read_lock(project: str, url: str | None = None, attempts: int = 3) -> ProjectLock | None:
+    """The lock of ``project``, or ``None`` if it is not locked.
+
+    Example:
+        >>> read_lock("test-R", url=server.url) is None  # doctest: +SKIP
+        True
+    """
+    target = file_url(_http.resolve_url(url), f"{project}/{LOCK_FILE}")
+    for attempt in range(attempts):
+        try:
+            response = _http.request("GET", target, check_body=False)
+        except GypsumNotFoundError:
+            return None
+        locked_at = _http_date(response.headers.get("Last-Modified"))
+        now = _http_date(response.headers.get("Date")) or datetime.now(timezone.utc)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and locked_at is not None:
+            return ProjectLock(
+                project=project,
+                asset=str(body.get("asset", "")),
+                version=str(body.get("version", "")),
+                session_hash=str(body.get("session_hash", "")),
+                locked_at=locked_at,
+                age_seconds=max(0.0, (now - locked_at).total_seconds()),
+            )
+    raise GypsumTransientError(f"unreadable lock of project '{project}' after {attempts} attempts", url=target)
+
+
+def find_locks(projects: list[str] | None = None, url: str | None = None) -> tuple[int, list[ProjectLock]]:
+    """Every lock among ``projects`` (default: all projects); returns (projects checked, locks).
+
+    Example:
+        >>> checked, locks = find_locks(url=server.url)  # doctest: +SKIP
+    """
+    names = list_projects(url=url) if projects is None else list(projects)
+    locks = [lock for name in names if (lock := read_lock(name, url=url)) is not None]
+    return len(names), locks
+
+
+def version_state(project: str, asset: str, version: str, url: str | None = None) -> VersionState:
+    """Whether a version is complete, partial (upload never finished) or absent.
+
+    Example:
+        >>> version_state("test-R", "basic", "v1", url=server.url)  # doctest: +SKIP
+        'complete'
+    """
+    if not asset or not version:
+        return "absent"  # locks of project- and asset-wide operations name no version
+    try:
+        summary = fetch_summary(project, asset, version, cache_dir=False, url=url)
+    except GypsumNotFoundError:
+        return "partial" if list_files(project, asset, version, url=url) else "absent"
+    return "complete" if "upload_finish" in summary else "partial"
+
+
+def _remove_patiently(lock: ProjectLock, url: str | None, token: str | None, patience: float) -> None:
+    """Remove the version, waiting (with backoff) while another short operation holds the project."""
+    deadline = time.monotonic() + patience
+    delay = 0.2
+    while True:
+        try:
+            remove_version(lock.project, lock.asset, lock.version, url=url, token=token)
+            return
+        except GypsumLockedError:
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def recover_lock(
+    lock: ProjectLock,
+    dry_run: bool = False,
+    url: str | None = None,
+    token: str | None = None,
+    patience: float = REMOVE_PATIENCE,
+) -> RecoveryAction:
+    """Clear one stale lock: unlock the project, then remove its version if (still) partial.
+
+    Args:
+        lock: A lock from :func:`read_lock` or :func:`find_locks`.
+        dry_run: Only say what would be done.
+        url: gypsum REST URL; default :func:`gypsum_flows.client.rest_url`.
+        token: An admin's token; default the client's (``GYPSUM_TOKEN``, the cached token).
+        patience: Seconds to keep retrying the removal while another operation holds the project.
+
+    Returns:
+        What was done; ``skipped`` when the project was locked again by someone else meanwhile.
+
+    Example:
+        >>> lock = read_lock("proj", url=server.url)  # doctest: +SKIP
+        >>> recover_lock(lock, url=server.url, token=admin_token).action  # doctest: +SKIP
+        'recovered'
+    """
+    state = version_state(lock.project, lock.asset, lock.version, url=url)
+    action = RecoveryAction(lock.project, lock.asset, lock.version, lock.age_seconds, "skipped", state)
+    if dry_run:
+        action.action = "would-recover" if state == "partial" else "would-unlock"
+        return action
+    current = read_lock(lock.project, url=url)
+    if current is not None and (current.session_hash, current.locked_at) != (lock.session_hash, lock.locked_at):
+        action.detail = "the project was locked again by another operation since the lock was read"
+        return action
+    if current is not None:
+        unlock_project(lock.project, url=url, token=token)
+    # Checked again now that the old session can no longer complete: a complete version is never removed.
+    action.version_state = version_state(lock.project, lock.asset, lock.version, url=url)
+    if action.version_state == "partial":
+        _remove_patiently(lock, url, token, patience)
+        action.removed_version = True
+    action.action = "recovered" if action.removed_version else "unlocked"
+    return action
+
+
+def recover(
+    older_than: float | str | timedelta = "15m",
+    dry_run: bool = False,
+    projects: list[str] | None = None,
+    url: str | None = None,
+    token: str | None = None,
+) -> RecoveryReport:
+    """Find locks older than ``older_than``, clear them and remove the partial versions they guarded.
+
+    Locks younger than the threshold belong to uploads that may still be
+    running: they are reported as ``fresh`` and left alone.
+
+    Args:
+        older_than: Age threshold, in seconds or as text (``"15m"``, ``"2h"``).
+        dry_run: List what would be done without changing anything (needs no token).
+        projects: Only look at these projects (default: every project).
+        url: gypsum REST URL; default :func:`gypsum_flows.client.rest_url`.
+        token: An admin's token; default the client's (``GYPSUM_TOKEN``, the cached token).
+
+    Returns:
+        A :class:`RecoveryReport`, one action per lock found.
+
+    Example:
+        >>> report = recover("15m", url=server.url, token=admin_token)  # doctest: +SKIP
+        >>> print(report.summary())  # doctest: +SKIP
+        recover: 12 projects checked, 1 locks found (threshold 900s)
+          recovered     demo/a/v2 (lock age 1830s, version partial)
+    """
+    threshold = parse_duration(older_than)
+    checked, locks = find_locks(projects, url=url)
+    report = RecoveryReport(_http.resolve_url(url), threshold, dry_run, checked)
+    for lock in locks:
+        if lock.age_seconds < threshold:
+            report.actions.append(RecoveryAction(lock.project, lock.asset, lock.version, lock.age_seconds, "fresh",
+                                                 version_state(lock.project, lock.asset, lock.version, url=url)))  # fmt: skip
+        else:
+            report.actions.append(recover_lock(lock, dry_run=dry_run, url=url, token=token))
+    return report

@@ -158,6 +158,7 @@ def create_app(
         middleware=[Middleware(RawPathGateway, request_log=request_log)],
         exception_handlers={Exception: handle_error, HttpError: handle_error, HTTPException: handle_error},
     )
+    app.router.redirect_slashes = False  # "/list/" is no endpoint, as in the reference
     app.state.bucket = Bucket(root, state)
     app.state.users = users
     app.state.signer = Signer(load_secret(state))

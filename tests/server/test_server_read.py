@@ -72,7 +72,8 @@ def test_credentials_root_and_routing(api):
     doubled = raw_request(api.url, "GET", "//list?prefix=a")
     assert doubled.status == 301 and doubled.getheader("Location") == "/list?prefix=a"
     assert raw_request(api.url, "POST", "/create//x").getheader("Location") == "/create/x"
-    for method, path in [("GET", "/nope"), ("GET", "/create/x"), ("PATCH", "/list"), ("POST", "/file/x")]:
+    for method, path in [("GET", "/nope"), ("GET", "/create/x"), ("PATCH", "/list"), ("POST", "/file/x"),
+                         ("GET", "/list/")]:
         res = api.call(method, path)
         assert_error(res, 404, "no such endpoint")
         assert res.headers["Access-Control-Allow-Origin"] == "*"

@@ -1,0 +1,183 @@
+"""``gypsum-flows demo``: the whole publication job on this machine, in one command.
+
+Starts the local gypsum server on a new folder (with a generated users file),
+runs Prefect on its embedded defaults (an ephemeral API server over SQLite in
+a private ``PREFECT_HOME``), creates the example projects, publishes the
+example specs (``gypsum_flows/examples``, also reachable as
+``deployments/specs``) through the ``publish-batch`` flow, reads one version
+back, and prints the per-asset summary and where to see the runs in the
+Prefect UI. Everything stays in one folder, so the runs can be browsed later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import logging
+import os
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+EXAMPLES = """examples:
+  gypsum-flows demo                                  # everything in a new temporary folder
+  gypsum-flows demo --workdir ./demo                 # keep it here; running again reports 'unchanged'
+"""
+
+#: Name under which the demo saves its GypsumCredentials block in its Prefect.
+BLOCK_NAME = "gypsum-demo"
+
+#: Prefect's ephemeral server builds a fresh SQLite database first: allow slow machines.
+STARTUP_TIMEOUT_SECONDS = "120"
+
+#: Loggers that report SQLite lock contention of the ephemeral server's background
+#: services (telemetry, event recording) as errors: the next flush retries them.
+BACKGROUND_LOGGERS = ("prefect.server", "docket", "uvicorn.error", "prefect._internal.concurrency")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``demo`` command."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="publish the example specs to a local gypsum server through Prefect, end to end",
+        description=(
+            "Start a local gypsum server and an embedded Prefect in one folder, publish the example specs "
+            "through the publish-batch flow, read a version back and print what happened."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--workdir", help="folder for the registry, the cache and Prefect (default: a new temporary one)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; returns 0 when every example version is published (or already was)."""
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="gypsum-flows-demo-")).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    use_embedded_prefect(workdir / "prefect")
+    quiet_background_loggers()
+
+    from ..server import load_users, serve_in_thread
+
+    print(f"demo folder: {workdir}", flush=True)
+    server = serve_in_thread(workdir / "registry", host="127.0.0.1", port=0)
+    try:
+        user = load_users(server.users_file).users[0]
+        print(f"local gypsum server: {server.url} (admin {user.login}, users file {server.users_file})", flush=True)
+        outcomes = publish_examples(server.url, user.login, user.token, workdir / "cache")
+        print_summary(outcomes)
+        if any(o.outcome == "failed" for o in outcomes):
+            return 1
+        print(read_back(outcomes, server.url, workdir / "cache"))
+    finally:
+        server.stop()
+    print_where_to_look(workdir)
+    return 0
+
+
+def use_embedded_prefect(home: Path) -> None:
+    """Point Prefect at an ephemeral server over ``home/prefect.db``; must run before Prefect is imported."""
+    os.environ["PREFECT_HOME"] = str(home)
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_TIMEOUT_SECONDS)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # A configured API would receive the demo's runs and need our block there: the demo is self-contained.
+    for name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
+        os.environ.pop(name, None)
+
+
+def quiet_background_loggers() -> None:
+    """Keep lock-contention retries of the ephemeral server's services out of the demo's output."""
+    for name in BACKGROUND_LOGGERS:
+        logging.getLogger(name).addFilter(_drop_sqlite_lock_noise)
+
+
+def _drop_sqlite_lock_noise(record: logging.LogRecord) -> bool:
+    """False for records about a locked SQLite database or a shutdown cancellation; True for the rest."""
+    text = record.getMessage()
+    if record.exc_info and record.exc_info[1] is not None:
+        text += f" {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+    return not any(marker in text for marker in ("database is locked", "CancelledError"))
+
+
+def example_specs() -> list[Path]:
+    """The example specs shipped with the package, in publication order."""
+    folder = resources.files("gypsum_flows") / "examples"
+    return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+
+
+def publish_examples(url: str, login: str, token: str, cache_dir: Path) -> list[Any]:
+    """Create the example projects and publish every example spec; returns the outcomes of all assets."""
+    from ..batch import load_spec
+    from ..blocks import GypsumCredentials
+    from ..flows import publish_batch
+
+    seed_schema_cache(cache_dir)
+    credentials = GypsumCredentials(url=url, token=token, cache_dir=str(cache_dir))
+    credentials.save(BLOCK_NAME, overwrite=True)
+    client = credentials.get_client()
+    outcomes: list[Any] = []
+    for spec in example_specs():
+        for project in sorted({job.project for job in load_spec(spec).assets}):
+            if project not in client.list_projects():
+                client.create_project(project, owners=[login])
+        print(f"publishing {spec.name} through publish-batch ...", flush=True)
+        state = publish_batch(str(spec), credentials=BLOCK_NAME, return_state=True)
+        outcomes += state.result(raise_on_failure=False)
+    return outcomes
+
+
+def seed_schema_cache(cache_dir: Path) -> None:
+    """Put the shipped metadata schema in the demo's cache, so validation needs no internet."""
+    from ..client.metadata import shipped_schema_path
+
+    target = cache_dir / "schemas" / "bioconductor" / "v1.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shipped_schema_path(), target)
+
+
+def print_summary(outcomes: list[Any]) -> None:
+    """One line per asset: what happened, files sent vs linked, bytes sent."""
+    width = max(len(o.label) for o in outcomes)
+    print(f"\n{'version':<{width}}  {'outcome':<9}  {'sent':>4}  {'linked':>6}  {'bytes':>6}")
+    for o in outcomes:
+        line = f"{o.label:<{width}}  {o.outcome:<9}  {o.files_uploaded:>4}  {o.files_linked:>6}  {o.bytes_uploaded:>6}"
+        print(line + (f"  {o.detail}" if o.outcome == "failed" else ""))
+    print()
+
+
+def read_back(outcomes: list[Any], url: str, cache_dir: Path) -> str:
+    """Download the first version published from a folder (links resolved) and compare it with that folder."""
+    from ..batch import load_spec
+    from ..client import save_version
+
+    jobs = {job.label: job for spec in example_specs() for job in load_spec(spec).assets}
+    job = next(jobs[o.label] for o in outcomes if jobs[o.label].directory is not None)
+    local = save_version(job.project, job.asset, job.version, url=url, cache_dir=str(cache_dir))
+    differences = folder_differences(Path(job.directory), Path(local))
+    verdict = "identical to" if not differences else f"DIFFERENT ({', '.join(differences)}) from"
+    return f"read back {job.label} into {local}: {verdict} {job.directory}"
+
+
+def folder_differences(expected: Path, actual: Path) -> list[str]:
+    """Relative paths whose presence or bytes differ between two folders (gypsum's ``..`` files aside)."""
+
+    def files(root: Path) -> set[str]:
+        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.name.startswith("..")}
+
+    wanted, got = files(expected), files(actual)
+    changed = [rel for rel in wanted & got if not filecmp.cmp(expected / rel, actual / rel, shallow=False)]
+    return sorted((wanted ^ got) | set(changed))
+
+
+def print_where_to_look(workdir: Path) -> None:
+    """How to browse the runs, artifacts and events in the Prefect UI, and to serve the registry again."""
+    print(
+        "\nSee the flow runs, their table artifacts and the gypsum.version.published events in the Prefect UI:\n"
+        f"  PREFECT_HOME={workdir / 'prefect'} prefect server start\n"
+        "  then open http://127.0.0.1:4200/runs\n"
+        "Serve the published registry again:\n"
+        f"  gypsum-flows server --root {workdir / 'registry'}"
+    )

@@ -3,14 +3,6 @@
 Routing happens on the **raw** request path, so a ``%2F`` inside a key or a
 name stays inside its path parameter; handlers get the parameters
 percent-decoded once, like the reference's ``decodeURIComponent``.
-
-Example:
-    >>> import tempfile, pathlib
-    >>> from gypsum_flows.server.users import Users
-    >>> base = pathlib.Path(tempfile.mkdtemp())
-    >>> app = create_app(base / "root", Users((), ()))
-    >>> app.state.bucket.list("", recursive=True)
-    []
 """
 
 from __future__ import annotations
@@ -82,7 +74,9 @@ async def handle_error(request: Request, exc: Exception) -> Response:
             return RedirectResponse(target, status_code=301)
         return error_response("no such endpoint", 404)
     logger.exception("unexpected error in %s %s", request.method, request.url.path)
-    return error_response(str(exc) or type(exc).__name__, 500)
+    # OS errors would name server-side paths; say only what went wrong.
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return error_response(reason or type(exc).__name__, 500)
 
 
 def _cors_preflight(scope: Scope) -> Response:
@@ -149,6 +143,13 @@ def create_app(
     Private state (signing secret, temporary files) lives in ``<root>.state``
     next to the root, so it can never be listed or served. ``app.state``
     holds the bucket, the users, the signer and ``request_log``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from gypsum_flows.server.users import Users
+        >>> app = create_app(pathlib.Path(tempfile.mkdtemp()) / "root", Users((), ()))
+        >>> app.state.bucket.list("", recursive=True)
+        []
     """
     root = Path(root).resolve()
     state = state_dir(root)

@@ -1,12 +1,4 @@
-"""Serving: uvicorn in a background thread, with a clean stop.
-
-Example:
-    >>> import tempfile, pathlib, urllib.request
-    >>> server = serve_in_thread(pathlib.Path(tempfile.mkdtemp()) / "root")
-    >>> urllib.request.urlopen(server.url + "/list").read()
-    b'[]'
-    >>> server.stop()
-"""
+"""Serving: uvicorn in a background thread, with a clean stop."""
 
 from __future__ import annotations
 
@@ -76,6 +68,13 @@ def serve_in_thread(
     Raises:
         ValueError: a non-loopback host without a users file, a users file inside
             ``root`` (it would be served) or a malformed users file.
+
+    Example:
+        >>> import tempfile, pathlib, urllib.request
+        >>> server = serve_in_thread(pathlib.Path(tempfile.mkdtemp()) / "root")
+        >>> urllib.request.urlopen(server.url + "/list").read()
+        b'[]'
+        >>> server.stop()
     """
     if users_file is None:
         if not is_loopback(host):

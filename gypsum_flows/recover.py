@@ -309,10 +309,22 @@ def recover(
     threshold = parse_duration(older_than)
     checked, locks = find_locks(projects, url=url)
     report = RecoveryReport(_http.resolve_url(url), threshold, dry_run, checked)
-    for lock in locks:
-        if lock.age_seconds < threshold:
-            report.actions.append(RecoveryAction(lock.project, lock.asset, lock.version, lock.age_seconds, "fresh",
-                                                 version_state(lock.project, lock.asset, lock.version, url=url)))  # fmt: skip
-        else:
-            report.actions.append(recover_lock(lock, dry_run=dry_run, url=url, token=token))
+    report.actions = [handle_lock(lock, threshold, dry_run, url, token) for lock in locks]
     return report
+
+
+def handle_lock(
+    lock: ProjectLock, older_than: float, dry_run: bool = False, url: str | None = None, token: str | None = None
+) -> RecoveryAction:
+    """:func:`recover_lock` if ``lock`` is at least ``older_than`` seconds old, else report it as ``fresh``.
+
+    A younger lock belongs to an upload that may still be running: it is left alone.
+
+    Example:
+        >>> handle_lock(read_lock("proj", url=server.url), 900.0, url=server.url).action  # doctest: +SKIP
+        'fresh'
+    """
+    if lock.age_seconds >= older_than:
+        return recover_lock(lock, dry_run, url, token)
+    state = version_state(lock.project, lock.asset, lock.version, url=url)
+    return RecoveryAction(lock.project, lock.asset, lock.version, lock.age_seconds, "fresh", state)

@@ -1,0 +1,98 @@
+"""The ``recover`` flow: clear stale project locks left by interrupted uploads (admins).
+
+A thin Prefect layer over :mod:`gypsum_flows.recover`: one task finds every
+project lock, one task per stale lock clears it (unlock, then remove the
+partial version if it is still incomplete; a complete version is never
+removed), and the run leaves a table artifact and a markdown summary. Locks
+younger than ``older_than`` are reported and left alone.
+
+Example::
+
+    from gypsum_flows.flows.recover import recover
+
+    recover(older_than="2h", dry_run=True, credentials="local-gypsum-admin")
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from prefect import flow, unmapped
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from .. import recover as core
+from ..blocks import GypsumCredentials
+from ..tasks.base import gypsum_task
+from .checks import resolve_credentials
+
+#: Locks cleared at once.
+RECOVERY_WORKERS = 4
+ARTIFACT_KEY = "gypsum-recover"
+
+
+def _settings(credentials: GypsumCredentials | None, write: bool) -> dict[str, Any]:
+    """``url=`` (and for writes ``token=``) from the block, for :mod:`gypsum_flows.recover`."""
+    kwargs = (credentials or GypsumCredentials()).client_kwargs(write=write)
+    return {k: v for k, v in kwargs.items() if k in ("url", "token")}
+
+
+@gypsum_task("find_project_locks")
+def find_project_locks(
+    projects: list[str] | None = None, *, credentials: GypsumCredentials | None = None
+) -> tuple[int, list[core.ProjectLock]]:
+    """Every project lock (among ``projects``, default all); returns (projects checked, locks).
+
+    Example:
+        >>> @flow
+        ... def locks() -> int:
+        ...     return len(find_project_locks(credentials=GypsumCredentials(url=server.url))[1])
+    """
+    return core.find_locks(projects, **_settings(credentials, write=False))
+
+
+@gypsum_task("handle_project_lock[{lock.project}]", write=True)
+def handle_project_lock(
+    lock: core.ProjectLock, older_than: float, dry_run: bool = False, *, credentials: GypsumCredentials | None = None
+) -> core.RecoveryAction:
+    """Clear one lock if it is ``older_than`` seconds old, else report it as fresh; safe to retry.
+
+    See :func:`gypsum_flows.recover.handle_lock`.
+
+    Example:
+        >>> @flow
+        ... def clear(lock) -> str:
+        ...     return handle_project_lock(lock, 900.0, credentials=admin).action
+    """
+    return core.handle_lock(lock, older_than, dry_run, **_settings(credentials, write=not dry_run))
+
+
+@flow(name="recover", flow_run_name="recover", task_runner=ThreadPoolTaskRunner(max_workers=RECOVERY_WORKERS))
+def recover(
+    older_than: str = "15m",
+    dry_run: bool = False,
+    projects: list[str] | None = None,
+    credentials: GypsumCredentials | str | None = None,
+) -> dict[str, Any]:
+    """Clear project locks older than ``older_than`` and the partial versions they guard.
+
+    Args:
+        older_than: Lock age threshold (``"90s"``, ``"15m"``, ``"2h"``), by the server's clock.
+        dry_run: Only report what would be done (no token needed).
+        projects: Only look at these projects (default: every project).
+        credentials: A GypsumCredentials block with an admin token, the name of a saved one,
+            or ``None`` for the client defaults (GYPSUM_REST_URL, GYPSUM_TOKEN, the cached token).
+
+    Returns:
+        The :class:`~gypsum_flows.recover.RecoveryReport` as a dict.
+    """
+    threshold = core.parse_duration(older_than)
+    creds = resolve_credentials(credentials)
+    checked, locks = find_project_locks(projects, credentials=creds)
+    futures = handle_project_lock.map(locks, unmapped(threshold), unmapped(dry_run), credentials=unmapped(creds))
+    actions = futures.result()
+    report = core.RecoveryReport(creds.resolved_url(), threshold, dry_run, checked, actions)
+    create_table_artifact([asdict(a) for a in actions], key=ARTIFACT_KEY, description="Project locks and actions")
+    create_markdown_artifact(f"```\n{report.summary()}\n```", key=f"{ARTIFACT_KEY}-summary", description="Recovery")
+    return report.to_dict()

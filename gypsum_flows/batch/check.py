@@ -71,6 +71,6 @@ def _as_problem(violation: Violation, file: str, line: int, field: str, folder: 
 
 
 def _default_fetcher() -> SchemaFetcher:
-    from ..client import fetch_metadata_schema
+    from ..client.metadata import fetch_metadata_schema
 
     return lambda name: fetch_metadata_schema(name)

@@ -110,12 +110,13 @@ def metadata_violations(directory: str | Path, check: MetadataCheck, schema: str
         return [Violation("", "", f"no metadata file named {names} found")]
     problems: list[Violation] = []
     for rel in files:
-        problems.extend(_file_violations(Path(directory) / rel, rel, str(schema)))
+        problems.extend(file_violations(Path(directory) / rel, rel, str(schema)))
     return problems
 
 
-def _file_violations(path: Path, rel: str, schema: str) -> list[Violation]:
-    from ..client import validate_metadata
+def file_violations(path: Path, rel: str, schema: str) -> list[Violation]:
+    """The violations of one metadata file (``rel`` is how reports name it)."""
+    from ..client.metadata import validate_metadata
 
     try:
         document = json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,168 @@
+"""Steps shared by the flows: credentials, metadata checks, and what a target version already is.
+
+Idempotency lives here. Before uploading, a flow asks :func:`existing_version`
+what the server holds for the target version:
+
+- nothing: publish;
+- a complete version: compare the folder about to be uploaded with its
+  manifest (sizes and MD5 sums); identical means "unchanged", anything else is
+  a :class:`VersionConflictError` naming every differing file;
+- an incomplete version (an upload that was killed between start and
+  complete; its project lock is still held): :func:`recover_interrupted`
+  unlocks the project and removes the partial version (admin token needed),
+  then the flow publishes afresh.
+
+Example:
+    >>> differences({"a": (1, "x"), "b": (2, "y")}, {"a": (1, "x"), "c": (3, "z")})
+    ['b (only in the new content)', 'c (only in the published version)']
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from ..batch.check import schema_path
+from ..batch.metadata import MetadataCheck, Violation, metadata_violations
+from ..blocks import GypsumCredentials
+from ..client.upload import md5_file
+from ..errors import GypsumError, GypsumMetadataError, GypsumNotFoundError, GypsumPermissionError
+from ..tasks import fetch_manifest, fetch_summary, list_versions, remove_version, unlock_project
+
+#: Entries compared between a folder and a published version: path -> (size, md5).
+Entries = dict[str, tuple[int, str]]
+VersionState = Literal["absent", "incomplete", "complete"]
+
+
+class VersionConflictError(GypsumError):
+    """The target version already exists with different content; ``files`` lists the differences."""
+
+    def __init__(self, label: str, files: list[str]) -> None:
+        self.files = files
+        shown = "; ".join(files[:20]) + (f"; and {len(files) - 20} more" if len(files) > 20 else "")
+        super().__init__(f"{label} already exists with different content: {shown}")
+
+
+class InterruptedUploadError(GypsumError):
+    """The target version was left incomplete by an interrupted upload and could not be recovered here."""
+
+
+def resolve_credentials(credentials: GypsumCredentials | str | None) -> GypsumCredentials:
+    """A credentials block from a block, the name of a saved block, or ``None`` (client defaults).
+
+    Example:
+        >>> resolve_credentials(None).url is None
+        True
+    """
+    if isinstance(credentials, str):
+        return GypsumCredentials.load(credentials)
+    return credentials or GypsumCredentials()
+
+
+@task(name="check_folder_metadata", task_run_name="check_folder_metadata[{directory}]", cache_policy=NO_CACHE)
+def check_folder_metadata(
+    directory: str, metadata: MetadataCheck, *, credentials: GypsumCredentials | None = None
+) -> list[Violation]:
+    """Every violation of every metadata file under ``directory`` (an empty list when all pass)."""
+    client = resolve_credentials(credentials).get_client()
+    return metadata_violations(directory, metadata, schema_path(metadata, client.fetch_metadata_schema))
+
+
+def raise_for_violations(label: str, violations: list[Violation]) -> None:
+    """Raise one :class:`GypsumMetadataError` listing every violation, if there are any."""
+    if violations:
+        listing = "\n".join(f"  {v}" for v in violations)
+        raise GypsumMetadataError(
+            f"metadata of {label} failed validation ({len(violations)} problems); nothing was uploaded:\n{listing}",
+            [(f"{v.file}:{v.where}" if v.file else v.where, v.message) for v in violations],
+        )
+
+
+def existing_version(project: str, asset: str, version: str, credentials: GypsumCredentials) -> VersionState:
+    """What the server holds for a version: nothing, an interrupted upload, or a complete version."""
+    # Listing first: a missing version is the common case and should not show up as a failed task.
+    if version not in list_versions(project, asset, credentials=credentials):
+        return "absent"
+    try:
+        summary = fetch_summary(project, asset, version, overwrite=True, credentials=credentials)
+    except GypsumNotFoundError:
+        # A listed version without a summary: the start of an upload got no further.
+        return "incomplete"
+    return "complete" if summary.get("upload_finish") else "incomplete"
+
+
+def target_is_published(
+    project: str, asset: str, version: str, credentials: GypsumCredentials, recover: bool
+) -> bool:
+    """Whether the target version is already complete; an interrupted one is recovered (if allowed) first."""
+    state = existing_version(project, asset, version, credentials)
+    if state == "incomplete":
+        if not recover:
+            raise InterruptedUploadError(
+                f"{project}/{asset}/{version} was left incomplete by an interrupted upload; rerun with "
+                "recovery enabled (admin token) or ask an admin to run `gypsum-flows recover`"
+            )
+        recover_interrupted(project, asset, version, credentials)
+    return state == "complete"
+
+
+def recover_interrupted(project: str, asset: str, version: str, credentials: GypsumCredentials) -> None:
+    """Clear an interrupted upload of this very version: unlock the project, remove the partial version.
+
+    Needs an admin token; otherwise raises :class:`InterruptedUploadError`
+    saying what an admin must do.
+    """
+    label = f"{project}/{asset}/{version}"
+    try:
+        unlock_project(project, credentials=credentials)
+        remove_version(project, asset, version, credentials=credentials)
+    except GypsumPermissionError as exc:
+        raise InterruptedUploadError(
+            f"{label} was left incomplete by an interrupted upload that still locks project {project!r}; "
+            f"an admin must clear it (`gypsum-flows recover`, or unlock_project then remove_version) "
+            f"before it can be published: {exc.reason}"
+        ) from None
+    get_run_logger().warning("Removed the incomplete version %s left by an interrupted upload, and unlocked %s",
+                             label, project)
+
+
+def published_entries(project: str, asset: str, version: str, credentials: GypsumCredentials) -> Entries:
+    """``path -> (size, md5)`` of a published version, from its manifest."""
+    manifest = fetch_manifest(project, asset, version, overwrite=True, credentials=credentials)
+    return {path: (int(entry["size"]), entry["md5sum"]) for path, entry in manifest.items()}
+
+
+def folder_entries(directory: str | Path) -> Entries:
+    """``path -> (size, md5)`` of every file under ``directory`` (through symbolic links)."""
+    root = Path(directory)
+    out: Entries = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(dirpath) / name
+            out[path.relative_to(root).as_posix()] = md5_file(str(path))
+    return out
+
+
+def differences(new: Entries, published: Entries) -> list[str]:
+    """Human-readable differences between content about to be published and a published version."""
+    out = []
+    for path in sorted(set(new) | set(published)):
+        if path not in published:
+            out.append(f"{path} (only in the new content)")
+        elif path not in new:
+            out.append(f"{path} (only in the published version)")
+        elif new[path] != published[path]:
+            out.append(f"{path} (differs: {new[path][0]} vs {published[path][0]} bytes, md5 {new[path][1][:8]}"
+                       f" vs {published[path][1][:8]})")
+    return out
+
+
+def ensure_same_content(label: str, new: Entries, published: Entries) -> None:
+    """Raise :class:`VersionConflictError` unless ``new`` and ``published`` hold the same files."""
+    diff = differences(new, published)
+    if diff:
+        raise VersionConflictError(label, diff)

@@ -1,0 +1,204 @@
+"""The ``clone-modify-upload`` flow: a new version made from an existing one, sending only what changed.
+
+The source version is cloned as symbolic links into the gypsum cache; the
+overlay's files replace or add files, the delete list removes paths, and an
+optional Python callable edits the folder. On upload, every file still linked
+to the cache becomes a link to the version it came from: only changed files
+are sent.
+
+Example::
+
+    from gypsum_flows.flows import clone_modify_upload
+
+    clone_modify_upload("scrnaseq", "tasic-brain", "2024-03-01",
+                        overlay="./tasic-patch", delete=["notes/README.txt"],
+                        credentials="local-gypsum")
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from ..batch.metadata import MetadataCheck
+from ..batch.spec import LATEST
+from ..blocks import GypsumCredentials
+from ..errors import GypsumError
+from ..names import bad_path_reason
+from ..tasks import clone_version, fetch_latest, upload_version
+from .checks import (
+    check_folder_metadata,
+    ensure_same_content,
+    folder_entries,
+    published_entries,
+    raise_for_violations,
+    resolve_credentials,
+    target_is_published,
+)
+from .report import Outcome, artifact_key, emit_published, reported, unchanged
+
+#: Edits a working folder in place; must replace files rather than write into them (they link into the cache).
+Modifier = Callable[[Path], None]
+
+
+class CacheWriteError(GypsumError):
+    """A modification wrote through a cloned link into the gypsum cache instead of replacing the file."""
+
+
+@flow(name="clone-modify-upload", flow_run_name="clone-modify-upload-{project}-{asset}-{version}")
+def clone_modify_upload(
+    project: str,
+    asset: str,
+    version: str,
+    source_version: str = LATEST,
+    source_project: str | None = None,
+    source_asset: str | None = None,
+    overlay: str | None = None,
+    delete: list[str] | None = None,
+    modify: Modifier | None = None,
+    probation: bool = False,
+    deduplicate: bool = True,
+    metadata: MetadataCheck | None = MetadataCheck(),
+    recover_interrupted_upload: bool = True,
+    credentials: GypsumCredentials | str | None = None,
+) -> Outcome:
+    """Clone a version, apply changes, and upload the result as ``project/asset/version``.
+
+    Args:
+        project: Project of the new version.
+        asset: Asset of the new version.
+        version: Name of the new version.
+        source_version: Version to clone, default the latest.
+        source_project: Project to clone from (default ``project``).
+        source_asset: Asset to clone from (default ``asset``).
+        overlay: Folder whose files are added to, or replace files of, the clone.
+        delete: Paths (files or folders) to remove from the clone.
+        modify: Python API only: ``modify(folder)`` edits the clone in place. Files
+            are links into the read-only cache: replace them (unlink, then write),
+            never write into them.
+        probation: Upload on probation.
+        deduplicate: Files identical to the latest version's become links.
+        metadata: Metadata files to validate in the final folder; ``None`` skips it.
+        recover_interrupted_upload: Remove an interrupted upload of this very version first (admin).
+        credentials: A GypsumCredentials block, the name of a saved one, or ``None`` for the client defaults.
+
+    Returns:
+        The outcome: ``published`` (files sent vs linked) or ``unchanged``.
+    """
+    creds = resolve_credentials(credentials)
+    label = f"{project}/{asset}/{version}"
+    delete = list(delete or [])
+    check_changes(overlay, delete)
+
+    def run() -> Outcome:
+        exists = target_is_published(project, asset, version, creds, recover_interrupted_upload)
+        if exists and source_version == LATEST:
+            # "latest" may be this very version by now: re-derive from it, so applying the
+            # changes again must be a no-op.
+            source = (project, asset, version)
+        else:
+            source = (source_project or project, source_asset or asset, source_version)
+            if source_version == LATEST:
+                source = (source[0], source[1], fetch_latest(source[0], source[1], credentials=creds))
+        with tempfile.TemporaryDirectory(prefix="gypsum-clone-") as scratch:
+            work = os.path.join(scratch, version)
+            clone_version(*source, work, credentials=creds)
+            apply_changes(work, overlay, delete, modify, missing_ok=exists)
+            if metadata is not None:
+                raise_for_violations(label, check_folder_metadata(work, metadata, credentials=creds))
+            if exists:
+                ensure_same_content(label, folder_entries(work), published_entries(project, asset, version, creds))
+                return unchanged(project, asset, version)
+            stats = upload_version(work, project, asset, version, probation=probation, deduplicate=deduplicate,
+                                   credentials=creds)
+        outcome = Outcome(outcome="published", detail=f"cloned from {'/'.join(source)}", **stats)
+        emit_published(outcome, creds.resolved_url(), probation)
+        return outcome
+
+    return reported(f"Clone, modify and upload {label}", artifact_key("gypsum-clone", project, asset),
+                    project, asset, version, run)
+
+
+def check_changes(overlay: str | None, delete: list[str]) -> None:
+    """Refuse bad delete paths and a missing overlay before anything is cloned."""
+    for path in delete:
+        reason = bad_path_reason(path)
+        if reason:
+            raise GypsumError(f"cannot delete {path!r}: {reason}")
+    if overlay is not None and not Path(overlay).is_dir():
+        raise GypsumError(f"overlay folder not found: {overlay}")
+
+
+@task(name="apply_changes", task_run_name="apply_changes[{work}]", cache_policy=NO_CACHE)
+def apply_changes(
+    work: str, overlay: str | None, delete: list[str], modify: Modifier | None, missing_ok: bool = False
+) -> None:
+    """Overlay, delete, then call ``modify``; cloned links are replaced, never written through.
+
+    ``missing_ok`` tolerates deleting paths that are already gone (re-deriving a version from itself).
+    """
+    root = Path(work)
+    if overlay is not None:
+        _overlay(Path(overlay), root)
+    for rel in delete:
+        _delete(root, rel, missing_ok)
+    if modify is not None:
+        before = _cache_targets(root)
+        modify(root)
+        touched = [rel for rel, stamp in before.items() if _stamp(root / rel) not in (stamp, None)]
+        if touched:
+            raise CacheWriteError(
+                f"modify() wrote into cloned files, which are links into the gypsum cache: {touched}; "
+                "replace files (unlink, then write) instead of editing them in place, and clear the cache copies"
+            )
+    get_run_logger().info("Applied changes to %s: overlay=%s, deleted=%s, modify=%s",
+                          work, overlay, delete, modify is not None)
+
+
+def _overlay(source: Path, root: Path) -> None:
+    for dirpath, _dirs, files in os.walk(source):
+        for name in files:
+            rel = (Path(dirpath) / name).relative_to(source)
+            target = root / rel
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(dirpath) / name, target)
+
+
+def _delete(root: Path, rel: str, missing_ok: bool) -> None:
+    target = root / rel
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.is_symlink() or target.exists():
+        target.unlink()
+    elif not missing_ok:
+        raise GypsumError(f"cannot delete {rel!r}: no such file in the cloned version")
+
+
+def _cache_targets(root: Path) -> dict[str, tuple[int, int]]:
+    """Size and modification time of the cache file behind every cloned link."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                out[path.relative_to(root).as_posix()] = _stamp(path)
+    return out
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(size, mtime) of what a cloned link points to, or None if the link was replaced or removed."""
+    if not path.is_symlink():
+        return None
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_size, info.st_mtime_ns

@@ -1,0 +1,180 @@
+"""What every flow leaves behind: outcome rows, table and markdown artifacts, progress, events.
+
+Each flow returns :class:`Outcome` rows; :func:`publish_report` turns them
+into a table artifact (asset, version, outcome, files sent vs linked, bytes)
+and a markdown summary, and :func:`emit_published` announces a new version as
+a ``gypsum.version.published`` event with resource id
+``gypsum.version.<project>/<asset>/<version>``, so automations can react.
+
+Example:
+    >>> row = Outcome(project="p", asset="a", version="v1", outcome="published", files_uploaded=2)
+    >>> row.label, table_rows([row])[0]["outcome"]
+    ('p/a/v1', 'published')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Literal
+from uuid import UUID
+
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.events import emit_event
+from pydantic import BaseModel
+
+#: What happened to one version.
+OutcomeKind = Literal["published", "unchanged", "failed", "approved", "rejected", "pending"]
+
+PUBLISHED_EVENT = "gypsum.version.published"
+APPROVED_EVENT = "gypsum.version.approved"
+
+
+class Outcome(BaseModel):
+    """What a flow did with one version, and why."""
+
+    project: str
+    asset: str
+    version: str
+    outcome: OutcomeKind
+    files_uploaded: int = 0
+    files_linked: int = 0
+    bytes_uploaded: int = 0
+    detail: str = ""
+
+    @property
+    def label(self) -> str:
+        """``project/asset/version``."""
+        return f"{self.project}/{self.asset}/{self.version}"
+
+
+def artifact_key(*parts: str) -> str:
+    """An artifact key from free text: lowercase letters, digits and dashes only.
+
+    Example:
+        >>> artifact_key("gypsum", "scRNAseq_2024", "Zeisel Brain")
+        'gypsum-scrnaseq-2024-zeisel-brain'
+    """
+    text = "-".join(parts).lower()
+    return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", text)).strip("-")[:100]
+
+
+def table_rows(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    """One table row per outcome, in the column order of the table artifact."""
+    return [
+        {
+            "project": o.project,
+            "asset": o.asset,
+            "version": o.version,
+            "outcome": o.outcome,
+            "files uploaded": o.files_uploaded,
+            "files linked": o.files_linked,
+            "bytes uploaded": o.bytes_uploaded,
+            "detail": o.detail,
+        }
+        for o in outcomes
+    ]
+
+
+def summary_markdown(title: str, outcomes: list[Outcome]) -> str:
+    """A markdown summary: counts per outcome, then one line per version (details of failures in full).
+
+    Example:
+        >>> print(summary_markdown("Batch", [Outcome(project="p", asset="a", version="v", outcome="unchanged")]))
+        # Batch
+        <BLANKLINE>
+        **1 unchanged**
+        <BLANKLINE>
+        - `p/a/v`: unchanged
+    """
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.outcome] = counts.get(o.outcome, 0) + 1
+    lines = [f"# {title}", "", "**" + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + "**", ""]
+    for o in outcomes:
+        sent = f" ({o.files_uploaded} sent, {o.files_linked} linked, {o.bytes_uploaded} bytes)" if o.files_uploaded or o.files_linked else ""
+        line = f"- `{o.label}`: {o.outcome}{sent}"
+        if o.detail:
+            detail = o.detail.replace("\n", "\n  ")
+            line += f"\n  ```\n  {detail}\n  ```" if "\n" in o.detail else f": {o.detail}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def unchanged(project: str, asset: str, version: str) -> Outcome:
+    """The outcome of a version that already exists with exactly the content asked for."""
+    return Outcome(project=project, asset=asset, version=version, outcome="unchanged",
+                   detail="already published with identical files")
+
+
+def reported(title: str, key: str, project: str, asset: str, version: str, body: Callable[[], Outcome]) -> Outcome:
+    """Run ``body`` and leave its report (table + summary) under ``key``, also when it fails."""
+    try:
+        outcome = body()
+    except Exception as exc:
+        failed = Outcome(project=project, asset=asset, version=version, outcome="failed", detail=str(exc))
+        publish_report(title, [failed], key)
+        raise
+    publish_report(title, [outcome], key)
+    return outcome
+
+
+def publish_report(title: str, outcomes: list[Outcome], key: str) -> None:
+    """Create the table artifact and the markdown summary of a flow run under ``key``."""
+    create_table_artifact(table_rows(outcomes), key=key, description=title)
+    create_markdown_artifact(summary_markdown(title, outcomes), key=f"{key}-summary"[:100], description=title)
+
+
+def emit_published(outcome: Outcome, url: str, probation: bool) -> None:
+    """Announce a new version: ``gypsum.version.published`` on ``gypsum.version.<p>/<a>/<v>``."""
+    _emit(PUBLISHED_EVENT, outcome, url, {"probation": probation})
+
+
+def emit_approved(outcome: Outcome, url: str) -> None:
+    """Announce that a probational version was approved (it is now public)."""
+    _emit(APPROVED_EVENT, outcome, url, {})
+
+
+def _emit(event: str, outcome: Outcome, url: str, extra: dict[str, Any]) -> None:
+    emit_event(
+        event=event,
+        resource={
+            "prefect.resource.id": f"gypsum.version.{outcome.label}",
+            "prefect.resource.name": outcome.label,
+            "gypsum.project": outcome.project,
+            "gypsum.asset": outcome.asset,
+            "gypsum.version": outcome.version,
+        },
+        payload={
+            "url": url,
+            "files_uploaded": outcome.files_uploaded,
+            "files_linked": outcome.files_linked,
+            "bytes_uploaded": outcome.bytes_uploaded,
+            **extra,
+        },
+    )
+
+
+class Progress:
+    """A progress artifact that moves as items finish.
+
+    Example::
+
+        progress = Progress(total=10, key="gypsum-batch-progress")
+        progress.advance("p/a/v1 published")
+    """
+
+    def __init__(self, total: int, key: str, description: str) -> None:
+        self.total = max(total, 1)
+        self.done = 0
+        self.id: UUID = create_progress_artifact(0.0, key=key, description=description)
+
+    def advance(self, description: str) -> None:
+        """Count one more finished item."""
+        self.done += 1
+        update_progress_artifact(self.id, 100.0 * self.done / self.total, description=description)

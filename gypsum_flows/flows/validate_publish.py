@@ -1,0 +1,81 @@
+"""The ``validate-metadata-then-publish`` flow: every metadata file must pass before anything is uploaded.
+
+Example::
+
+    from gypsum_flows.flows import validate_metadata_then_publish
+
+    validate_metadata_then_publish("./zeisel", "scrnaseq", "zeisel-brain", "2024-02-01",
+                                   credentials="local-gypsum")   # a saved GypsumCredentials block
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from ..batch.metadata import MetadataCheck
+from ..blocks import GypsumCredentials
+from ..tasks import upload_version
+from .checks import (
+    check_folder_metadata,
+    ensure_same_content,
+    folder_entries,
+    published_entries,
+    raise_for_violations,
+    resolve_credentials,
+    target_is_published,
+)
+from .report import Outcome, artifact_key, emit_published, reported, unchanged
+
+
+@flow(name="validate-metadata-then-publish", flow_run_name="validate-publish-{project}-{asset}-{version}")
+def validate_metadata_then_publish(
+    directory: str,
+    project: str,
+    asset: str,
+    version: str,
+    probation: bool = False,
+    deduplicate: bool = True,
+    metadata: MetadataCheck | None = MetadataCheck(),
+    recover_interrupted_upload: bool = True,
+    credentials: GypsumCredentials | str | None = None,
+) -> Outcome:
+    """Validate every metadata file of ``directory``, then publish it as ``project/asset/version``.
+
+    Metadata files (default: every ``_bioconductor.json``, at any depth) are
+    validated against the schema; if any fails, the flow fails with one report
+    of every violation of every file, and nothing is uploaded. A version that
+    already exists with the same files is reported as unchanged; with other
+    files, the flow fails naming them.
+
+    Args:
+        directory: The folder to publish.
+        project: Project name.
+        asset: Asset name.
+        version: Name of the new version.
+        probation: Upload on probation.
+        deduplicate: Files identical to the latest version's become links.
+        metadata: Which files to validate against which schema; ``None`` skips validation.
+        recover_interrupted_upload: If an earlier upload of this very version was
+            interrupted (its lock still held), remove it and publish again (admin token).
+        credentials: A GypsumCredentials block or the name of a saved one; ``None``
+            uses the client defaults (GYPSUM_REST_URL, GYPSUM_TOKEN, the cached token).
+
+    Returns:
+        The outcome: ``published`` (with files sent vs linked) or ``unchanged``.
+    """
+    creds = resolve_credentials(credentials)
+    label = f"{project}/{asset}/{version}"
+
+    def run() -> Outcome:
+        if metadata is not None:
+            raise_for_violations(label, check_folder_metadata(directory, metadata, credentials=creds))
+        if target_is_published(project, asset, version, creds, recover_interrupted_upload):
+            ensure_same_content(label, folder_entries(directory), published_entries(project, asset, version, creds))
+            return unchanged(project, asset, version)
+        stats = upload_version(directory, project, asset, version, probation=probation, deduplicate=deduplicate,
+                               credentials=creds)
+        outcome = Outcome(outcome="published", **stats)
+        emit_published(outcome, creds.resolved_url(), probation)
+        return outcome
+
+    return reported(f"Publish {label}", artifact_key("gypsum-publish", project, asset), project, asset, version, run)

@@ -51,6 +51,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (port 0: any free one); a clear error if that fails."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
 def serve_in_thread(
     root: str | os.PathLike[str],
     users_file: str | os.PathLike[str] | None = None,
@@ -83,9 +95,7 @@ def serve_in_thread(
     if Path(root).resolve() in Path(users_file).resolve().parents:
         raise ValueError(f"the users file {users_file} is inside the served root {root}; move it out")
     app = create_app(root, load_users(users_file), metadata_dir)
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    sock = _listen(host, port)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="gypsum-server", daemon=True)

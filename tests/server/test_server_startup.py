@@ -1,4 +1,4 @@
-"""Users files: clear errors for malformed ones, and the generated one."""
+"""Start-up: users files (clear errors, the generated one), refused configurations, a busy port."""
 
 from __future__ import annotations
 
@@ -50,3 +50,9 @@ def test_users_file_inside_root_is_refused(tmp_path):
 def test_non_loopback_without_users_file(tmp_path):
     with pytest.raises(ValueError, match="needs an explicit users file"):
         serve_in_thread(tmp_path / "root", host="0.0.0.0")
+
+
+def test_port_in_use(tmp_path, gypsum_server):
+    port = int(gypsum_server.url.rsplit(":", 1)[1])
+    with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
+        serve_in_thread(tmp_path / "root", gypsum_server.users_file, port=port)

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import admin, probation, read, upload
 from .storage import Bucket
 from .signing import Signer, load_secret
-from .transfer import UsedGrants, put_object
+from .transfer import put_object
 from .users import Users, github_user, github_user_orgs
 from .web import HttpError, endpoint, error_response
 
@@ -163,7 +163,6 @@ def create_app(
     app.state.bucket = Bucket(root, state)
     app.state.users = users
     app.state.signer = Signer(load_secret(state))
-    app.state.used_grants = UsedGrants()
     app.state.metadata_dir = Path(metadata_dir).resolve() if metadata_dir else None
     app.state.request_log = request_log
     return app

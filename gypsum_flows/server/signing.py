@@ -51,8 +51,8 @@ class Signer:
         return _b64(hmac.new(self._secret, token.encode(), hashlib.sha256).digest())
 
     def sign(self, claims: dict[str, Any], lifetime: int = GRANT_LIFETIME) -> tuple[str, str]:
-        """``(token, signature)`` for ``claims`` plus an expiry and a one-time nonce."""
-        body = {**claims, "expires": int(time.time()) + lifetime, "nonce": secrets.token_hex(12)}
+        """``(token, signature)`` for ``claims`` plus an expiry."""
+        body = {**claims, "expires": int(time.time()) + lifetime}
         token = _b64(json.dumps(body, separators=(",", ":")).encode())
         return token, self._signature(token)
 

@@ -4,7 +4,10 @@ The body streams to a temporary file in the private state folder while its
 MD5 is computed; the object appears (atomic rename) only when the grant is
 genuine and unexpired, the ``Content-MD5`` header and the bytes match the
 grant, the size is not exceeded and the upload session still holds the
-project lock. Each grant can be used once.
+project lock. A replay after the session ended (completed or aborted) is
+refused; a replay during the session (a client retrying a PUT whose answer
+it lost) gets 200 and writes nothing when the object is already in place
+with exactly the granted bytes.
 
 Example (over HTTP)::
 
@@ -16,8 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,23 +29,6 @@ from starlette.responses import Response
 from .locks import lock_key
 from .storage import Bucket
 from .web import HttpError
-
-
-class UsedGrants:
-    """Nonces of grants already used, kept until the grants expire."""
-
-    def __init__(self) -> None:
-        self._used: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def claim(self, nonce: str, expires: float) -> None:
-        """Mark ``nonce`` used; 403 if it already was."""
-        with self._lock:
-            now = time.time()
-            self._used = {n: e for n, e in self._used.items() if e >= now}
-            if nonce in self._used:
-                raise HttpError("presigned URL has already been used", 403)
-            self._used[nonce] = expires
 
 
 async def put_object(request: Request) -> Response:
@@ -64,7 +48,7 @@ async def put_object(request: Request) -> Response:
         digest = await _receive(request, fd, claims["size"])
         if base64.b64encode(digest).decode() != claims["md5"]:
             raise HttpError("body MD5 does not match Content-MD5", 400)
-        await run_in_threadpool(_commit, state.bucket, state.used_grants, claims, tmp, digest.hex())
+        await run_in_threadpool(_commit, state.bucket, claims, tmp, digest.hex())
     finally:
         tmp.unlink(missing_ok=True)
     return Response(status_code=200, headers={"ETag": f'"{digest.hex()}"'})
@@ -83,12 +67,12 @@ async def _receive(request: Request, fd: int, limit: int) -> bytes:
     return md5.digest()
 
 
-def _commit(bucket: Bucket, used: UsedGrants, claims: dict[str, Any], tmp: Path, md5: str) -> None:
-    """Rename the received file into place if its session still holds the lock."""
+def _commit(bucket: Bucket, claims: dict[str, Any], tmp: Path, md5: str) -> None:
+    """Rename the received file into place if its session still holds the lock and it is not there yet."""
     project = claims["key"].split("/", 1)[0]
     with bucket.project_lock(project):
         lock = bucket.get_json(lock_key(project))
         if lock is None or lock.get("session_hash") != claims["session_hash"]:
             raise HttpError("the upload session of this presigned URL is no longer active", 403)
-        used.claim(claims["nonce"], claims["expires"])
-        bucket.put_file(claims["key"], tmp, md5)
+        if not (bucket.exists(claims["key"]) and bucket.md5(claims["key"]) == md5):
+            bucket.put_file(claims["key"], tmp, md5)

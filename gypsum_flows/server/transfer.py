@@ -43,6 +43,8 @@ async def put_object(request: Request) -> Response:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > claims["size"]:
         raise HttpError(f"body of {declared} bytes exceeds the declared size of {claims['size']} bytes", 413)
+    # Refuse dead sessions before receiving the bytes; the commit checks again under the lock.
+    await run_in_threadpool(_require_session, state.bucket, claims)
     fd, tmp = state.bucket.temp_file()
     try:
         digest = await _receive(request, fd, claims["size"])
@@ -67,12 +69,20 @@ async def _receive(request: Request, fd: int, limit: int) -> bytes:
     return md5.digest()
 
 
+def _project(claims: dict[str, Any]) -> str:
+    return claims["key"].split("/", 1)[0]
+
+
+def _require_session(bucket: Bucket, claims: dict[str, Any]) -> None:
+    """The grant's session must still hold its project's lock (403 otherwise)."""
+    lock = bucket.get_json(lock_key(_project(claims)))
+    if lock is None or lock.get("session_hash") != claims["session_hash"]:
+        raise HttpError("the upload session of this presigned URL is no longer active", 403)
+
+
 def _commit(bucket: Bucket, claims: dict[str, Any], tmp: Path, md5: str) -> None:
     """Rename the received file into place if its session still holds the lock and it is not there yet."""
-    project = claims["key"].split("/", 1)[0]
-    with bucket.project_lock(project):
-        lock = bucket.get_json(lock_key(project))
-        if lock is None or lock.get("session_hash") != claims["session_hash"]:
-            raise HttpError("the upload session of this presigned URL is no longer active", 403)
+    with bucket.project_lock(_project(claims)):
+        _require_session(bucket, claims)
         if not (bucket.exists(claims["key"]) and bucket.md5(claims["key"]) == md5):
             bucket.put_file(claims["key"], tmp, md5)

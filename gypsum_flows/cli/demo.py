@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import importlib.util
 import logging
 import os
 import shutil
@@ -20,6 +21,8 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 EXAMPLES = """examples:
   gypsum-flows demo                                  # everything in a new temporary folder
@@ -32,9 +35,10 @@ BLOCK_NAME = "gypsum-demo"
 #: Prefect's ephemeral server builds a fresh SQLite database first: allow slow machines.
 STARTUP_TIMEOUT_SECONDS = "120"
 
-#: Loggers that report SQLite lock contention of the ephemeral server's background
-#: services (telemetry, event recording) as errors: the next flush retries them.
-BACKGROUND_LOGGERS = ("prefect.server", "docket", "uvicorn.error", "prefect._internal.concurrency")
+#: Loggers of the ephemeral server's background services, and what they report that is harmless:
+#: SQLite lock contention (the service retries) and cancellation while the server shuts down.
+BACKGROUND_LOGGERS = ("prefect.server", "docket", "uvicorn", "asyncio", "prefect._internal")
+HARMLESS_MARKERS = ("database is locked", "CancelledError")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="gypsum-flows-demo-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     use_embedded_prefect(workdir / "prefect")
-    quiet_background_loggers()
 
     from ..server import load_users, serve_in_thread
 
@@ -67,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         user = load_users(server.users_file).users[0]
         print(f"local gypsum server: {server.url} (admin {user.login}, users file {server.users_file})", flush=True)
-        outcomes = publish_examples(server.url, user.login, user.token, workdir / "cache")
+        try:
+            outcomes = publish_examples(server.url, user.login, user.token, workdir / "cache")
+        finally:
+            stop_embedded_prefect()
         print_summary(outcomes)
         if any(o.outcome == "failed" for o in outcomes):
             return 1
@@ -79,27 +85,54 @@ def run(args: argparse.Namespace) -> int:
 
 
 def use_embedded_prefect(home: Path) -> None:
-    """Point Prefect at an ephemeral server over ``home/prefect.db``; must run before Prefect is imported."""
+    """Point Prefect at an ephemeral server over ``home/prefect.db``; must run before Prefect is imported.
+
+    Also writes ``home/logging.yml`` (Prefect's default configuration plus
+    :class:`HarmlessNoiseFilter`), which the ephemeral server's process reads too.
+    """
+    home.mkdir(parents=True, exist_ok=True)
     os.environ["PREFECT_HOME"] = str(home)
+    os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(home / "logging.yml")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_TIMEOUT_SECONDS)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # A configured API would receive the demo's runs and need our block there: the demo is self-contained.
     for name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
         os.environ.pop(name, None)
+    write_logging_config(home / "logging.yml")
 
 
-def quiet_background_loggers() -> None:
-    """Keep lock-contention retries of the ephemeral server's services out of the demo's output."""
-    for name in BACKGROUND_LOGGERS:
-        logging.getLogger(name).addFilter(_drop_sqlite_lock_noise)
+def write_logging_config(path: Path) -> None:
+    """Prefect's default logging configuration with :class:`HarmlessNoiseFilter` on its console handlers."""
+    spec = importlib.util.find_spec("prefect")  # locate without importing: the environment is not final yet
+    default = Path(spec.submodule_search_locations[0]) / "logging" / "logging.yml"
+    config = yaml.safe_load(default.read_text())
+    config["filters"] = {"harmless_noise": {"()": f"{__name__}.HarmlessNoiseFilter"}}
+    for handler in ("console", "debug"):
+        config["handlers"][handler]["filters"] = ["harmless_noise"]
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def _drop_sqlite_lock_noise(record: logging.LogRecord) -> bool:
-    """False for records about a locked SQLite database or a shutdown cancellation; True for the rest."""
-    text = record.getMessage()
-    if record.exc_info and record.exc_info[1] is not None:
-        text += f" {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
-    return not any(marker in text for marker in ("database is locked", "CancelledError"))
+class HarmlessNoiseFilter(logging.Filter):
+    """Drops background-service records about SQLite lock contention or shutdown cancellation; keeps the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(BACKGROUND_LOGGERS):
+            return True
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        return not any(marker in text for marker in HARMLESS_MARKERS)
+
+
+def stop_embedded_prefect() -> None:
+    """Send the last logs and events, then stop the ephemeral server (before exit, so nothing races it)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.server.api.server import SubprocessASGIServer
+
+    APILogWorker.drain_all()
+    EventsWorker.drain_all()
+    SubprocessASGIServer().stop()  # the port-less instance is the ephemeral server
 
 
 def example_specs() -> list[Path]:
@@ -124,9 +157,24 @@ def publish_examples(url: str, login: str, token: str, cache_dir: Path) -> list[
             if project not in client.list_projects():
                 client.create_project(project, owners=[login])
         print(f"publishing {spec.name} through publish-batch ...", flush=True)
-        state = publish_batch(str(spec), credentials=BLOCK_NAME, return_state=True)
-        outcomes += state.result(raise_on_failure=False)
+        outcomes += batch_outcomes(publish_batch(str(spec), credentials=BLOCK_NAME, return_state=True))
     return outcomes
+
+
+def batch_outcomes(state: Any) -> list[Any]:
+    """The per-asset outcomes of a finished publish-batch run, failed assets included.
+
+    Raises:
+        GypsumError: The batch failed as a whole (e.g. an invalid spec).
+    """
+    from ..flows import BatchFailedError
+
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BatchFailedError):
+        return result.outcomes
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def seed_schema_cache(cache_dir: Path) -> None:
@@ -151,25 +199,23 @@ def print_summary(outcomes: list[Any]) -> None:
 def read_back(outcomes: list[Any], url: str, cache_dir: Path) -> str:
     """Download the first version published from a folder (links resolved) and compare it with that folder."""
     from ..batch import load_spec
-    from ..client import save_version
+    from ..client import fetch_manifest, save_version
 
     jobs = {job.label: job for spec in example_specs() for job in load_spec(spec).assets}
     job = next(jobs[o.label] for o in outcomes if jobs[o.label].directory is not None)
-    local = save_version(job.project, job.asset, job.version, url=url, cache_dir=str(cache_dir))
-    differences = folder_differences(Path(job.directory), Path(local))
+    where = {"url": url, "cache_dir": str(cache_dir)}
+    listed = set(fetch_manifest(job.project, job.asset, job.version, **where))
+    local = Path(save_version(job.project, job.asset, job.version, **where))
+    differences = version_differences(Path(job.directory), local, listed)
     verdict = "identical to" if not differences else f"DIFFERENT ({', '.join(differences)}) from"
-    return f"read back {job.label} into {local}: {verdict} {job.directory}"
+    return f"read back {job.label} ({len(listed)} files) into {local}: {verdict} {job.directory}"
 
 
-def folder_differences(expected: Path, actual: Path) -> list[str]:
-    """Relative paths whose presence or bytes differ between two folders (gypsum's ``..`` files aside)."""
-
-    def files(root: Path) -> set[str]:
-        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.name.startswith("..")}
-
-    wanted, got = files(expected), files(actual)
-    changed = [rel for rel in wanted & got if not filecmp.cmp(expected / rel, actual / rel, shallow=False)]
-    return sorted((wanted ^ got) | set(changed))
+def version_differences(source: Path, downloaded: Path, listed: set[str]) -> list[str]:
+    """Paths missing on either side, or whose downloaded bytes differ from the source folder's."""
+    local = {p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file()}
+    changed = {rel for rel in local & listed if not filecmp.cmp(source / rel, downloaded / rel, shallow=False)}
+    return sorted((local ^ listed) | changed)
 
 
 def print_where_to_look(workdir: Path) -> None:

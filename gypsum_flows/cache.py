@@ -49,10 +49,9 @@ def cache_directory(dir: str | None = None) -> str:  # noqa: A002 - gypsum_clien
     shared with gypsum_client and the R client. The folder is not created.
 
     Example:
-        >>> old = cache_directory("/tmp/my-cache")
-        >>> cache_directory()
+        >>> previous = cache_directory("/tmp/my-cache")  # doctest: +SKIP
+        >>> cache_directory()  # doctest: +SKIP
         '/tmp/my-cache'
-        >>> _ = cache_directory(old)
     """
     previous = _cache_dir_override[0] if _cache_dir_override else default_cache_dir()
     if dir is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from .. import _http
@@ -211,6 +212,17 @@ def _finished(init: dict, url: str) -> bool | None:
         return None
 
 
+def _end_session(init: dict, key: str, url: str | None, took_effect: Callable[[bool | None], bool]) -> None:
+    """POST the session's complete or abort URL (retried); a lock error after it took effect is success."""
+    url = _http.resolve_url(url)
+    try:
+        _http.request("POST", _http.join_url(url, init[key]), token=init["session_token"]).close()
+    except GypsumPermissionError:
+        # A retry after an attempt whose answer was lost finds the lock gone.
+        if not took_effect(_finished(init, url)):
+            raise
+
+
 def complete_upload(init: dict, url: str | None = None) -> None:
     """Finish an upload: the version becomes visible (and latest unless probational); unlocks the project.
 
@@ -220,12 +232,7 @@ def complete_upload(init: dict, url: str | None = None) -> None:
     Example:
         >>> complete_upload(init, url=server.url)  # doctest: +SKIP
     """
-    url = _http.resolve_url(url)
-    try:
-        _http.request("POST", _http.join_url(url, init["complete_url"]), token=init["session_token"]).close()
-    except GypsumPermissionError:
-        if not _finished(init, url):
-            raise
+    _end_session(init, "complete_url", url, took_effect=lambda finished: finished is True)
 
 
 def abort_upload(init: dict, url: str | None = None) -> None:
@@ -234,13 +241,8 @@ def abort_upload(init: dict, url: str | None = None) -> None:
     Example:
         >>> abort_upload(init, url=server.url)  # doctest: +SKIP
     """
-    url = _http.resolve_url(url)
-    try:
-        _http.request("POST", _http.join_url(url, init["abort_url"]), token=init["session_token"]).close()
-    except GypsumPermissionError:
-        # An earlier attempt that took effect left neither the version nor the lock.
-        if _finished(init, url) is not None:
-            raise
+    # An abort that took effect leaves neither the version nor the lock.
+    _end_session(init, "abort_url", url, took_effect=lambda finished: finished is None)
 
 
 def upload_directory(

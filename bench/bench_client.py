@@ -1,0 +1,235 @@
+"""Benchmark: our client against gypsum_client 0.2.0 and a plain streaming copy, on one local server.
+
+Run on demand (not collected by pytest)::
+
+    python bench/bench_client.py              # 1,000 small files and one 1 GiB file
+    python bench/bench_client.py --size 256M  # a smaller big file
+
+A local gypsum server runs in its own process. Every measured operation runs
+in a fresh child process, which reports its wall time and its peak resident
+memory (``resource.getrusage``), so the figures do not mix. Printed ratios
+compare against baselines measured in the same run:
+
+- 1,000 small files: gypsum_client time / our time (goal: >= 5x, with defaults);
+- the big file: plain streaming copy time / our time (goal: >= 0.8), where the
+  plain copy is one ``requests`` PUT (or GET) of the same bytes through the same
+  server; our peak memory for the big upload (goal: < 200 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ADMIN, OWNER = "bench-admin", "bench-owner"
+PROJECT = "bench"
+
+
+def parse_size(text: str) -> int:
+    """``"1G"``, ``"256M"``, ``"4096"`` -> bytes."""
+    match = re.fullmatch(r"(\d+)([KMG]?)i?B?", text.strip(), re.IGNORECASE)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}")
+    return int(match.group(1)) * 1024 ** " KMG".index((match.group(2) or " ").upper())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Child side: one operation, timed, with its peak memory.
+
+
+def _plain_put(spec: dict) -> None:
+    import requests
+
+    from gypsum_flows import client
+
+    path = Path(spec["directory"], "big.bin")
+    init = client.start_upload(PROJECT, spec["asset"], "v1", ["big.bin"], directory=spec["directory"],
+                               deduplicate=False, url=spec["url"], token=spec["token"])  # fmt: skip
+    headers = {"Authorization": f"Bearer {init['session_token']}"}
+    signed = requests.post(spec["url"] + init["file_urls"][0]["url"], headers=headers, timeout=60).json()
+    start = time.perf_counter()
+    with open(path, "rb") as handle:
+        response = requests.put(signed["url"], data=handle, headers={"Content-MD5": signed["md5sum_base64"]},
+                                timeout=600)  # fmt: skip
+    response.raise_for_status()
+    spec["elapsed"] = time.perf_counter() - start
+    client.complete_upload(init, url=spec["url"])
+
+
+def _plain_get(spec: dict) -> None:
+    import requests
+
+    key = f"{PROJECT}/{spec['asset']}/v1/big.bin".replace("/", "%2F")
+    start = time.perf_counter()
+    with requests.get(f"{spec['url']}/file/{key}", stream=True, timeout=600) as response, open(
+        Path(spec["cache"], "plain.bin"), "wb"
+    ) as out:
+        response.raise_for_status()
+        for chunk in response.iter_content(1 << 20):
+            out.write(chunk)
+    spec["elapsed"] = time.perf_counter() - start
+
+
+def _run_child(spec: dict) -> dict:
+    op, who, url, token = spec["op"], spec["who"], spec["url"], spec["token"]
+    if who == "plain":
+        (_plain_put if op == "upload" else _plain_get)(spec)
+        elapsed = spec["elapsed"]
+    else:
+        lib = __import__("gypsum_flows.client" if who == "ours" else "gypsum_client", fromlist=["x"])
+        start = time.perf_counter()
+        if op == "upload":
+            lib.upload_directory(spec["directory"], PROJECT, spec["asset"], "v1", url=url, token=token,
+                                 cache_dir=spec["cache"])  # fmt: skip
+        else:
+            lib.save_version(PROJECT, spec["asset"], "v1", cache_dir=spec["cache"], url=url)
+        elapsed = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": elapsed, "peak_mb": peak_mb}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parent side: server, data, runs, report.
+
+
+def _start_server(work: Path) -> tuple[subprocess.Popen, str, dict[str, str]]:
+    tokens = {ADMIN: "bench-admin-token-" + os.urandom(8).hex(), OWNER: "bench-owner-token-" + os.urandom(8).hex()}
+    users = {"admins": [ADMIN], "users": [{"login": k, "token": v, "orgs": []} for k, v in tokens.items()]}
+    (work / "users.yaml").write_text(yaml.safe_dump(users))
+    # The server gets a process of its own, so it does not share a GIL with the clients measured. uvicorn
+    # binds the socket itself: serve_in_thread's socket lacks TCP_NODELAY, which stalls every keep-alive
+    # response by ~40 ms (Nagle + delayed ACK) and would hide the clients' own costs.
+    code = (
+        "import socket, sys, uvicorn\n"
+        "from gypsum_flows.server.app import create_app\n"
+        "from gypsum_flows.server.users import load_users\n"
+        "probe = socket.socket(); probe.bind(('127.0.0.1', 0)); port = probe.getsockname()[1]; probe.close()\n"
+        "print(f'listening on http://127.0.0.1:{port}', flush=True)\n"
+        "uvicorn.run(create_app(sys.argv[1], load_users(sys.argv[2])), host='127.0.0.1', port=port,\n"
+        "            log_level='warning', access_log=False, lifespan='off')"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(work / "root"), str(work / "users.yaml")], stdout=subprocess.PIPE, text=True
+    )
+    for line in proc.stdout:  # type: ignore[union-attr]
+        found = re.search(r"listening on (http://\S+)", line)
+        if found:
+            _wait_until_up(found.group(1))
+            return proc, found.group(1), tokens
+    raise RuntimeError("the gypsum server did not start")
+
+
+def _wait_until_up(url: str) -> None:
+    import requests
+
+    for _ in range(200):
+        try:
+            requests.get(url + "/list", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the gypsum server at {url} did not come up")
+
+
+def _make_data(work: Path, files: int, size: int) -> tuple[Path, Path]:
+    small = work / "small"
+    for i in range(files):
+        path = small / f"d{i % 10}" / f"file{i}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(512 + (i * 37) % 3584))
+    big = work / "big"
+    big.mkdir()
+    with open(big / "big.bin", "wb") as out:
+        left = size
+        while left:
+            out.write(os.urandom(min(left, 1 << 24)))
+            left -= min(left, 1 << 24)
+    return small, big
+
+
+def _child(spec: dict) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"{spec['who']} {spec['op']} {spec['asset']} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _measure(work: Path, url: str, token: str, small: Path, big: Path) -> dict[tuple[str, str, str], dict]:
+    results = {}
+    plan = [("small", small, ("ours", "ref")), ("big", big, ("ours", "ref", "plain"))]
+    for data, directory, whos in plan:
+        for op in ("upload", "save"):
+            for who in whos:
+                asset = f"{data}-{who}"
+                cache = work / "caches" / f"{asset}-{op}"
+                cache.mkdir(parents=True, exist_ok=True)
+                spec = {"op": op, "who": who, "url": url, "token": token, "asset": asset,
+                        "directory": str(directory), "cache": str(cache)}  # fmt: skip
+                results[(data, op, who)] = _child(spec)
+                shutil.rmtree(cache, ignore_errors=True)
+                print(f"  {data:5} {op:6} {who:5} {results[(data, op, who)]['seconds']:8.2f} s "
+                      f"{results[(data, op, who)]['peak_mb']:8.1f} MB", flush=True)  # fmt: skip
+    return results
+
+
+def _report(results: dict, files: int, size: int) -> None:
+    def r(key: tuple) -> dict:
+        return results[key]
+
+    print(f"\n{'case':38} {'ours s':>8} {'base s':>8} {'ratio':>7} {'goal':>8}  ours peak MB")
+    for op in ("upload", "save"):
+        mine, ref = r(("small", op, "ours")), r(("small", op, "ref"))
+        ratio = ref["seconds"] / mine["seconds"]
+        print(f"{op + f' {files} small files vs gypsum_client':38} {mine['seconds']:8.2f} {ref['seconds']:8.2f} "
+              f"{ratio:6.1f}x {'>= 5x':>8}  {mine['peak_mb']:.0f} {'OK' if ratio >= 5 else 'MISSED'}")  # fmt: skip
+    for op in ("upload", "save"):
+        mine, plain, ref = r(("big", op, "ours")), r(("big", op, "plain")), r(("big", op, "ref"))
+        ratio = plain["seconds"] / mine["seconds"]
+        label = f"{op} {size / 2**20:.0f} MiB vs plain copy"
+        print(f"{label:38} {mine['seconds']:8.2f} {plain['seconds']:8.2f} {ratio:6.2f}  {'>= 0.80':>8}  "
+              f"{mine['peak_mb']:.0f} {'OK' if ratio >= 0.8 else 'MISSED'}"
+              f"   (gypsum_client {ref['seconds']:.2f} s, {ref['peak_mb']:.0f} MB)")  # fmt: skip
+    peak = r(("big", "upload", "ours"))["peak_mb"]
+    print(f"peak memory of our big upload: {peak:.0f} MB (goal < 200 MB): {'OK' if peak < 200 else 'MISSED'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=1000, help="number of small files (default 1000)")
+    parser.add_argument("--size", type=parse_size, default=parse_size("1G"), help="big file size, e.g. 256M")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(_run_child(json.loads(args.child))))
+        return 0
+    work = Path(tempfile.mkdtemp(prefix="gypsum-bench-"))
+    proc = None
+    try:
+        proc, url, tokens = _start_server(work)
+        from gypsum_flows import client
+
+        client.create_project(PROJECT, owners=[OWNER], url=url, token=tokens[ADMIN])
+        small, big = _make_data(work, args.files, args.size)
+        print(f"server {url}; {args.files} small files, big file {args.size / 2**20:.0f} MiB; work in {work}")
+        _report(_measure(work, url, tokens[OWNER], small, big), args.files, args.size)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
+from filelock import FileLock, Timeout
 
 from .app import create_app, state_dir
 from .users import generate_users_file, load_users
@@ -29,11 +30,13 @@ class RunningServer:
     request_log: list[tuple[str, str]] = field(repr=False)
     _server: uvicorn.Server = field(repr=False)
     _thread: threading.Thread = field(repr=False)
+    _claim: FileLock = field(repr=False)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish the requests in flight, close the socket and join the thread."""
+        """Finish the requests in flight, close the socket, join the thread and free the root."""
         self._server.should_exit = True
         self._thread.join(timeout)
+        self._claim.release()
 
 
 def is_loopback(host: str) -> bool:
@@ -63,6 +66,32 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _claim_root(root: Path) -> FileLock:
+    """Hold ``<root>.state/server.lock``: one server per root, since project locks live in its memory."""
+    state_dir(root).mkdir(parents=True, exist_ok=True)
+    claim = FileLock(state_dir(root) / "server.lock")
+    try:
+        claim.acquire(timeout=0)
+    except Timeout:
+        raise ValueError(f"another gypsum server is already serving {root}") from None
+    return claim
+
+
+def _start(app: object, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thread]:
+    """Run uvicorn on ``sock`` in a daemon thread; return once it accepts requests."""
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="gypsum-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the gypsum server on {sock.getsockname()} did not start")
+        time.sleep(0.01)
+    return server, thread
+
+
 def serve_in_thread(
     root: str | os.PathLike[str],
     users_file: str | os.PathLike[str] | None = None,
@@ -75,11 +104,13 @@ def serve_in_thread(
     Without ``users_file`` a users file with one administrator and a random
     token is generated in the private state folder (``<root>.state/users.yaml``)
     and reused on restart; that needs a loopback ``host``. ``port=0`` picks a
-    free port.
+    free port. Only one server may serve a root at a time.
 
     Raises:
         ValueError: a non-loopback host without a users file, a users file inside
-            ``root`` (it would be served) or a malformed users file.
+            ``root`` (it would be served), a malformed users file, or a root
+            already served by another server.
+        OSError: the address cannot be bound.
 
     Example:
         >>> import tempfile, pathlib, urllib.request
@@ -88,31 +119,23 @@ def serve_in_thread(
         b'[]'
         >>> server.stop()
     """
+    root = Path(root).resolve()
     if users_file is None:
         if not is_loopback(host):
             raise ValueError(f"binding to {host} (not loopback) needs an explicit users file (--users)")
         users_file = generate_users_file(state_dir(root) / "users.yaml")
-    if Path(root).resolve() in Path(users_file).resolve().parents:
+    users_file = Path(users_file).resolve()
+    if root in users_file.parents:
         raise ValueError(f"the users file {users_file} is inside the served root {root}; move it out")
-    app = create_app(root, load_users(users_file), metadata_dir)
-    sock = _listen(host, port)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="gypsum-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError(f"the gypsum server on {host}:{port} did not start")
-        time.sleep(0.01)
+    users = load_users(users_file)
+    claim = _claim_root(root)
+    try:
+        app = create_app(root, users, metadata_dir)
+        sock = _listen(host, port)
+        server, thread = _start(app, sock)
+    except BaseException:
+        claim.release()
+        raise
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    return RunningServer(
-        f"http://{shown}:{bound_port}",
-        Path(root).resolve(),
-        Path(users_file).resolve(),
-        app.state.request_log,
-        server,
-        thread,
-    )
+    return RunningServer(f"http://{shown}:{bound_port}", root, users_file, app.state.request_log, server, thread, claim)

@@ -56,3 +56,13 @@ def test_port_in_use(tmp_path, gypsum_server):
     port = int(gypsum_server.url.rsplit(":", 1)[1])
     with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
         serve_in_thread(tmp_path / "root", gypsum_server.users_file, port=port)
+
+
+def test_one_server_per_root(tmp_path, gypsum_server):
+    first = serve_in_thread(tmp_path / "root", gypsum_server.users_file)
+    try:
+        with pytest.raises(ValueError, match="another gypsum server is already serving"):
+            serve_in_thread(tmp_path / "root", gypsum_server.users_file)
+    finally:
+        first.stop()
+    serve_in_thread(tmp_path / "root", gypsum_server.users_file).stop()  # free again after stop()

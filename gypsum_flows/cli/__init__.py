@@ -14,7 +14,7 @@ import sys
 from ..errors import GypsumError
 
 #: Command modules under ``gypsum_flows.cli``, in ``--help`` order.
-COMMANDS = ["server", "demo", "index", "recover"]
+COMMANDS = ["server", "demo", "index", "recover", "publish"]
 
 
 def build_parser() -> argparse.ArgumentParser:

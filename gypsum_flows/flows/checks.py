@@ -31,6 +31,7 @@ from ..batch.metadata import MetadataCheck, Violation, metadata_violations
 from ..blocks import GypsumCredentials
 from ..client.upload import md5_file
 from ..errors import GypsumError, GypsumMetadataError, GypsumNotFoundError, GypsumPermissionError
+from ..recover import read_lock
 from ..tasks import fetch_manifest, fetch_summary, list_versions, remove_version, unlock_project
 
 #: Entries compared between a folder and a published version: path -> (size, md5).
@@ -117,6 +118,12 @@ def recover_interrupted(project: str, asset: str, version: str, credentials: Gyp
     saying what an admin must do.
     """
     label = f"{project}/{asset}/{version}"
+    lock = read_lock(project, url=credentials.resolved_url())
+    if lock is not None and (lock.asset, lock.version) != (asset, version):
+        raise InterruptedUploadError(
+            f"{label} is incomplete, but project {project!r} is locked by another operation ({lock.label}); "
+            "left alone: retry later, or ask an admin to run `gypsum-flows recover`"
+        )
     try:
         unlock_project(project, credentials=credentials)
         remove_version(project, asset, version, credentials=credentials)

@@ -27,12 +27,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -130,8 +131,18 @@ def session() -> requests.Session:
             sess.mount("http://", adapter)
             sess.mount("https://", adapter)
             sess.headers["User-Agent"] = _USER_AGENT
+            # requests re-reads the whole environment on every request when trust_env is on (milliseconds
+            # each); proxies are looked up once per host instead (_proxies_for), the CA bundle once here.
+            sess.trust_env = False
+            sess.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
             _session_state.update(pid=os.getpid(), session=sess)
         return _session_state["session"]
+
+
+@functools.lru_cache(maxsize=64)
+def _proxies_for(scheme: str, netloc: str) -> dict[str, str]:
+    """The environment's proxies (``HTTPS_PROXY``, ``NO_PROXY``...) for one host, looked up once."""
+    return requests.utils.get_environ_proxies(f"{scheme}://{netloc}/")
 
 
 def error_for(status: int | None, reason: str, method: str | None = None, url: str | None = None) -> GypsumHTTPError:
@@ -252,6 +263,7 @@ def request(
             response = sess.request(
                 method,
                 url,
+                proxies=_proxies_for(*urlsplit(url)[:2]),
                 headers=_headers(token, headers),
                 data=data,
                 timeout=timeout or (CONNECT_TIMEOUT, READ_TIMEOUT),

@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--root", required=True, help="folder holding the bucket (created if missing)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8787, help="port to bind, 0 for any free one (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=8787, help="port to bind, 0 for any free one (default: %(default)s)"
+    )
     parser.add_argument(
         "--users", help="YAML users file; without it one admin with a random token is generated (loopback only)"
     )

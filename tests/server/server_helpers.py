@@ -53,7 +53,9 @@ class Api:
             return {"Authorization": f"Bearer {token}"}
         return self.server.auth(role) if role else {}
 
-    def call(self, method: str, path: str, role: str | None = None, token: str | None = None, **kw) -> requests.Response:
+    def call(
+        self, method: str, path: str, role: str | None = None, token: str | None = None, **kw
+    ) -> requests.Response:
         headers = {**self.headers(role, token), **kw.pop("headers", {})}
         return requests.request(method, self.url + path, headers=headers, timeout=30, allow_redirects=False, **kw)
 
@@ -72,7 +74,8 @@ class Api:
     def put_all(self, init: dict[str, Any], files: dict[str, bytes]) -> None:
         for item in init["file_urls"]:
             signed = self.presign(init, item)
-            res = requests.put(signed["url"], data=files[item["path"]], headers={"Content-MD5": signed["md5sum_base64"]})
+            headers = {"Content-MD5": signed["md5sum_base64"]}
+            res = requests.put(signed["url"], data=files[item["path"]], headers=headers)
             assert res.status_code == 200, res.text
 
     def finish(self, init: dict[str, Any], what: str = "complete") -> requests.Response:

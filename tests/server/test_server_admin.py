@@ -78,8 +78,10 @@ def test_permissions_replace_whole_keys(api, project):
 
 def test_permissions_errors(api, project, unique_name):
     missing = unique_name("missing")
-    assert_error(api.call("PUT", f"/permissions/{missing}", "owner", json={}), 404, f"project '{missing}' does not exist")
-    assert_error(api.call("PUT", f"/permissions/{project}", "owner", data="nope"), 400, "failed to parse JSON body; ...")
+    res = api.call("PUT", f"/permissions/{missing}", "owner", json={})
+    assert_error(res, 404, f"project '{missing}' does not exist")
+    res = api.call("PUT", f"/permissions/{project}", "owner", data="nope")
+    assert_error(res, 400, "failed to parse JSON body; ...")
     assert_error(api.call("PUT", f"/permissions/{project}", "owner", json=[]), 400,
                  "expected permissions to be a JSON object")
 

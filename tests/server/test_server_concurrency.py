@@ -77,7 +77,8 @@ def test_restart_on_same_root(tmp_path, gypsum_server):
         assert requests.get(second.url + "/file/kept%2Fa%2Fv1%2Ff").content == b"data"
         put_url = signed["url"].replace(first.url, second.url)
         assert requests.put(put_url, data=b"more", headers={"Content-MD5": signed["md5sum_base64"]}).status_code == 200
-        done = requests.post(second.url + init["complete_url"], headers={"Authorization": f"Bearer {init['session_token']}"})
+        session = {"Authorization": f"Bearer {init['session_token']}"}
+        done = requests.post(second.url + init["complete_url"], headers=session)
         assert done.status_code == 200
         assert requests.get(second.url + "/file/kept%2Fa%2F..latest").json() == {"version": "v2"}
     finally:

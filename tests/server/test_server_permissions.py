@@ -10,7 +10,9 @@ import pytest
 
 from server_helpers import assert_error, file_entries
 
-ROLES = ["anonymous", "wrong", "session", "stranger", "uploader", "trusted", "org_member", "owner", "admin", "org_admin"]
+ROLES = [
+    "anonymous", "wrong", "session", "stranger", "uploader", "trusted", "org_member", "owner", "admin", "org_admin",
+]
 NO_ID = (401, "no user identity supplied")
 BAD_TOKEN = (401, "failed to query GitHub for user identity...")
 OK = (200, None)

@@ -82,12 +82,14 @@ def test_start_response_shape(api, project):
     assert [(f["path"], f["method"]) for f in init["file_urls"]] == [("f.txt", "presigned"), ("d/g.txt", "presigned")]
     assert all(f["url"].startswith("/upload/presigned-file/") for f in init["file_urls"])
     assert api.json(f"{project}/a/v1/..summary")["on_probation"] is False
-    assert api.json(f"{project}/a/v1/..manifest") == {p: {"size": len(d), "md5sum": md5_hex(d)} for p, d in FILES.items()}
+    expected = {p: {"size": len(d), "md5sum": md5_hex(d)} for p, d in FILES.items()}
+    assert api.json(f"{project}/a/v1/..manifest") == expected
     signed = api.presign(init, init["file_urls"][0])
     assert signed["md5sum_base64"] == "gnzLDuqKcGxMNKFokfhOew=="
     assert signed["url"].startswith(api.url + "/upload/put/")
     assert api.finish(init, "abort").status_code == 200
-    assert api.listing(f"{project}/", recursive=True) == [f"{project}/{k}" for k in ("..permissions", "..quota", "..usage")]
+    internal = ("..permissions", "..quota", "..usage")
+    assert api.listing(f"{project}/", recursive=True) == [f"{project}/{k}" for k in internal]
 
 
 def test_dedup_and_simple(api, project):
@@ -134,7 +136,8 @@ def test_link_checks(api, project, unique_name):
     cases = [
         (_link(project, "v2"), f"detected circular link from 'l.txt' to '{project}/a/v2/f.txt'"),
         (_link(project, "nope"), f"cannot find version summary for link from 'l.txt' to '{project}/a/nope/f.txt'"),
-        (_link(project, "prob"), f"cannot refer to probational version for link from 'l.txt' to '{project}/a/prob/f.txt'"),
+        (_link(project, "prob"),
+         f"cannot refer to probational version for link from 'l.txt' to '{project}/a/prob/f.txt'"),
         (_link(other, "v1"), f"cannot refer to incomplete upload for link from 'l.txt' to '{other}/a/v1/f.txt'"),
         (_link(project, "nomanifest"), f"no manifest available for link target inside '{project}/a/nomanifest'"),
         (_link(project, "v1", "missing"), f"failed to link from 'l.txt' to '{project}/a/v1/missing'"),

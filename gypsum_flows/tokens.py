@@ -56,6 +56,8 @@ def _range_class(ranges: str) -> str:
 
 
 _DIACRITIC = re.compile(f"[{_range_class(_DIACRITIC_RANGES)}]+")
+#: The same removal for ASCII text (NFKD leaves it unchanged): a plain character deletion.
+_ASCII_DIACRITICS = str.maketrans("", "", "".join(c for c in map(chr, range(128)) if _DIACRITIC.match(c)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -82,5 +84,8 @@ def split_into_tokens(text: str, keep: str = "") -> list[str]:
         >>> split_into_tokens("Tumour %cell_line%", keep="%_")
         ['tumour', '%cell_line%']
     """
-    folded = _DIACRITIC.sub("", unicodedata.normalize("NFKD", text)).lower()
+    if text.isascii():
+        folded = text.translate(_ASCII_DIACRITICS).lower()
+    else:
+        folded = _DIACRITIC.sub("", unicodedata.normalize("NFKD", text)).lower()
     return list(dict.fromkeys(t for t in _separators(keep).split(folded) if t))

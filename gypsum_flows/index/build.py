@@ -138,8 +138,11 @@ def build_fresh(url: str, out_dir: str | os.PathLike[str], classes: list[IndexCl
         with contextlib.ExitStack() as stack:
             writers = {c: stack.enter_context(IndexWriter(tmp, bulk=True)) for c, (_, tmp) in temporary.items()}
             for project in registry.projects():
-                for asset in registry.assets(project):
-                    _fresh_asset(registry, writers, project, asset, report)
+                with contextlib.ExitStack() as batches:  # one transaction per project and database
+                    for writer in writers.values():
+                        batches.enter_context(writer.batch())
+                    for asset in registry.assets(project):
+                        _fresh_asset(registry, writers, project, asset, report)
         for cls, (_, tmp) in temporary.items():
             os.replace(tmp, out / cls.database)
         write_modified_stamp(out / MODIFIED_FILE, str(report.modified))

@@ -32,6 +32,8 @@ def get_file(call: Call) -> Response:
     """
     key = call.params["key"]
     bucket = call.state.bucket
+    if key.endswith("/") or "//" in key:  # could be an R2 key, never one of ours
+        raise HttpError("object not found", 404)
     path = bucket.path(key)
     if not path.is_file():
         raise HttpError("object not found", 404)

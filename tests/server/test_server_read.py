@@ -31,6 +31,8 @@ def test_file_get_head_and_range(api, project):
     assert summary.headers["Content-Type"] == "application/json"
     assert_error(api.call("GET", f"/file/{project}%2Fmissing"), 404, "object not found")
     assert_error(api.call("GET", f"/file/{project}%2Fa"), 404, "object not found")  # a "directory"
+    assert_error(api.call("GET", f"/file/{project}%2Fa%2F"), 404, "object not found")
+    assert_error(api.call("GET", f"/file/{project}%2F%2Fa"), 404, "object not found")
     assert api.call("HEAD", f"/file/{project}%2Fmissing").status_code == 404
 
 

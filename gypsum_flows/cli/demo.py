@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from .publish import _print_outcomes as print_outcomes
+
 EXAMPLES = """examples:
   gypsum-flows demo                                  # everything in a new temporary folder
   gypsum-flows demo --workdir ./demo                 # keep it here; running again reports 'unchanged'
@@ -74,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
             outcomes = publish_examples(server.url, user.login, user.token, workdir / "cache")
         finally:
             stop_embedded_prefect()
-        print_summary(outcomes)
+        print()
+        print_outcomes(outcomes, as_json=False)
         if any(o.outcome == "failed" for o in outcomes):
             return 1
         print(read_back(outcomes, server.url, workdir / "cache"))
@@ -145,7 +148,7 @@ def publish_examples(url: str, login: str, token: str, cache_dir: Path) -> list[
     """Create the example projects and publish every example spec; returns the outcomes of all assets."""
     from ..batch import load_spec
     from ..blocks import GypsumCredentials
-    from ..flows import publish_batch
+    from ..flows import BatchFailedError, publish_batch
 
     seed_schema_cache(cache_dir)
     credentials = GypsumCredentials(url=url, token=token, cache_dir=str(cache_dir))
@@ -157,24 +160,11 @@ def publish_examples(url: str, login: str, token: str, cache_dir: Path) -> list[
             if project not in client.list_projects():
                 client.create_project(project, owners=[login])
         print(f"publishing {spec.name} through publish-batch ...", flush=True)
-        outcomes += batch_outcomes(publish_batch(str(spec), credentials=BLOCK_NAME, return_state=True))
+        try:
+            outcomes += publish_batch(str(spec), credentials=BLOCK_NAME)
+        except BatchFailedError as exc:
+            outcomes += exc.outcomes
     return outcomes
-
-
-def batch_outcomes(state: Any) -> list[Any]:
-    """The per-asset outcomes of a finished publish-batch run, failed assets included.
-
-    Raises:
-        GypsumError: The batch failed as a whole (e.g. an invalid spec).
-    """
-    from ..flows import BatchFailedError
-
-    result = state.result(raise_on_failure=False)
-    if isinstance(result, BatchFailedError):
-        return result.outcomes
-    if isinstance(result, BaseException):
-        raise result
-    return result
 
 
 def seed_schema_cache(cache_dir: Path) -> None:
@@ -184,16 +174,6 @@ def seed_schema_cache(cache_dir: Path) -> None:
     target = cache_dir / "schemas" / "bioconductor" / "v1.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shipped_schema_path(), target)
-
-
-def print_summary(outcomes: list[Any]) -> None:
-    """One line per asset: what happened, files sent vs linked, bytes sent."""
-    width = max(len(o.label) for o in outcomes)
-    print(f"\n{'version':<{width}}  {'outcome':<9}  {'sent':>4}  {'linked':>6}  {'bytes':>6}")
-    for o in outcomes:
-        line = f"{o.label:<{width}}  {o.outcome:<9}  {o.files_uploaded:>4}  {o.files_linked:>6}  {o.bytes_uploaded:>6}"
-        print(line + (f"  {o.detail}" if o.outcome == "failed" else ""))
-    print()
 
 
 def read_back(outcomes: list[Any], url: str, cache_dir: Path) -> str:

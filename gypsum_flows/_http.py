@@ -271,6 +271,9 @@ def request(
                 allow_redirects=False,
                 **kwargs,
             )
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader) as exc:  # fmt: skip
+            raise GypsumInvalidRequestError(f"cannot send this request: {exc}", method=method, url=url) from None
         except requests.RequestException as exc:
             error = transport_error(_root_cause(exc), method, url)
             try:

@@ -117,11 +117,13 @@ def run_parallel(items: Iterable[T], work: Callable[[T], None], concurrent: int)
         for item in items:
             work(item)
         return
-    with ThreadPoolExecutor(max_workers=min(concurrent, len(items)), thread_name_prefix="gypsum") as pool:
+    pool = ThreadPoolExecutor(max_workers=min(concurrent, len(items)), thread_name_prefix="gypsum")
+    try:
         futures = [pool.submit(work, item) for item in items]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = next((f for f in futures if f in done and f.exception() is not None), None)
         if failed is not None:
-            for future in futures:
-                future.cancel()
             raise failed.exception()  # type: ignore[misc]
+    finally:
+        # On a failure or an interrupt, what has not started never starts.
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -59,9 +59,9 @@ def _save_entry(
         return destination
     key = f"{project}/{asset}/{version}/{path}"
     if entry is None:
-        # Unlisted files are the internal JSON files: no MD5 to check, but they must parse.
-        return cache.save_object(file_url(url, key), destination, key=key, overwrite=overwrite,
-                                 verify=cache.json_problem)  # fmt: skip
+        # Internal files are JSON with no MD5 in the manifest: at least they must parse.
+        verify = cache.json_problem if is_internal_path(path) else None
+        return cache.save_object(file_url(url, key), destination, key=key, overwrite=overwrite, verify=verify)
     return cache.save_object(
         file_url(url, key), destination, key=key, overwrite=overwrite,
         size=entry["size"], md5=entry["md5sum"], on_bytes=on_bytes,

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 from collections.abc import Callable
@@ -148,17 +149,36 @@ def _about_file(exc: Exception, path: str) -> Exception:
     return GypsumError(f"failed to upload '{path}': {exc}")
 
 
+class _ReportingFile(io.FileIO):
+    """A file opened for reading whose reads are reported as progress, rolled back when a retry rewinds it."""
+
+    def __init__(self, path: str, on_bytes: Callable[[int], None]) -> None:
+        super().__init__(path, "rb")
+        self._on_bytes, self._sent = on_bytes, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        self._sent += len(data)
+        self._on_bytes(len(data))
+        return data
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if self._sent:
+            self._on_bytes(-self._sent)
+            self._sent = 0
+        return super().seek(pos, whence)
+
+
 def _upload_one(item: dict, directory: str | None, url: str, session_token: str, report: Reporter) -> None:
     """Sign one file's URL, then PUT its bytes streamed from disk with ``Content-MD5``."""
     path = item["path"]
     local = os.path.join(directory, path) if directory is not None else path
     try:
         signed = _http.request("POST", _http.join_url(url, item["url"]), token=session_token).json()
-        with open(local, "rb") as handle:
+        with _ReportingFile(local, lambda count: report.add_bytes(count, path)) as handle:
             _http.put_file(
                 _http.join_url(url, signed["url"]), handle, headers={"Content-MD5": signed["md5sum_base64"]}
             )
-        report.add_bytes(os.path.getsize(local), path)
     except Exception as exc:
         raise _about_file(exc, path) from exc
     report.file_done(path)

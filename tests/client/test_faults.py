@@ -117,13 +117,19 @@ def test_state_changing_calls_retry_only_when_the_server_did_not_act(project, gy
 
 def test_completion_that_already_took_effect_is_success(project, gypsum_server, proxy, tmp_path):
     url, owner = proxy.url, gypsum_server.tokens["owner"]
-    src = write_tree(tmp_path / "src", {"x.txt": b"x"})
+    src = write_tree(tmp_path / "src", {"x.txt": b"x" * 3_000_000})
     proxy.set_faults([
         Fault("reset_after", pattern=r"^POST /upload/complete/", first=1),
-        Fault("503", pattern=r"^(POST /upload/presigned-file/|PUT )", first=2),
+        Fault("503", pattern=r"^POST /upload/presigned-file/", first=1),
+        Fault("503", pattern=r"^PUT ", first=1),
     ])  # fmt: skip
-    assert client.upload_directory(str(src), project, "a", "v1", url=url, token=owner) is True
+    seen = []
+    assert client.upload_directory(str(src), project, "a", "v1", url=url, token=owner, progress=seen.append) is True
     assert proxy.requests_matching(r"^POST /upload/complete/") == 2
+    # The PUT was sent twice; progress was rolled back for the failed attempt.
+    assert max(s.bytes_done for s in seen) == seen[-1].bytes_done == seen[-1].bytes_total == 3_000_000
+    assert any(later.bytes_done < earlier.bytes_done for earlier, later in zip(seen, seen[1:]))
+    assert proxy.counts["503"] == 2
     assert client.fetch_latest(project, "a", url=url) == "v1"
 
 

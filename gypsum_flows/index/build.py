@@ -8,7 +8,8 @@ which a gypsum-flows server can serve as its ``metadata_dir``.
 - :func:`build_fresh` indexes every finished, non-probational version into
   new files and moves them into place only when done.
 - :func:`update` replays the registry's ``..logs`` newer than the stamp, in
-  time order; each log is one transaction and replaying one twice is harmless.
+  time order, on a copy that replaces the databases when done; replaying a
+  log twice is harmless.
 
 Example:
     >>> IndexClass.parse("_bioconductor.json,bioconductor.sqlite3")
@@ -20,8 +21,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +81,30 @@ def _check_classes(classes: list[IndexClass]) -> None:
             raise ValueError(f"index classes repeat a {attr}: {values}")
 
 
+@contextlib.contextmanager
+def _staged_writers(out: Path, classes: list[IndexClass], *, copy_existing: bool) -> Iterator[dict[IndexClass, IndexWriter]]:
+    """Writers on temporary files beside the databases, moved into place only when the block succeeds.
+
+    A server may be serving the databases meanwhile: it sees the old file or the new one, never a mix.
+    """
+    temporary: dict[IndexClass, str] = {}
+    try:
+        for cls in classes:
+            fd, temporary[cls] = tempfile.mkstemp(dir=out, prefix=f".{cls.database}.", suffix=".tmp")
+            os.close(fd)
+            if copy_existing:
+                shutil.copyfile(out / cls.database, temporary[cls])
+        with contextlib.ExitStack() as stack:
+            # Bulk mode is safe here: a crash leaves only a temporary file behind.
+            yield {cls: stack.enter_context(IndexWriter(tmp, bulk=True)) for cls, tmp in temporary.items()}
+        for cls, tmp in temporary.items():
+            os.replace(tmp, out / cls.database)
+    finally:
+        for tmp in temporary.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
 def _index_version(
     registry: RestRegistry,
     writers: dict[IndexClass, IndexWriter],
@@ -131,25 +158,14 @@ def build_fresh(url: str, out_dir: str | os.PathLike[str], classes: list[IndexCl
     out.mkdir(parents=True, exist_ok=True)
     report = IndexReport(modified=int(time.time() * 1000))
     registry = RestRegistry(url)
-    temporary = {c: tempfile.mkstemp(dir=out, prefix=f".{c.database}.", suffix=".tmp") for c in classes}
-    try:
-        for fd, _ in temporary.values():
-            os.close(fd)
-        with contextlib.ExitStack() as stack:
-            writers = {c: stack.enter_context(IndexWriter(tmp, bulk=True)) for c, (_, tmp) in temporary.items()}
-            for project in registry.projects():
-                with contextlib.ExitStack() as batches:  # one transaction per project and database
-                    for writer in writers.values():
-                        batches.enter_context(writer.batch())
-                    for asset in registry.assets(project):
-                        _fresh_asset(registry, writers, project, asset, report)
-        for cls, (_, tmp) in temporary.items():
-            os.replace(tmp, out / cls.database)
-        write_modified_stamp(out / MODIFIED_FILE, str(report.modified))
-    finally:
-        for _, tmp in temporary.values():
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+    with _staged_writers(out, classes, copy_existing=False) as writers:
+        for project in registry.projects():
+            with contextlib.ExitStack() as batches:  # one transaction per project and database
+                for writer in writers.values():
+                    batches.enter_context(writer.batch())
+                for asset in registry.assets(project):
+                    _fresh_asset(registry, writers, project, asset, report)
+    write_modified_stamp(out / MODIFIED_FILE, str(report.modified))
     return report
 
 
@@ -214,15 +230,15 @@ def update(url: str, out_dir: str | os.PathLike[str], classes: list[IndexClass])
     registry = RestRegistry(url)
     report = IndexReport(modified=int(last))
     logs = registry.logs_after(int(last))
-    with contextlib.ExitStack() as stack:
-        writers = {c: stack.enter_context(IndexWriter(out / c.database)) for c in classes}
+    if not logs:
+        return report
+    with _staged_writers(out, classes, copy_existing=True) as writers:
         for log in logs:
             try:
                 _replay(registry, writers, log)
                 report.logs += 1
             except Exception as exc:  # noqa: BLE001 - one broken log must not stall the index
                 report.failed(f"log '{log.name}' ({log.content})", exc)
-    if logs:
-        report.modified = logs[-1].time
-        write_modified_stamp(out / MODIFIED_FILE, str(report.modified))
+    report.modified = logs[-1].time
+    write_modified_stamp(out / MODIFIED_FILE, str(report.modified))
     return report

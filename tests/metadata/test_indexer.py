@@ -10,6 +10,7 @@ import pytest
 from metadata_helpers import Registry, bioc_doc, table_snapshot
 
 from gypsum_flows.cli import main
+from gypsum_flows.errors import GypsumNotFoundError
 from gypsum_flows.client.search import search_metadata_text
 from gypsum_flows.index.build import IndexClass, build_fresh, update
 
@@ -111,6 +112,21 @@ def test_incremental_update_matches_a_fresh_build(registry: Registry, tmp_path: 
     assert table_snapshot(incremental / "bioconductor.sqlite3") == after
     again = update(registry.url, incremental, [BIOC])
     assert again.logs == 0 and (incremental / "modified").read_text() == stamp
+    assert sorted(p.name for p in incremental.iterdir()) == ["bioconductor.sqlite3", "modified"]
+
+
+def test_a_failed_build_leaves_the_previous_one(registry: Registry, static_server, tmp_path: Path) -> None:
+    registry.create_project("proj")
+    registry.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Survivor")})
+    out = tmp_path / "out"
+    build_fresh(registry.url, out, [BIOC])
+    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    # A server that answers 404 to everything: both builds fail before touching the files.
+    with pytest.raises(GypsumNotFoundError):
+        build_fresh(static_server.url, out, [BIOC])
+    with pytest.raises(GypsumNotFoundError):
+        update(static_server.url, out, [BIOC])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files
 
 
 def test_add_then_delete_before_the_update(registry: Registry, tmp_path: Path) -> None:

@@ -127,3 +127,26 @@ def test_uploads_read_back_the_same_by_both(project, gypsum_server, tmp_path):
     init = ref.start_upload(project, "a", "aborted", [], url=url, token=owner)
     ours.abort_upload(init, url=url)
     assert ref.list_versions(project, "a", url=url) == ["by-ours", "by-ref"]
+
+
+REFERENCE_NAMES = """rest_url cache_directory access_token set_access_token public_s3_config fetch_latest fetch_manifest
+fetch_permissions fetch_quota fetch_summary fetch_usage list_projects list_assets list_versions list_files save_file
+save_version resolve_links clone_version prepare_directory_upload start_upload upload_files complete_upload
+abort_upload upload_directory create_project set_permissions set_quota approve_probation reject_probation
+refresh_latest refresh_usage remove_project remove_asset remove_version""".split()
+
+#: Defaults we resolve at call time (None) or deliberately changed (threads by default).
+CHANGED_DEFAULTS = {"url", "cache_dir", "app_url", "concurrent", "uploaders"}
+
+
+@pytest.mark.parametrize("name", REFERENCE_NAMES)
+def test_same_names_parameters_and_defaults(name):
+    import inspect
+
+    theirs = inspect.signature(getattr(ref, name)).parameters
+    mine = inspect.signature(getattr(ours, name)).parameters
+    assert list(mine)[: len(theirs)] == list(theirs), name
+    for param in theirs.values():
+        if param.name not in CHANGED_DEFAULTS:
+            assert mine[param.name].default == param.default, (name, param.name)
+    assert name in ours.__all__ and "unlock_project" in ours.__all__

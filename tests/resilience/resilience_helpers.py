@@ -61,3 +61,38 @@ def version_files(server, project: str, asset: str, version: str) -> dict[str, b
     """The user files of a stored version (relative path -> bytes), internal ``..`` files excluded."""
     base = f"{project}/{asset}/{version}/"
     return {k[len(base):]: v for k, v in stored_keys(server, base).items() if "/.." not in "/" + k[len(base):]}
+
+
+def write_batch(folder: Path, projects: list[str], per_project: int) -> Path:
+    """A batch spec publishing ``per_project`` assets (3 files each) to each of ``projects``; returns its path."""
+    lines = ["defaults: {metadata: null}", f"concurrency: {len(projects)}", "assets:"]
+    for p, project in enumerate(projects):
+        for a in range(per_project):
+            seed = p * per_project + a
+            write_files(folder / "data" / f"asset{seed}", asset_files(seed))
+            lines.append(f"  - {{project: {project}, asset: asset{seed}, version: v1, directory: data/asset{seed}}}")
+    spec = folder / "batch.yaml"
+    spec.write_text("\n".join(lines) + "\n")
+    return spec
+
+
+def server_manifests(server, projects: list[str]) -> dict[str, dict]:
+    """``asset -> manifest`` of every version on ``server`` in ``projects``, keyed without the project name."""
+    out = {}
+    for i, project in enumerate(projects):
+        for asset in client.list_assets(project, url=server.url):
+            for version in client.list_versions(project, asset, url=server.url):
+                manifest = client.fetch_manifest(project, asset, version, url=server.url, cache_dir=False)
+                out[f"{i}/{asset}/{version}"] = manifest
+    return out
+
+
+def assert_clean(server, projects: list[str]) -> None:
+    """No project locked and every version complete (summary with ``upload_finish``)."""
+    from gypsum_flows.recover import read_lock, version_state
+
+    for project in projects:
+        assert read_lock(project, url=server.url) is None, f"{project} is still locked"
+        for asset in client.list_assets(project, url=server.url):
+            for version in client.list_versions(project, asset, url=server.url):
+                assert version_state(project, asset, version, url=server.url) == "complete", (project, asset, version)

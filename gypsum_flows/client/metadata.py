@@ -184,7 +184,8 @@ def _save_schema(base: str, name: str, path: str | None) -> str:
         shipped = shipped_schema_path(name)
         if shipped is None:
             raise
-        warnings.warn(f"could not fetch schema '{name}' ({exc}); using the copy shipped with gypsum-flows", stacklevel=3)
+        message = f"could not fetch schema '{name}' ({exc}); using the copy shipped with gypsum-flows"
+        warnings.warn(message, stacklevel=3)
         return shipped
     path = path or _temporary_file(".json")
     cache.write_atomic(path, data)

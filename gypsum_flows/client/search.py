@@ -122,13 +122,12 @@ def gsc(
         >>> gsc(time=0, after=False).time
         0.0
     """
-    given = {
-        k: v
-        for k, v in dict(text=text, project=project, asset=asset, version=version, path=path, user=user, time=time).items()
-        if v is not None
-    }
+    criteria = dict(text=text, project=project, asset=asset, version=version, path=path, user=user, time=time)
+    given = {k: v for k, v in criteria.items() if v is not None}
     if len(given) != 1:
-        raise ValueError(f"expected exactly one of text, project, asset, version, path, user or time (got {sorted(given) or 'none'})")
+        raise ValueError(
+            f"expected exactly one of text, project, asset, version, path, user or time (got {sorted(given) or 'none'})"
+        )
     (kind, value), = given.items()
     if kind == "text":
         return define_text_query(value, field=field, partial=partial)
@@ -151,7 +150,8 @@ def _as_clause(query: str | list[str] | GypsumSearchClause) -> GypsumSearchClaus
         return GypsumSearchClause(type="and", children=[define_text_query(q) for q in query])
     if isinstance(query, GypsumSearchClause):
         return query
-    raise TypeError(f"'query' should be a string, a list of strings or a GypsumSearchClause (got {type(query).__name__})")
+    kind = type(query).__name__
+    raise TypeError(f"'query' should be a string, a list of strings or a GypsumSearchClause (got {kind})")
 
 
 def _sanitize(query: GypsumSearchClause) -> GypsumSearchClause | None:

@@ -82,7 +82,9 @@ def _check_classes(classes: list[IndexClass]) -> None:
 
 
 @contextlib.contextmanager
-def _staged_writers(out: Path, classes: list[IndexClass], *, copy_existing: bool) -> Iterator[dict[IndexClass, IndexWriter]]:
+def _staged_writers(
+    out: Path, classes: list[IndexClass], *, copy_existing: bool
+) -> Iterator[dict[IndexClass, IndexWriter]]:
     """Writers on temporary files beside the databases, moved into place only when the block succeeds.
 
     A server may be serving the databases meanwhile: it sees the old file or the new one, never a mix.
@@ -151,7 +153,8 @@ def build_fresh(url: str, out_dir: str | os.PathLike[str], classes: list[IndexCl
         What was indexed, and any per-version errors (the build goes on).
 
     Example:
-        >>> build_fresh(server_url, "out", [IndexClass.parse("_bioconductor.json,bioconductor.sqlite3")])  # doctest: +SKIP
+        >>> bioc = IndexClass.parse("_bioconductor.json,bioconductor.sqlite3")
+        >>> build_fresh(server_url, "out", [bioc])  # doctest: +SKIP
     """
     _check_classes(classes)
     out = Path(out_dir)
@@ -217,7 +220,8 @@ def update(url: str, out_dir: str | os.PathLike[str], classes: list[IndexClass])
         FileNotFoundError: ``out_dir`` lacks ``modified`` or a database: build fresh first.
 
     Example:
-        >>> update(server_url, "out", [IndexClass.parse("_bioconductor.json,bioconductor.sqlite3")])  # doctest: +SKIP
+        >>> bioc = IndexClass.parse("_bioconductor.json,bioconductor.sqlite3")
+        >>> update(server_url, "out", [bioc])  # doctest: +SKIP
     """
     _check_classes(classes)
     out = Path(out_dir)

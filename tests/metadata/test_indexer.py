@@ -30,7 +30,10 @@ def test_fresh_build_indexes_finished_public_versions(registry: Registry, tmp_pa
     assert report.errors == [] and report.versions == 3
     snap = table_snapshot(out / "bioconductor.sqlite3")
     assert [(v[0], v[1], v[2], v[3], v[5]) for v in snap["versions"]] == [
-        ("proj", "a", "v1", "owner-user", 0), ("proj", "a", "v2", "owner-user", 1), ("proj", "c", "v1", "owner-user", 1)]
+        ("proj", "a", "v1", "owner-user", 0),
+        ("proj", "a", "v2", "owner-user", 1),
+        ("proj", "c", "v1", "owner-user", 1),
+    ]
     assert [p[3] for p in snap["paths"]] == ["_bioconductor.json", "sub/_bioconductor.json"]
     assert ("proj", "a", "v1", "_bioconductor.json", "sources.provider", "geo") in snap["links"]
     assert snap["user_version"] == 1001000

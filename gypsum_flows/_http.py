@@ -275,11 +275,12 @@ def request(
                 requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader) as exc:  # fmt: skip
             raise GypsumInvalidRequestError(f"cannot send this request: {exc}", method=method, url=url) from None
         except requests.RequestException as exc:
-            error = transport_error(_root_cause(exc), method, url)
+            cause = _root_cause(exc)
             try:
-                retry = retry.increment(method, url, error=_root_cause(exc))  # type: ignore[arg-type]
+                # urllib3 tells connection errors (never reached the server) from read errors.
+                retry = retry.increment(method, url, error=cause)  # type: ignore[arg-type]
             except Exception:
-                raise error from None
+                raise transport_error(cause, method, url) from None
             retry.sleep()
             continue
         if retry.is_retry(method, response.status_code, "Retry-After" in response.headers):

@@ -318,18 +318,20 @@ def json_or_none(response: requests.Response) -> Any:
 
 
 @contextmanager
-def stream_get(url: str, *, chunk_size: int = 1 << 20) -> Iterator[Iterator[bytes]]:
-    """``GET`` ``url`` and yield an iterator over its body in chunks.
+def stream_get(
+    url: str, *, headers: dict[str, str] | None = None, chunk_size: int = 1 << 20
+) -> Iterator[tuple[int, Iterator[bytes]]]:
+    """``GET`` ``url`` and yield its status and an iterator over its body in chunks.
 
     A connection failure before the body arrives is retried under :data:`SAFE`;
     a failure while the body streams raises :class:`GypsumTransientError`, so
-    the caller can restart the download as a whole.
+    the caller can restart or resume the download.
 
     Example:
-        >>> with stream_get("http://127.0.0.1:9/file/x") as chunks:  # doctest: +SKIP
+        >>> with stream_get("http://127.0.0.1:9/file/x") as (status, chunks):  # doctest: +SKIP
         ...     data = b"".join(chunks)
     """
-    response = request("GET", url, stream=True, check_body=False)
+    response = request("GET", url, headers=headers, stream=True, check_body=False)
 
     def chunks() -> Iterator[bytes]:
         try:
@@ -338,7 +340,7 @@ def stream_get(url: str, *, chunk_size: int = 1 << 20) -> Iterator[Iterator[byte
             raise transport_error(_root_cause(exc), "GET", url) from None
 
     try:
-        yield chunks()
+        yield response.status_code, chunks()
     finally:
         response.close()
 

@@ -111,22 +111,39 @@ def _temporary_beside(destination: str):
             os.unlink(tmp)
 
 
-def _download_once(url: str, tmp: str, on_bytes: ByteCallback | None) -> tuple[int, str]:
-    """Stream ``url`` into ``tmp``; returns (size, md5 hex). Progress is rolled back on failure."""
-    digest, size = hashlib.md5(), 0
-    try:
-        with _http.stream_get(url) as chunks, open(tmp, "wb") as out:
+class _Partial:
+    """What has arrived of one download so far: its size and running MD5, and the progress reported."""
+
+    def __init__(self, on_bytes: ByteCallback | None) -> None:
+        self.on_bytes = on_bytes
+        self.digest, self.size = hashlib.md5(), 0
+
+    def add(self, chunk: bytes) -> None:
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        if self.on_bytes:
+            self.on_bytes(len(chunk))
+
+    def restart(self) -> None:
+        """Forget what arrived (rolling back the progress reported)."""
+        if self.on_bytes and self.size:
+            self.on_bytes(-self.size)
+        self.digest, self.size = hashlib.md5(), 0
+
+
+def _fetch_into(url: str, tmp: str, partial: _Partial, expected: int | None) -> None:
+    """Stream ``url`` into ``tmp``, resuming after ``partial.size`` bytes when the server honours ``Range``."""
+    resume = 0 < partial.size < (expected if expected is not None else 0)
+    if partial.size and not resume:
+        partial.restart()
+    headers = {"Range": f"bytes={partial.size}-"} if resume else None
+    with _http.stream_get(url, headers=headers) as (status, chunks):
+        if resume and status != 206:
+            partial.restart()  # the server sent the whole object again
+        with open(tmp, "ab" if partial.size else "wb") as out:
             for chunk in chunks:
                 out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-                if on_bytes:
-                    on_bytes(len(chunk))
-    except BaseException:
-        if on_bytes and size:
-            on_bytes(-size)
-        raise
-    return size, digest.hexdigest()
+                partial.add(chunk)
 
 
 def _check(key: str, got: tuple[int, str], size: int | None, md5: str | None) -> str | None:
@@ -162,27 +179,30 @@ def download(
 
     The caller holds :func:`file_lock`. ``verify(temporary_path)`` may add a
     check of its own (returning what is wrong, or ``None``). A broken or
-    corrupted transfer is retried up to :data:`DOWNLOAD_ATTEMPTS` times in all.
+    corrupted transfer is retried up to :data:`DOWNLOAD_ATTEMPTS` times in all; a
+    transfer that broke off resumes with a ``Range`` request when the size is known.
 
     Raises:
         GypsumIntegrityError: The file kept arriving with the wrong size or MD5.
         GypsumTransientError: The transfer kept failing.
     """
     problem = ""
-    for attempt in range(DOWNLOAD_ATTEMPTS):
-        with _temporary_beside(destination) as tmp:
+    with _temporary_beside(destination) as tmp:
+        partial = _Partial(on_bytes)
+        for attempt in range(DOWNLOAD_ATTEMPTS):
             try:
-                got = _download_once(url, tmp, on_bytes)
+                _fetch_into(url, tmp, partial, size)
             except GypsumTransientError:
                 if attempt == DOWNLOAD_ATTEMPTS - 1:
+                    partial.restart()
                     raise
-                continue
+                continue  # the next attempt resumes where this one broke off
+            got = (partial.size, partial.digest.hexdigest())
             problem = _check(key, got, size, md5) or (verify(tmp) if verify else None) or ""
             if not problem:
                 os.replace(tmp, destination)
                 return
-            if on_bytes:
-                on_bytes(-got[0])
+            partial.restart()
     raise GypsumIntegrityError(f"{problem} (after {DOWNLOAD_ATTEMPTS} attempts)")
 
 

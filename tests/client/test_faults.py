@@ -143,3 +143,17 @@ def test_failure_mid_upload_leaves_no_version_and_no_lock(project, gypsum_server
     assert client.list_versions(project, "a", url=gypsum_server.url) == []
     # No lock is left: the same upload now goes through.
     assert client.upload_directory(str(src), project, "a", "v1", url=url, token=owner) is True
+
+
+def test_broken_off_download_resumes_with_range(project, gypsum_server, proxy, tmp_path, cache):
+    data = bytes(range(256)) * 8000  # 2 MB
+    client.upload_directory(str(write_tree(tmp_path / "src", {"big.bin": data})), project, "a", "v1",
+                            url=gypsum_server.url, token=gypsum_server.tokens["owner"])  # fmt: skip
+    proxy.set_faults([Fault("truncate", pattern=r"big\.bin", first=1)])
+    seen = []
+    out = client.save_version(project, "a", "v1", cache_dir=str(cache), url=proxy.url, progress=seen.append)
+    assert (Path(out) / "big.bin").read_bytes() == data and proxy.counts["truncate"] == 1
+    assert proxy.requests_matching(r"big\.bin") == 2
+    # Progress never went back: the second request continued where the first broke off.
+    done = [s.bytes_done for s in seen]
+    assert done == sorted(done) and done[-1] == len(data)

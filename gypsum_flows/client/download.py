@@ -41,31 +41,27 @@ def _save_entry(
     overwrite: bool,
     on_bytes: ByteCallback | None = None,
 ) -> str:
-    """Put one manifest entry (or an unlisted internal file) at its place in the cache; returns it."""
+    """Put one manifest entry (or an unlisted internal file) at its place in the cache; returns it.
+
+    A link entry is stored once, at its final target (``ancestor``), and hard-linked here; its size and
+    MD5 are the target's, so the target is verified with them.
+    """
     destination = cache.bucket_path(cache_dir, project, asset, version, path)
     if not overwrite and os.path.exists(destination):
         return destination
     link = (entry or {}).get("link")
-    if link:
-        target = link.get("ancestor") or link
-        source = cache.bucket_path(cache_dir, target["project"], target["asset"], target["version"], target["path"])
-        tkey = f"{target['project']}/{target['asset']}/{target['version']}/{target['path']}"
-        # A link's size and MD5 are its target's, so the target is verified with them.
-        cache.save_object(
-            file_url(url, tkey), source, key=tkey, overwrite=overwrite,
-            size=entry["size"], md5=entry["md5sum"], on_bytes=on_bytes,
-        )  # fmt: skip
-        cache.place_link(source, destination)
-        return destination
-    key = f"{project}/{asset}/{version}/{path}"
-    if entry is None:
-        # Internal files are JSON with no MD5 in the manifest: at least they must parse.
-        verify = cache.json_problem if is_internal_path(path) else None
-        return cache.save_object(file_url(url, key), destination, key=key, overwrite=overwrite, verify=verify)
-    return cache.save_object(
-        file_url(url, key), destination, key=key, overwrite=overwrite,
-        size=entry["size"], md5=entry["md5sum"], on_bytes=on_bytes,
+    target = (link.get("ancestor") or link) if link else dict(project=project, asset=asset, version=version, path=path)
+    where = [target[k] for k in ("project", "asset", "version", "path")]
+    stored, key = cache.bucket_path(cache_dir, *where), "/".join(where)
+    # Internal files are JSON with no MD5 in the manifest: at least they must parse.
+    verify = cache.json_problem if entry is None and is_internal_path(path) else None
+    cache.save_object(
+        file_url(url, key), stored, key=key, overwrite=overwrite, verify=verify, on_bytes=on_bytes,
+        size=entry["size"] if entry else None, md5=entry["md5sum"] if entry else None,
     )  # fmt: skip
+    if link:
+        cache.place_link(stored, destination)
+    return destination
 
 
 def save_file(

@@ -63,12 +63,16 @@ def _connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", help="gypsum cache folder (default: GYPSUM_CACHE_DIR or the shared one)")
 
 
-def run_check(args: argparse.Namespace) -> int:
-    """Validate the spec and its metadata; print what would be published."""
+def _check(args: argparse.Namespace) -> Any:
     from ..batch import check_spec
     from ..client.metadata import fetch_metadata_schema
 
-    spec = check_spec(args.spec, fetch_schema=lambda name: fetch_metadata_schema(name, cache_dir=args.cache_dir))
+    return check_spec(args.spec, fetch_schema=lambda name: fetch_metadata_schema(name, cache_dir=args.cache_dir))
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Validate the spec and its metadata; print what would be published."""
+    spec = _check(args)
     print(f"{args.spec}: OK, {len(spec.assets)} assets")
     for job in spec.assets:
         source = job.directory if job.clone is None else f"clone of {job.clone.project}/{job.clone.asset}/{job.clone.version}"
@@ -78,7 +82,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_publish(args: argparse.Namespace) -> int:
     """Check the spec (before importing Prefect), run publish-batch, print the per-asset summary."""
-    run_check(argparse.Namespace(spec=args.spec, cache_dir=args.cache_dir))
+    _check(args)
     from ..flows import BatchFailedError, publish_batch
 
     try:

@@ -1,0 +1,188 @@
+"""publish-batch and the publish/check CLI against the local server on a real Prefect."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from flows_helpers import (
+    BROKEN_METADATA,
+    create_project,
+    credentials,
+    read_artifacts,
+    requests_matching,
+    wait_for_events,
+    write_asset,
+)
+from test_spec import MALFORMED
+
+from gypsum_flows import client
+from gypsum_flows.batch import SpecError
+from gypsum_flows.cli import main
+from gypsum_flows.errors import GypsumMetadataError
+from gypsum_flows.flows import BatchFailedError, publish_batch, validate_metadata_then_publish
+from gypsum_flows.flows.checks import InterruptedUploadError, folder_entries
+from gypsum_flows.flows.report import artifact_key
+from gypsum_flows.recover import read_lock
+
+
+def ten_asset_spec(folder: Path, projects: list[str], missing_project: str) -> Path:
+    """Nine good assets over ``projects`` (one of them a clone) and one in a project that does not exist."""
+    lines = ["concurrency: 6", "assets:"]
+    for i in range(8):
+        project = projects[i % len(projects)]
+        write_asset(folder / "data" / f"a{i}", {"values.csv": f"x\n{i}\n", f"part/{i}.txt": "same" * 10})
+        lines.append(f"  - {{project: {project}, asset: a{i}, version: v1, directory: data/a{i}}}")
+    write_asset(folder / "data" / "patch", {"values.csv": "x\npatched\n"}, metadata=None)
+    lines.append(f"  - {{project: {projects[0]}, asset: a0, version: v2, clone: {{overlay: data/patch}}}}")
+    lines.append(f"  - {{project: {missing_project}, asset: lost, version: v1, directory: data/a1}}")
+    spec = folder / "batch.yaml"
+    spec.write_text("\n".join(lines) + "\n")
+    return spec
+
+
+def test_batch_of_ten_with_one_broken_then_rerun_is_unchanged(fresh_gypsum_server, unique_name, tmp_path):
+    server = fresh_gypsum_server
+    projects = [create_project(server, unique_name("bt")) for _ in range(5)]
+    spec = ten_asset_spec(tmp_path, projects, missing_project=unique_name("missing"))
+
+    with pytest.raises(BatchFailedError) as caught:
+        publish_batch(str(spec), credentials=credentials(server, "admin"))
+
+    outcomes = caught.value.outcomes
+    assert len(outcomes) == 10
+    assert [o.outcome for o in outcomes].count("published") == 9
+    assert outcomes[-1].outcome == "failed" and "lost" in outcomes[-1].label and outcomes[-1].detail
+    assert "1 of 10 assets" in str(caught.value) and outcomes[-1].label in str(caught.value)
+    for o in outcomes[:8]:
+        assert client.fetch_summary(o.project, o.asset, "v1", url=server.url, cache_dir=False)["upload_finish"]
+    clone = outcomes[8]
+    assert (clone.version, clone.files_uploaded, clone.files_linked) == ("v2", 1, 2)
+    key = artifact_key("gypsum-batch", "batch")
+    table = next(a for a in read_artifacts(key) if a.type == "table")
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert len(rows) == 10 and sorted({r["outcome"] for r in rows}) == ["failed", "published"]
+    progress = read_artifacts(f"{key}-progress")
+    assert progress and float(progress[0].data) == 100.0
+    events = [e for p in projects for e in wait_for_events("gypsum.version.published", f"gypsum.version.{p}/", 2)]
+    assert len(events) == 9
+
+    puts = len(requests_matching(server, "PUT", ""))
+    starts = [p for p in requests_matching(server, "POST", "/upload/start/") if "/lost/" not in p]
+    with pytest.raises(BatchFailedError) as again:
+        publish_batch(str(spec), credentials=credentials(server, "admin"))
+    assert [o.outcome for o in again.value.outcomes] == ["unchanged"] * 9 + ["failed"]
+    assert len(requests_matching(server, "PUT", "")) == puts
+    assert [p for p in requests_matching(server, "POST", "/upload/start/") if "/lost/" not in p] == starts
+
+
+def test_invalid_spec_fails_the_flow_before_any_request(fresh_gypsum_server, tmp_path):
+    write_asset(tmp_path / "bad", {"x": "1"}, metadata=BROKEN_METADATA)
+    spec = tmp_path / "s.yaml"
+    spec.write_text("defaults: {project: p}\nassets:\n  - {asset: a, version: v1, directory: bad}\n")
+    with pytest.raises(SpecError, match=r"s.yaml:3: assets\[0\].directory: .*bioconductor_version"):
+        publish_batch(str(spec), credentials=credentials(fresh_gypsum_server))
+    assert fresh_gypsum_server.request_log == []
+
+
+def test_cli_malformed_specs_reach_nothing(fresh_gypsum_server, tmp_path, capsys):
+    write_asset(tmp_path / "data" / "ok", {"counts.csv": "1"})
+    write_asset(tmp_path / "data" / "bad", {"counts.csv": "1"}, metadata=BROKEN_METADATA)
+    write_asset(tmp_path / "data" / "bare", {"counts.csv": "1"}, metadata=None)
+    for case, (text, line, field, _words) in sorted(MALFORMED.items()):
+        spec = tmp_path / f"{case}.yaml"
+        spec.write_text(text)
+        assert main(["publish", str(spec), "--url", fresh_gypsum_server.url]) == 1, case
+        err = capsys.readouterr().err
+        assert (f"{spec}:{line}: {field}" if line else str(spec)) in err, (case, err)
+    assert fresh_gypsum_server.request_log == []
+
+
+def test_cli_check_and_publish(gypsum_server, unique_name, tmp_path, capsys, monkeypatch):
+    project = create_project(gypsum_server, unique_name("cli"))
+    write_asset(tmp_path / "data", {"counts.csv": "1,2"})
+    spec = tmp_path / "one.yaml"
+    spec.write_text(f"assets:\n  - {{project: {project}, asset: a, version: v1, directory: data}}\n")
+    assert main(["check", str(spec)]) == 0
+    assert f"{project}/a/v1" in capsys.readouterr().out
+
+    monkeypatch.setenv("MY_UPLOAD_TOKEN", gypsum_server.tokens["owner"])
+    assert main(["publish", str(spec), "--url", gypsum_server.url, "--token-env", "MY_UPLOAD_TOKEN", "--json"]) == 0
+    assert [o["outcome"] for o in json.loads(capsys.readouterr().out)] == ["published"]
+    assert main(["publish", str(spec), "--url", gypsum_server.url, "--token-env", "MY_UPLOAD_TOKEN"]) == 0
+    assert "1 unchanged" in capsys.readouterr().out
+    monkeypatch.delenv("MY_UPLOAD_TOKEN")
+    assert main(["publish", str(spec), "--url", gypsum_server.url, "--token-env", "MY_UPLOAD_TOKEN"]) == 1
+    assert "MY_UPLOAD_TOKEN" in capsys.readouterr().err
+
+
+def test_interrupted_upload_needs_admin_to_recover(gypsum_server, unique_name, asset_folder):
+    project = create_project(gypsum_server, unique_name("intr"))
+    folder = asset_folder("v1", {"x.txt": "1"})
+    client.start_upload(project, "a", "v1", ["x.txt", "_bioconductor.json"], directory=str(folder),
+                        url=gypsum_server.url, token=gypsum_server.tokens["owner"])  # never completed
+
+    with pytest.raises(InterruptedUploadError, match="gypsum-flows recover"):
+        validate_metadata_then_publish(str(folder), project, "a", "v1", credentials=credentials(gypsum_server))
+    outcome = validate_metadata_then_publish(str(folder), project, "a", "v1",
+                                             credentials=credentials(gypsum_server, "admin"))
+    assert outcome.outcome == "published"
+    assert read_lock(project, url=gypsum_server.url) is None
+
+
+def test_killed_batch_then_rerun_completes_everything(fresh_gypsum_server, unique_name, tmp_path):
+    server = fresh_gypsum_server
+    projects = [create_project(server, unique_name("kill")) for _ in range(2)]
+    lines = ["concurrency: 2", "assets:"]
+    for i in range(6):
+        write_asset(tmp_path / "data" / f"a{i}", {"big.bin": os.urandom(12 * 1024 * 1024), "small.txt": str(i)})
+        lines.append(f"  - {{project: {projects[i % 2]}, asset: a{i}, version: v1, directory: data/a{i}}}")
+    spec = tmp_path / "big.yaml"
+    spec.write_text("\n".join(lines) + "\n")
+    command = [sys.executable, "-c", "import sys; from gypsum_flows.cli import main; sys.exit(main())",
+               "publish", str(spec), "--url", server.url, "--token-env", "BATCH_TOKEN", "--json"]
+    env = _subprocess_env(BATCH_TOKEN=server.tokens["admin"])
+
+    with open(tmp_path / "first.log", "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _wait_for_second_upload(server, process)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    locked = [p for p in projects if read_lock(p, url=server.url) is not None]
+    assert locked, "the kill should have interrupted an upload"
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    outcomes = [o["outcome"] for o in json.loads(rerun.stdout[rerun.stdout.index("[\n"):])]
+    assert "unchanged" in outcomes and set(outcomes) <= {"published", "unchanged"} and len(outcomes) == 6
+    for i in range(6):
+        project = projects[i % 2]
+        assert client.list_versions(project, f"a{i}", url=server.url) == ["v1"]
+        summary = client.fetch_summary(project, f"a{i}", "v1", url=server.url, cache_dir=False)
+        assert summary.get("upload_finish") and not summary.get("on_probation")
+        manifest = client.fetch_manifest(project, f"a{i}", "v1", url=server.url, cache_dir=False)
+        local = folder_entries(tmp_path / "data" / f"a{i}")
+        assert {p: (e["size"], e["md5sum"]) for p, e in manifest.items()} == local
+    assert all(read_lock(p, url=server.url) is None for p in projects)
+
+
+def _subprocess_env(**extra: str) -> dict[str, str]:
+    """This session's environment plus the harness's Prefect API URL, so the child reuses its server."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), **extra}
+
+
+def _wait_for_second_upload(server, process: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Return as soon as a second upload session was opened (the first one finished, another is running)."""
+    deadline = time.monotonic() + timeout
+    while len(requests_matching(server, "POST", "/upload/start/")) < 2:
+        assert process.poll() is None, "the batch ended before it could be interrupted"
+        assert time.monotonic() < deadline, "no upload started in time"
+        time.sleep(0.005)

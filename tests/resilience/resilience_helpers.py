@@ -96,3 +96,16 @@ def assert_clean(server, projects: list[str]) -> None:
         for asset in client.list_assets(project, url=server.url):
             for version in client.list_versions(project, asset, url=server.url):
                 assert version_state(project, asset, version, url=server.url) == "complete", (project, asset, version)
+
+
+#: Runs the ``gypsum-flows`` command line in a fresh interpreter.
+CLI = "import sys; from gypsum_flows.cli import main; sys.exit(main())"
+
+
+def cli_env(url: str, token: str | None, cache_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a ``gypsum-flows`` subprocess: server, token, a private cache (no cached token)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GYPSUM_TOKEN", "GITHUB_TOKEN")}
+    env.update(GYPSUM_REST_URL=url, GYPSUM_CACHE_DIR=str(cache_dir), **extra)
+    if token:
+        env["GYPSUM_TOKEN"] = token
+    return env

@@ -60,7 +60,7 @@ def test_read_tasks_return_what_the_client_returns(gypsum_server, unique_name, p
     assert sorted(got["files"]) == ["a.txt", "sub/b.txt"]
     assert got["prefixed"] == ["sub/b.txt"]
 
-    names = {run.name for run in flow_task_runs(state.state_details.flow_run_id)}
+    names = {run.name for run in flow_task_runs(state.state_details.flow_run_id, 11)}
     assert f"fetch_manifest[{project}/basic/v1]" in names
     assert f"fetch_latest[{project}/basic]" in names
     assert f"fetch_usage[{project}]" in names

@@ -43,15 +43,13 @@ def credentials(cache_dir) -> Callable[..., GypsumCredentials]:
 def publish(tmp_path) -> Callable[..., Path]:
     """``publish(server, project, asset, version, files, probation=False)``: upload a version as its owner.
 
-    The project is created (owned by the ``owner`` role) on first use. Returns
+    A missing project is created first, owned by the ``owner`` role. Returns
     the uploaded folder.
     """
-    created: set[tuple[str, str]] = set()
 
     def make(server, project: str, asset: str, version: str, files: dict[str, bytes], probation: bool = False):
-        if (server.url, project) not in created:
+        if project not in client.list_projects(url=server.url):
             client.create_project(project, owners=[server.logins["owner"]], url=server.url, token=server.tokens["admin"])
-            created.add((server.url, project))
         folder = write_files(Path(tempfile.mkdtemp(dir=tmp_path, prefix=f"{asset}-{version}-")), files)
         client.upload_directory(
             str(folder), project, asset, version, probation=probation, url=server.url, token=server.tokens["owner"]

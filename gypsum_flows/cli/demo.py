@@ -20,11 +20,15 @@ import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import yaml
 
+from ..errors import GypsumIntegrityError
 from .publish import _print_outcomes as print_outcomes
+
+if TYPE_CHECKING:
+    from ..flows import Outcome
 
 EXAMPLES = """examples:
   gypsum-flows demo                                  # everything in a new temporary folder
@@ -116,7 +120,14 @@ def write_logging_config(path: Path) -> None:
 
 
 class HarmlessNoiseFilter(logging.Filter):
-    """Drops background-service records about SQLite lock contention or shutdown cancellation; keeps the rest."""
+    """Drops background-service records about SQLite lock contention or shutdown cancellation; keeps the rest.
+
+    Example:
+        >>> keep = HarmlessNoiseFilter().filter
+        >>> record = lambda name: logging.LogRecord(name, logging.ERROR, "", 0, "database is locked", None, None)
+        >>> keep(record("docket.worker")), keep(record("prefect.flow_runs"))
+        (False, True)
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith(BACKGROUND_LOGGERS):
@@ -139,12 +150,17 @@ def stop_embedded_prefect() -> None:
 
 
 def example_specs() -> list[Path]:
-    """The example specs shipped with the package, in publication order."""
+    """The example specs shipped with the package, in publication order.
+
+    Example:
+        >>> [p.name for p in example_specs()]
+        ['reference.yaml', 'scrnaseq.yaml']
+    """
     folder = resources.files("gypsum_flows") / "examples"
     return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".yaml"))
 
 
-def publish_examples(url: str, login: str, token: str, cache_dir: Path) -> list[Any]:
+def publish_examples(url: str, login: str, token: str, cache_dir: Path) -> list[Outcome]:
     """Create the example projects and publish every example spec; returns the outcomes of all assets."""
     from ..batch import load_spec
     from ..blocks import GypsumCredentials
@@ -154,7 +170,7 @@ def publish_examples(url: str, login: str, token: str, cache_dir: Path) -> list[
     credentials = GypsumCredentials(url=url, token=token, cache_dir=str(cache_dir))
     credentials.save(BLOCK_NAME, overwrite=True)
     client = credentials.get_client()
-    outcomes: list[Any] = []
+    outcomes: list[Outcome] = []
     for spec in example_specs():
         for project in sorted({job.project for job in load_spec(spec).assets}):
             if project not in client.list_projects():
@@ -176,8 +192,12 @@ def seed_schema_cache(cache_dir: Path) -> None:
     shutil.copyfile(shipped_schema_path(), target)
 
 
-def read_back(outcomes: list[Any], url: str, cache_dir: Path) -> str:
-    """Download the first version published from a folder (links resolved) and compare it with that folder."""
+def read_back(outcomes: list[Outcome], url: str, cache_dir: Path) -> str:
+    """Download the first version published from a folder (links resolved) and compare it with that folder.
+
+    Raises:
+        GypsumIntegrityError: The downloaded version differs from its source folder.
+    """
     from ..batch import load_spec
     from ..client import fetch_manifest, save_version
 
@@ -187,12 +207,22 @@ def read_back(outcomes: list[Any], url: str, cache_dir: Path) -> str:
     listed = set(fetch_manifest(job.project, job.asset, job.version, **where))
     local = Path(save_version(job.project, job.asset, job.version, **where))
     differences = version_differences(Path(job.directory), local, listed)
-    verdict = "identical to" if not differences else f"DIFFERENT ({', '.join(differences)}) from"
-    return f"read back {job.label} ({len(listed)} files) into {local}: {verdict} {job.directory}"
+    if differences:
+        raise GypsumIntegrityError(f"{job.label} read back into {local} differs from {job.directory}: "
+                                   + ", ".join(differences))  # fmt: skip
+    return f"read back {job.label} ({len(listed)} files) into {local}: identical to {job.directory}"
 
 
 def version_differences(source: Path, downloaded: Path, listed: set[str]) -> list[str]:
-    """Paths missing on either side, or whose downloaded bytes differ from the source folder's."""
+    """Paths missing on either side, or whose downloaded bytes differ from the source folder's.
+
+    Example:
+        >>> import tempfile
+        >>> a, b = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
+        >>> _ = (a / "x.txt").write_text("1"), (b / "x.txt").write_text("2"), (a / "y.txt").write_text("3")
+        >>> version_differences(a, b, {"x.txt", "z.txt"})
+        ['x.txt', 'y.txt', 'z.txt']
+    """
     local = {p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file()}
     changed = {rel for rel in local & listed if not filecmp.cmp(source / rel, downloaded / rel, shallow=False)}
     return sorted((local ^ listed) | changed)

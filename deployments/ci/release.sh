@@ -50,7 +50,7 @@ timeout_s="${RELEASE_WATCH_TIMEOUT:-900}"
 for spec in "${specs[@]}"; do
     if [ -n "${RELEASE_DEPLOYMENT:-}" ]; then
         echo "== publishing $spec through the deployment $RELEASE_DEPLOYMENT"
-        param="$(python -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$spec")"
+        param="$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$spec")"
         # --watch exits non-zero unless the run completes; the outer timeout guards a hung watch.
         timeout "$((timeout_s + 60))" prefect deployment run "$RELEASE_DEPLOYMENT" \
             --param "spec=$param" --watch --watch-timeout "$timeout_s"

@@ -187,7 +187,10 @@ def local_copy_state(
     """
     credentials = credentials or GypsumCredentials()
     cache = credentials.resolved_cache_dir()
-    saved = bucket_path(cache, project, asset, version, path) if path else complete_marker(cache, project, asset, version)
+    if path:
+        saved = bucket_path(cache, project, asset, version, path)
+    else:
+        saved = complete_marker(cache, project, asset, version)
     if not os.path.exists(saved):
         return None
     try:

@@ -257,4 +257,6 @@ def _abort_quietly(client: GypsumClient, init: dict[str, Any]) -> None:
     try:
         client.abort_upload(init)
     except GypsumError as exc:
-        get_run_logger().warning("Could not abort the upload session; the project may stay locked until an admin unlocks it: %s", exc)
+        get_run_logger().warning(
+            "Could not abort the upload session; the project may stay locked until an admin unlocks it: %s", exc
+        )

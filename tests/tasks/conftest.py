@@ -49,7 +49,8 @@ def publish(tmp_path) -> Callable[..., Path]:
 
     def make(server, project: str, asset: str, version: str, files: dict[str, bytes], probation: bool = False):
         if project not in client.list_projects(url=server.url):
-            client.create_project(project, owners=[server.logins["owner"]], url=server.url, token=server.tokens["admin"])
+            admin = server.tokens["admin"]
+            client.create_project(project, owners=[server.logins["owner"]], url=server.url, token=admin)
         folder = write_files(Path(tempfile.mkdtemp(dir=tmp_path, prefix=f"{asset}-{version}-")), files)
         client.upload_directory(
             str(folder), project, asset, version, probation=probation, url=server.url, token=server.tokens["owner"]

@@ -26,7 +26,9 @@ def write_files(folder: Path, files: dict[str, bytes]) -> Path:
     return folder
 
 
-def _settled(read: Callable[[SyncPrefectClient], list[TaskRun]], done: Callable[[list[TaskRun]], bool]) -> list[TaskRun]:
+def _settled(
+    read: Callable[[SyncPrefectClient], list[TaskRun]], done: Callable[[list[TaskRun]], bool]
+) -> list[TaskRun]:
     """Poll ``read`` until ``done``: the server records task runs from events, a little after they happen."""
     deadline = time.monotonic() + SETTLE_SECONDS
     with get_client(sync_client=True) as prefect:

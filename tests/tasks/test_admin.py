@@ -35,7 +35,10 @@ def test_project_life_cycle(gypsum_server, unique_name, publish, credentials, tm
         create_project(project, owners=[gypsum_server.logins["admin"]], baseline=10**6, credentials=admin)
         set_permissions(project, owners=[owner_login], uploaders=[{"id": uploader_login}], credentials=admin)
         set_quota(project, growth_rate=123, credentials=admin)
-        return {"permissions": fetch_permissions(project, credentials=admin), "quota": fetch_quota(project, credentials=admin)}
+        return {
+            "permissions": fetch_permissions(project, credentials=admin),
+            "quota": fetch_quota(project, credentials=admin),
+        }
 
     ready = set_up()
     assert set(ready["permissions"]["owners"]) == {gypsum_server.logins["admin"], owner_login}

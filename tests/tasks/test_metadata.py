@@ -39,7 +39,7 @@ DOCUMENT = {
 
 @pytest.fixture
 def indexed_server(tmp_path):
-    """A server of its own with one version carrying ``_bioconductor.json``, and its index and schema under /metadata/."""
+    """A server of its own: one version with ``_bioconductor.json``, its index and a schema under /metadata/."""
     from gypsum_flows.server import serve_in_thread
 
     token = secrets.token_urlsafe(16)

@@ -76,11 +76,15 @@ def test_refusals_are_attempted_exactly_once(gypsum_server, proxy, unique_name, 
     @flow
     def refused() -> dict:
         return {
-            "403": refresh_usage(project, credentials=via(proxy, gypsum_server, "stranger", cache_dir), return_state=True),
+            "403": refresh_usage(
+                project, credentials=via(proxy, gypsum_server, "stranger", cache_dir), return_state=True
+            ),
             "400": create_project(
                 project, owners=["x"], credentials=via(proxy, gypsum_server, "admin", cache_dir), return_state=True
             ),
-            "404": fetch_latest(project, "missing", credentials=via(proxy, gypsum_server, None, cache_dir), return_state=True),
+            "404": fetch_latest(
+                project, "missing", credentials=via(proxy, gypsum_server, None, cache_dir), return_state=True
+            ),
             "quota": upload_version(
                 str(big), project, "basic", "v2", credentials=via(proxy, gypsum_server, "owner", cache_dir),
                 return_state=True,
@@ -134,7 +138,9 @@ def test_a_locked_project_is_waited_for(gypsum_server, proxy, unique_name, publi
     assert proxy.requests_matching(pattern) == 2
 
 
-def test_upload_version_retries_a_whole_clean_attempt(gypsum_server, proxy, unique_name, publish, cache_dir, tmp_path):
+def test_upload_version_retries_a_whole_clean_attempt(
+    gypsum_server, proxy, unique_name, publish, cache_dir, tmp_path
+):
     project = unique_name("upretry")
     publish(gypsum_server, project, "basic", "v1", {"a.txt": b"abc", "deep/c.txt": b"charlie"})
     folder = write_files(tmp_path / "v2", {"a.txt": b"abc", "b.txt": b"bravo", "deep/c.txt": b"charlie"})

@@ -22,7 +22,14 @@ from gypsum_flows.errors import (
     GypsumPermissionError,
     GypsumQuotaExceededError,
 )
-from gypsum_flows.tasks import create_project, fetch_latest, refresh_usage, save_file, upload_version
+from gypsum_flows.tasks import (
+    create_project,
+    fetch_latest,
+    public_s3_config,
+    refresh_usage,
+    save_file,
+    upload_version,
+)
 
 #: No waiting between attempts in tests; the backoff itself is checked in test_options.
 FAST = {"retry_delay_seconds": 0}
@@ -85,6 +92,7 @@ def test_refusals_are_attempted_exactly_once(gypsum_server, proxy, unique_name, 
             "404": fetch_latest(
                 project, "missing", credentials=via(proxy, gypsum_server, None, cache_dir), return_state=True
             ),
+            "no s3": public_s3_config(credentials=via(proxy, gypsum_server, None, cache_dir), return_state=True),
             "quota": upload_version(
                 str(big), project, "basic", "v2", credentials=via(proxy, gypsum_server, "owner", cache_dir),
                 return_state=True,
@@ -96,6 +104,7 @@ def test_refusals_are_attempted_exactly_once(gypsum_server, proxy, unique_name, 
         "403": (GypsumPermissionError, rf"^POST /refresh/usage/{project}$"),
         "400": (GypsumInvalidRequestError, rf"^POST /create/{project}$"),
         "404": (GypsumNotFoundError, rf"^GET /file/{project}%2Fmissing%2F..latest$"),
+        "no s3": (GypsumNotFoundError, r"^GET /credentials/s3-api$"),
         "quota": (GypsumQuotaExceededError, rf"^POST /upload/start/{project}/basic/v2$"),
     }
     for label, (error, pattern) in expected.items():

@@ -8,6 +8,7 @@ import sqlite3
 import sysconfig
 from pathlib import Path
 
+import yaml
 from deployments_helpers import SPECS, clean_env, run
 
 from gypsum_flows.batch import load_spec
@@ -34,8 +35,11 @@ def test_demo_publishes_the_examples_and_exits_cleanly(tmp_path):
         assert summary.is_file(), f"{job.label} is not in the demo's registry"
     assert re.search(r"^read back \S+ \(\d+ files\) into .*: identical to ", output, re.MULTILINE), output
     assert f"PREFECT_HOME={workdir / 'prefect'} prefect server start" in output
-    # The runs are in the demo's own Prefect database, where the printed command will find them.
+    # The runs are in the demo's own Prefect database, where the printed command will find them,
+    # and the demo's Prefect (its ephemeral server included) logged through the noise filter.
     assert (workdir / "prefect" / "prefect.db").is_file()
+    logging_config = yaml.safe_load((workdir / "prefect" / "logging.yml").read_text())
+    assert logging_config["handlers"]["console"]["filters"] == ["harmless_noise"]
     admin = load_users(workdir / "registry.state" / "users.yaml").users[0]
     assert admin.token not in output
 

@@ -20,3 +20,26 @@ def test_four_processes_save_one_version_into_one_cache(project, gypsum_server, 
     assert all(result == {path: True for path in files} for result in results)
     assert not [f for f in cache_files(tmp_path / "cache") if f.endswith(".tmp")]
     assert os.path.exists(os.path.join(cache, "status", project, "a", "v1", "COMPLETE"))
+
+
+def test_save_version_waits_for_the_version_lock(basic, tmp_path):
+    import threading
+
+    from filelock import FileLock
+
+    cache = tmp_path / "cache"
+    lock = FileLock(str(cache / "status" / basic.project / "basic" / "v1.LOCK"))  # gypsum_client's path
+    lock.acquire()
+    worker = threading.Thread(
+        target=client.save_version, args=(basic.project, "basic", "v1"), kwargs={"cache_dir": str(cache), "url": basic.url}
+    )
+    try:
+        worker.start()
+        worker.join(1.0)
+        assert worker.is_alive()
+        assert not (cache / "status" / basic.project / "basic" / "v1" / "COMPLETE").exists()
+    finally:
+        lock.release()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert (cache / "status" / basic.project / "basic" / "v1" / "COMPLETE").exists()

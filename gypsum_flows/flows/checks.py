@@ -33,6 +33,7 @@ from ..client.upload import md5_file
 from ..errors import GypsumError, GypsumMetadataError, GypsumNotFoundError, GypsumPermissionError
 from ..recover import read_lock
 from ..tasks import fetch_manifest, fetch_summary, list_versions, remove_version, unlock_project
+from .report import Outcome, unchanged
 
 #: Entries compared between a folder and a published version: path -> (size, md5).
 Entries = dict[str, tuple[int, str]]
@@ -173,3 +174,16 @@ def ensure_same_content(label: str, new: Entries, published: Entries) -> None:
     diff = differences(new, published)
     if diff:
         raise VersionConflictError(label, diff)
+
+
+def published_folder_outcome(
+    directory: str, project: str, asset: str, version: str, credentials: GypsumCredentials, recover: bool
+) -> Outcome | None:
+    """``unchanged`` if the version is already published with exactly the folder's files, ``None`` if it
+    still has to be published; raises :class:`VersionConflictError` if it exists with other files."""
+    if not target_is_published(project, asset, version, credentials, recover):
+        return None
+    label = f"{project}/{asset}/{version}"
+    ensure_same_content(label, folder_entries(directory), published_entries(project, asset, version, credentials))
+    return unchanged(project, asset, version)
+

@@ -32,7 +32,7 @@ from ..batch.check import check_spec
 from ..batch.spec import AssetJob, BatchSpec
 from ..blocks import GypsumCredentials
 from ..errors import GypsumError
-from .checks import resolve_credentials
+from .checks import published_folder_outcome, resolve_credentials
 from .clone_modify_upload import clone_modify_upload
 from .report import Outcome, Progress, artifact_key, publish_report
 from .validate_publish import validate_metadata_then_publish
@@ -83,7 +83,7 @@ def publish_batch(
     """
     creds = resolve_credentials(credentials)
     batch = check_batch_spec(spec, credentials=creds)
-    limit = min(concurrency or batch.concurrency or DEFAULT_CONCURRENCY, MAX_CONCURRENCY)
+    limit = max(1, min(concurrency or batch.concurrency or DEFAULT_CONCURRENCY, MAX_CONCURRENCY))
     key = artifact_key("gypsum-batch", batch.path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     progress = Progress(len(batch.assets), f"{key}-progress", f"Publishing {len(batch.assets)} assets of {spec}")
     results: dict[int, Outcome] = {}
@@ -109,7 +109,23 @@ def check_batch_spec(path: str, *, credentials: GypsumCredentials | None = None)
 
 @task(name="publish_asset", task_run_name="publish_asset[{job.label}]", cache_policy=NO_CACHE)
 def publish_asset(job: AssetJob, recover_interrupted_upload: bool, *, credentials: GypsumCredentials) -> Outcome:
-    """Publish one asset of a batch through its subflow (clone-modify-upload or validate-then-publish)."""
+    """Publish one asset of a batch through its subflow (clone-modify-upload or validate-then-publish).
+
+    A folder already published with the same files is reported as unchanged
+    without a subflow (the batch checked its metadata already).
+    """
+    if job.clone is None:
+        done = published_folder_outcome(job.directory, job.project, job.asset, job.version, credentials,
+                                        recover_interrupted_upload)
+        if done is not None:
+            return done
+    options = {
+        "probation": job.probation,
+        "deduplicate": job.deduplicate,
+        "metadata": job.metadata,
+        "recover_interrupted_upload": recover_interrupted_upload,
+        "credentials": credentials,
+    }
     if job.clone is not None:
         return clone_modify_upload(
             job.project,
@@ -120,23 +136,9 @@ def publish_asset(job: AssetJob, recover_interrupted_upload: bool, *, credential
             source_asset=job.clone.asset,
             overlay=job.clone.overlay,
             delete=job.clone.delete,
-            probation=job.probation,
-            deduplicate=job.deduplicate,
-            metadata=job.metadata,
-            recover_interrupted_upload=recover_interrupted_upload,
-            credentials=credentials,
+            **options,
         )
-    return validate_metadata_then_publish(
-        job.directory,
-        job.project,
-        job.asset,
-        job.version,
-        probation=job.probation,
-        deduplicate=job.deduplicate,
-        metadata=job.metadata,
-        recover_interrupted_upload=recover_interrupted_upload,
-        credentials=credentials,
-    )
+    return validate_metadata_then_publish(job.directory, job.project, job.asset, job.version, **options)
 
 
 def run_per_project(

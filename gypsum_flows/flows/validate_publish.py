@@ -17,14 +17,11 @@ from ..blocks import GypsumCredentials
 from ..tasks import upload_version
 from .checks import (
     check_folder_metadata,
-    ensure_same_content,
-    folder_entries,
-    published_entries,
+    published_folder_outcome,
     raise_for_violations,
     resolve_credentials,
-    target_is_published,
 )
-from .report import Outcome, artifact_key, emit_published, reported, unchanged
+from .report import Outcome, artifact_key, emit_published, reported
 
 
 @flow(name="validate-metadata-then-publish", flow_run_name="validate-publish-{project}-{asset}-{version}")
@@ -69,9 +66,9 @@ def validate_metadata_then_publish(
     def run() -> Outcome:
         if metadata is not None:
             raise_for_violations(label, check_folder_metadata(directory, metadata, credentials=creds))
-        if target_is_published(project, asset, version, creds, recover_interrupted_upload):
-            ensure_same_content(label, folder_entries(directory), published_entries(project, asset, version, creds))
-            return unchanged(project, asset, version)
+        done = published_folder_outcome(directory, project, asset, version, creds, recover_interrupted_upload)
+        if done is not None:
+            return done
         stats = upload_version(directory, project, asset, version, probation=probation, deduplicate=deduplicate,
                                credentials=creds)
         outcome = Outcome(outcome="published", **stats)

@@ -64,7 +64,7 @@ def _policy(read: int, statuses: frozenset[int]) -> Retry:
         total=6, connect=6, read=read, status=6, other=0, redirect=False,
         allowed_methods=None,  # the caller chose the policy for this request's safety
         status_forcelist=statuses, raise_on_status=False,
-        backoff_factor=0.25, backoff_jitter=0.25, backoff_max=8.0, retry_after_max=60,
+        backoff_factor=0.25, backoff_jitter=0.25, backoff_max=8.0,
     )  # fmt: skip
 
 

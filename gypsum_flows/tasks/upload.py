@@ -1,8 +1,9 @@
 """Tasks that upload to a gypsum server.
 
 Prefer :func:`upload_version`: it runs a whole upload session (start, send
-the files, complete) in one task, aborts the session on any failure, and its
-retries start again from scratch, so every attempt is clean. The session
+the files, complete) in one task, the client aborts the session on any
+failure, and the task's retries start again from scratch, so every attempt is
+clean. The session
 steps are tasks too, for flows that need to act between them; they are never
 retried on their own (a retry in the middle of a session is not a clean
 attempt, and Prefect rolls back an enclosing transaction on the first failed
@@ -19,13 +20,12 @@ Example::
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 from prefect import get_run_logger
 
-from ..blocks import GypsumClient, GypsumCredentials
-from ..errors import GypsumError
+from ..blocks import GypsumCredentials
+from ..progress import TransferProgress
 from .base import client_for, gypsum_task
 
 @gypsum_task("prepare_directory_upload[{directory}]", retries=0)
@@ -139,9 +139,10 @@ def upload_version(
 ) -> dict[str, Any]:
     """Upload a folder as a new version in one clean, retryable attempt.
 
-    Start a session, send the files, complete it; on any failure abort the
-    session and raise, so a retry (transient failures only) starts afresh.
-    Symlinks into the gypsum cache become links to the versions they point to.
+    Start a session, send the files, complete it; on any failure the client
+    aborts the session and the error is raised, so a retry (transient
+    failures only) starts afresh. Symlinks into the gypsum cache become links
+    to the versions they point to.
 
     Returns:
         ``{"project", "asset", "version", "files_uploaded", "files_linked", "bytes_uploaded"}``:
@@ -153,16 +154,26 @@ def upload_version(
         ... def publish() -> dict:
         ...     return upload_version("./v2-draft", "test-R", "basic", "v2", credentials=local)
     """
-    return _upload_session(
-        client_for(credentials),
-        directory,
-        project,
-        asset,
-        version,
-        probation=probation,
-        deduplicate=deduplicate,
-        concurrent=concurrent,
-    )
+    client = client_for(credentials)
+    sent = _LastProgress()
+    client.upload_directory(
+        directory, project, asset, version, deduplicate=deduplicate, probation=probation, concurrent=concurrent,
+        progress=sent,
+    )  # fmt: skip
+    plan = client.prepare_directory_upload(directory, links="always")
+    stats = {
+        "project": project,
+        "asset": asset,
+        "version": version,
+        "files_uploaded": sent.files_total,
+        "files_linked": len(plan["files"]) + len(plan["links"]) - sent.files_total,
+        "bytes_uploaded": sent.bytes_total,
+    }
+    get_run_logger().info(
+        "Uploaded %s/%s/%s: %d files sent (%d bytes), %d stored as links",
+        project, asset, version, stats["files_uploaded"], stats["bytes_uploaded"], stats["files_linked"],
+    )  # fmt: skip
+    return stats
 
 
 @gypsum_task("upload_directory[{project}/{asset}/{version}]", write=True)
@@ -191,72 +202,21 @@ def upload_directory(
         ... def publish_like_gypsum_client() -> bool:
         ...     return upload_directory("./v2-draft", "test-R", "basic", "v2", credentials=local)
     """
-    _upload_session(
-        client_for(credentials),
-        directory,
-        project,
-        asset,
-        version,
-        probation=probation,
-        deduplicate=deduplicate,
-        concurrent=concurrent,
+    return client_for(credentials).upload_directory(
+        directory, project, asset, version, deduplicate=deduplicate, probation=probation, concurrent=concurrent,
         abort_failed=abort_failed,
-    )
-    return True
+    )  # fmt: skip
 
 
-def _upload_session(
-    client: GypsumClient,
-    directory: str,
-    project: str,
-    asset: str,
-    version: str,
-    *,
-    probation: bool,
-    deduplicate: bool,
-    concurrent: int,
-    abort_failed: bool = True,
-) -> dict[str, Any]:
-    """Start, send and complete one upload session; abort it if anything fails."""
-    plan = client.prepare_directory_upload(directory, links="always")
-    init = client.start_upload(
-        project,
-        asset,
-        version,
-        plan["files"],
-        links=plan["links"],
-        deduplicate=deduplicate,
-        probation=probation,
-        directory=directory,
-    )
-    try:
-        client.upload_files(init, directory=directory, concurrent=concurrent)
-        client.complete_upload(init)
-    except BaseException:
-        if abort_failed:
-            _abort_quietly(client, init)
-        raise
-    sent = [item["path"] for item in init["file_urls"]]
-    stats = {
-        "project": project,
-        "asset": asset,
-        "version": version,
-        "files_uploaded": len(sent),
-        "files_linked": len(plan["files"]) + len(plan["links"]) - len(sent),
-        "bytes_uploaded": sum(os.path.getsize(os.path.join(directory, path)) for path in sent),
-    }
-    get_run_logger().info(
-        "Uploaded %s/%s/%s: %d files sent (%d bytes), %d stored as links",
-        project, asset, version, stats["files_uploaded"], stats["bytes_uploaded"], stats["files_linked"],
-    )
-    return stats
+class _LastProgress:
+    """A progress callback that keeps the totals of the files a session actually sends.
 
+    The client reports nothing when every file was matched by deduplication,
+    hence the zero defaults.
+    """
 
-def _abort_quietly(client: GypsumClient, init: dict[str, Any]) -> None:
-    """Abort a failed session; a failing abort is logged, so the original error is the one raised."""
-    try:
-        client.abort_upload(init)
-    except GypsumError as exc:
-        get_run_logger().warning(
-            "Could not abort the upload session; the project may stay locked until an admin unlocks it: %s", exc
-        )
+    files_total = 0
+    bytes_total = 0
+
+    def __call__(self, progress: TransferProgress) -> None:
+        self.files_total, self.bytes_total = progress.files_total, progress.bytes_total

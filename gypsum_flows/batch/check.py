@@ -29,7 +29,12 @@ SchemaFetcher = Callable[[str], str]
 
 
 def schema_path(check: MetadataCheck, fetch_schema: SchemaFetcher) -> str:
-    """The local schema file for ``check``: its own file, else the published schema fetched by name."""
+    """The local schema file for ``check``: its own file, else the published schema fetched by name.
+
+    Example:
+        >>> schema_path(MetadataCheck(), fetch_schema=lambda name: f"/cache/schemas/{name}")
+        '/cache/schemas/bioconductor/v1.json'
+    """
     return check.schema_file or fetch_schema(check.schema_name)
 
 
@@ -50,7 +55,14 @@ def check_spec(path: str | Path, fetch_schema: SchemaFetcher | None = None) -> B
 
 
 def job_metadata_problems(job: AssetJob, fetch_schema: SchemaFetcher) -> list[SpecProblem]:
-    """The metadata problems of one job's local files, located at the job's spec line."""
+    """The metadata problems of one job's local files, located at the job's spec line.
+
+    Example:
+        >>> import tempfile
+        >>> job = AssetJob(project="p", asset="a", version="v", directory=tempfile.mkdtemp(), spec_line=3)
+        >>> [p.line for p in job_metadata_problems(job, fetch_schema=lambda name: "unused")]
+        [3]
+    """
     if job.metadata is None:
         return []
     if job.directory is not None:

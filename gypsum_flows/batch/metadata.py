@@ -115,7 +115,15 @@ def metadata_violations(directory: str | Path, check: MetadataCheck, schema: str
 
 
 def file_violations(path: Path, rel: str, schema: str) -> list[Violation]:
-    """The violations of one metadata file (``rel`` is how reports name it)."""
+    """The violations of one metadata file (``rel`` is how reports name it).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "m.json").write_text("{oops")
+        >>> file_violations(folder / "m.json", "m.json", "unused")[0].message.startswith("not readable JSON")
+        True
+    """
     from ..client.metadata import validate_metadata
 
     try:

@@ -69,13 +69,28 @@ def resolve_credentials(credentials: GypsumCredentials | str | None) -> GypsumCr
 def check_folder_metadata(
     directory: str, metadata: MetadataCheck, *, credentials: GypsumCredentials | None = None
 ) -> list[Violation]:
-    """Every violation of every metadata file under ``directory`` (an empty list when all pass)."""
+    """Every violation of every metadata file under ``directory`` (an empty list when all pass).
+
+    Example::
+
+        @flow
+        def lint(folder: str) -> list[str]:
+            return [str(v) for v in check_folder_metadata(folder, MetadataCheck())]
+    """
     client = resolve_credentials(credentials).get_client()
     return metadata_violations(directory, metadata, schema_path(metadata, client.fetch_metadata_schema))
 
 
 def raise_for_violations(label: str, violations: list[Violation]) -> None:
-    """Raise one :class:`GypsumMetadataError` listing every violation, if there are any."""
+    """Raise one :class:`GypsumMetadataError` listing every violation, if there are any.
+
+    Example:
+        >>> raise_for_violations("p/a/v1", [Violation("x/_bioconductor.json", "$", "'title' is a required property")])
+        Traceback (most recent call last):
+        ...
+        gypsum_flows.errors.GypsumMetadataError: metadata of p/a/v1 failed validation (1 problems); nothing was uploaded:
+          x/_bioconductor.json: $: 'title' is a required property
+    """
     if violations:
         listing = "\n".join(f"  {v}" for v in violations)
         raise GypsumMetadataError(
@@ -85,7 +100,14 @@ def raise_for_violations(label: str, violations: list[Violation]) -> None:
 
 
 def existing_version(project: str, asset: str, version: str, credentials: GypsumCredentials) -> VersionState:
-    """What the server holds for a version: nothing, an interrupted upload, or a complete version."""
+    """What the server holds for a version: nothing, an interrupted upload, or a complete version.
+
+    Example::
+
+        @flow
+        def state() -> str:
+            return existing_version("test-R", "basic", "v1", GypsumCredentials(url="http://127.0.0.1:8787"))
+    """
     # Listing first: a missing version is the common case and should not show up as a failed task.
     if version not in list_versions(project, asset, credentials=credentials):
         return "absent"
@@ -100,7 +122,14 @@ def existing_version(project: str, asset: str, version: str, credentials: Gypsum
 def target_is_published(
     project: str, asset: str, version: str, credentials: GypsumCredentials, recover: bool
 ) -> bool:
-    """Whether the target version is already complete; an interrupted one is recovered (if allowed) first."""
+    """Whether the target version is already complete; an interrupted one is recovered (if allowed) first.
+
+    Example::
+
+        @flow
+        def needs_upload(credentials: GypsumCredentials) -> bool:
+            return not target_is_published("scrnaseq", "zeisel-brain", "2024-02-01", credentials, recover=True)
+    """
     state = existing_version(project, asset, version, credentials)
     if state == "incomplete":
         if not recover:
@@ -116,7 +145,14 @@ def recover_interrupted(project: str, asset: str, version: str, credentials: Gyp
     """Clear an interrupted upload of this very version: unlock the project, remove the partial version.
 
     Needs an admin token; otherwise raises :class:`InterruptedUploadError`
-    saying what an admin must do.
+    saying what an admin must do. A lock held for another asset or version is
+    never touched.
+
+    Example::
+
+        @flow
+        def clear(credentials: GypsumCredentials) -> None:
+            recover_interrupted("scrnaseq", "zeisel-brain", "2024-02-01", credentials)
     """
     label = f"{project}/{asset}/{version}"
     lock = read_lock(project, url=credentials.resolved_url())
@@ -139,13 +175,28 @@ def recover_interrupted(project: str, asset: str, version: str, credentials: Gyp
 
 
 def published_entries(project: str, asset: str, version: str, credentials: GypsumCredentials) -> Entries:
-    """``path -> (size, md5)`` of a published version, from its manifest."""
+    """``path -> (size, md5)`` of a published version, from its manifest (read afresh).
+
+    Example::
+
+        @flow
+        def sizes(credentials: GypsumCredentials) -> int:
+            return sum(size for size, _ in published_entries("test-R", "basic", "v1", credentials).values())
+    """
     manifest = fetch_manifest(project, asset, version, overwrite=True, credentials=credentials)
     return {path: (int(entry["size"]), entry["md5sum"]) for path, entry in manifest.items()}
 
 
 def folder_entries(directory: str | Path) -> Entries:
-    """``path -> (size, md5)`` of every file under ``directory`` (through symbolic links)."""
+    """``path -> (size, md5)`` of every file under ``directory`` (through symbolic links).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "a.txt").write_text("abc")
+        >>> folder_entries(folder)
+        {'a.txt': (3, '900150983cd24fb0d6963f7d28e17f72')}
+    """
     root = Path(directory)
     out: Entries = {}
     for dirpath, _dirs, files in os.walk(root):
@@ -156,7 +207,12 @@ def folder_entries(directory: str | Path) -> Entries:
 
 
 def differences(new: Entries, published: Entries) -> list[str]:
-    """Human-readable differences between content about to be published and a published version."""
+    """Human-readable differences between content about to be published and a published version.
+
+    Example:
+        >>> differences({"a": (1, "x")}, {"a": (2, "y")})
+        ['a (differs: 1 vs 2 bytes, md5 x vs y)']
+    """
     out = []
     for path in sorted(set(new) | set(published)):
         if path not in published:
@@ -170,7 +226,11 @@ def differences(new: Entries, published: Entries) -> list[str]:
 
 
 def ensure_same_content(label: str, new: Entries, published: Entries) -> None:
-    """Raise :class:`VersionConflictError` unless ``new`` and ``published`` hold the same files."""
+    """Raise :class:`VersionConflictError` unless ``new`` and ``published`` hold the same files.
+
+    Example:
+        >>> ensure_same_content("p/a/v1", {"a": (1, "x")}, {"a": (1, "x")})
+    """
     diff = differences(new, published)
     if diff:
         raise VersionConflictError(label, diff)
@@ -180,7 +240,15 @@ def published_folder_outcome(
     directory: str, project: str, asset: str, version: str, credentials: GypsumCredentials, recover: bool
 ) -> Outcome | None:
     """``unchanged`` if the version is already published with exactly the folder's files, ``None`` if it
-    still has to be published; raises :class:`VersionConflictError` if it exists with other files."""
+    still has to be published; raises :class:`VersionConflictError` if it exists with other files.
+
+    Example::
+
+        @flow
+        def publish_once(folder: str, credentials: GypsumCredentials) -> Outcome:
+            done = published_folder_outcome(folder, "scrnaseq", "zeisel-brain", "v1", credentials, recover=True)
+            return done or Outcome(outcome="published", **upload_version(folder, "scrnaseq", "zeisel-brain", "v1"))
+    """
     if not target_is_published(project, asset, version, credentials, recover):
         return None
     label = f"{project}/{asset}/{version}"

@@ -107,13 +107,25 @@ def summary_markdown(title: str, outcomes: list[Outcome]) -> str:
 
 
 def unchanged(project: str, asset: str, version: str) -> Outcome:
-    """The outcome of a version that already exists with exactly the content asked for."""
+    """The outcome of a version that already exists with exactly the content asked for.
+
+    Example:
+        >>> unchanged("p", "a", "v1").outcome
+        'unchanged'
+    """
     return Outcome(project=project, asset=asset, version=version, outcome="unchanged",
                    detail="already published with identical files")
 
 
 def reported(title: str, key: str, project: str, asset: str, version: str, body: Callable[[], Outcome]) -> Outcome:
-    """Run ``body`` and leave its report (table + summary) under ``key``, also when it fails."""
+    """Run ``body`` and leave its report (table + summary) under ``key``, also when it fails.
+
+    Example::
+
+        @flow
+        def publish() -> Outcome:
+            return reported("Publish p/a/v1", "gypsum-publish-p-a", "p", "a", "v1", lambda: unchanged("p", "a", "v1"))
+    """
     try:
         outcome = body()
     except Exception as exc:
@@ -125,18 +137,36 @@ def reported(title: str, key: str, project: str, asset: str, version: str, body:
 
 
 def publish_report(title: str, outcomes: list[Outcome], key: str) -> None:
-    """Create the table artifact and the markdown summary of a flow run under ``key``."""
+    """Create the table artifact and the markdown summary of a flow run under ``key``.
+
+    Example::
+
+        @flow
+        def report() -> None:
+            publish_report("Batch", [unchanged("p", "a", "v1")], key="gypsum-batch-example")
+    """
     create_table_artifact(table_rows(outcomes), key=key, description=title)
     create_markdown_artifact(summary_markdown(title, outcomes), key=f"{key}-summary"[:100], description=title)
 
 
 def emit_published(outcome: Outcome, url: str, probation: bool) -> None:
-    """Announce a new version: ``gypsum.version.published`` on ``gypsum.version.<p>/<a>/<v>``."""
+    """Announce a new version: ``gypsum.version.published`` on ``gypsum.version.<p>/<a>/<v>``.
+
+    Example::
+
+        emit_published(Outcome(project="p", asset="a", version="v1", outcome="published"),
+                       url="http://127.0.0.1:8787", probation=False)
+    """
     _emit(PUBLISHED_EVENT, outcome, url, {"probation": probation})
 
 
 def emit_approved(outcome: Outcome, url: str) -> None:
-    """Announce that a probational version was approved (it is now public)."""
+    """Announce that a probational version was approved: ``gypsum.version.approved``.
+
+    Example::
+
+        emit_approved(Outcome(project="p", asset="a", version="v1", outcome="approved"), "http://127.0.0.1:8787")
+    """
     _emit(APPROVED_EVENT, outcome, url, {})
 
 

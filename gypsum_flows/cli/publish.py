@@ -75,7 +75,8 @@ def run_check(args: argparse.Namespace) -> int:
     spec = _check(args)
     print(f"{args.spec}: OK, {len(spec.assets)} assets")
     for job in spec.assets:
-        source = job.directory if job.clone is None else f"clone of {job.clone.project}/{job.clone.asset}/{job.clone.version}"
+        clone = job.clone
+        source = job.directory if clone is None else f"clone of {clone.project}/{clone.asset}/{clone.version}"
         print(f"  {job.label}  <- {source}")
     return 0
 
@@ -86,8 +87,8 @@ def run_publish(args: argparse.Namespace) -> int:
     from ..flows import BatchFailedError, publish_batch
 
     try:
-        outcomes = publish_batch(args.spec, concurrency=args.concurrency, recover_interrupted_upload=not args.no_recover,
-                                 credentials=_credentials(args))
+        outcomes = publish_batch(args.spec, concurrency=args.concurrency,
+                                 recover_interrupted_upload=not args.no_recover, credentials=_credentials(args))
         code = 0
     except BatchFailedError as exc:
         outcomes, code = exc.outcomes, 1

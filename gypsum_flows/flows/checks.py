@@ -85,16 +85,18 @@ def raise_for_violations(label: str, violations: list[Violation]) -> None:
     """Raise one :class:`GypsumMetadataError` listing every violation, if there are any.
 
     Example:
-        >>> raise_for_violations("p/a/v1", [Violation("x/_bioconductor.json", "$", "'title' is a required property")])
-        Traceback (most recent call last):
-        ...
-        gypsum_flows.errors.GypsumMetadataError: metadata of p/a/v1 failed validation (1 problems); nothing was uploaded:
-          x/_bioconductor.json: $: 'title' is a required property
+        >>> try:
+        ...     raise_for_violations("p/a/v1", [Violation("x/_bioconductor.json", "$", "'title' is required")])
+        ... except GypsumMetadataError as exc:
+        ...     print(exc)
+        metadata of p/a/v1 failed validation (1 problem); nothing was uploaded:
+          x/_bioconductor.json: $: 'title' is required
     """
     if violations:
         listing = "\n".join(f"  {v}" for v in violations)
         raise GypsumMetadataError(
-            f"metadata of {label} failed validation ({len(violations)} problems); nothing was uploaded:\n{listing}",
+            f"metadata of {label} failed validation ({len(violations)} problem{'s' * (len(violations) != 1)}); "
+            f"nothing was uploaded:\n{listing}",
             [(f"{v.file}:{v.where}" if v.file else v.where, v.message) for v in violations],
         )
 

@@ -97,7 +97,8 @@ def summary_markdown(title: str, outcomes: list[Outcome]) -> str:
         counts[o.outcome] = counts.get(o.outcome, 0) + 1
     lines = [f"# {title}", "", "**" + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + "**", ""]
     for o in outcomes:
-        sent = f" ({o.files_uploaded} sent, {o.files_linked} linked, {o.bytes_uploaded} bytes)" if o.files_uploaded or o.files_linked else ""
+        moved = o.files_uploaded or o.files_linked
+        sent = f" ({o.files_uploaded} sent, {o.files_linked} linked, {o.bytes_uploaded} bytes)" if moved else ""
         line = f"- `{o.label}`: {o.outcome}{sent}"
         if o.detail:
             detail = o.detail.replace("\n", "\n  ")

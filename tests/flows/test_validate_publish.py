@@ -55,7 +55,8 @@ def test_metadata_failure_in_one_of_several_files_uploads_nothing(fresh_gypsum_s
     folder = asset_folder("v1", {"a/x.txt": "1", "b/y.txt": "2", "c/z.txt": "3"})
     (folder / "a" / "_bioconductor.json").write_text(json.dumps(REFERENCE_METADATA))
     (folder / "b" / "_bioconductor.json").write_text(json.dumps(BROKEN_METADATA))
-    (folder / "c" / "_bioconductor.json").write_text(json.dumps(dict(REFERENCE_METADATA, genome=["hg19"], taxonomy_id=[9606])))
+    wrong_types = dict(REFERENCE_METADATA, genome=["hg19"], taxonomy_id=[9606])
+    (folder / "c" / "_bioconductor.json").write_text(json.dumps(wrong_types))
     before = len(server.request_log)
 
     with pytest.raises(GypsumMetadataError) as caught:

@@ -225,7 +225,20 @@ def _build(query: GypsumSearchClause, pid: str, params: _Params) -> str:
     if query.type == "not":
         return f"NOT ({_build(query.child, pid, params)})"
     if query.type == "and":
-        return "(" + " AND ".join(_build(c, pid, params) for c in query.children) + ")"
+        texts = [c for c in query.children if c.type == "text"]
+        negated = [c.child for c in query.children if c.type == "not" and c.child.type == "text"] if texts else []
+        parts = []
+        if texts:
+            # One compound subquery: SQLite intersects the (sorted) pid lists instead of probing each document.
+            compound = " INTERSECT ".join(f"SELECT pid FROM links WHERE {_token_match(c, params)}" for c in texts)
+            compound += "".join(f" EXCEPT SELECT pid FROM links WHERE {_token_match(c, params)}" for c in negated)
+            parts.append(f"{pid} IN ({compound})")
+        parts += [
+            _build(c, pid, params)
+            for c in query.children
+            if c.type != "text" and not (c.type == "not" and c.child in negated)
+        ]
+        return "(" + " AND ".join(parts) + ")"
     if query.type == "or":
         texts = [c for c in query.children if c.type == "text"]
         parts = []

@@ -38,9 +38,11 @@ def create_project(
     """Create a project with its owners, uploaders and (optionally) quota. Admins only.
 
     Example:
-        >>> @flow
-        ... def new_project() -> None:
-        ...     create_project("test-R", owners=["alice"], baseline=10**9, credentials=admin)
+        ```python
+        @flow
+        def new_project() -> None:
+            create_project("test-R", owners=["alice"], baseline=10**9, credentials=admin)
+        ```
     """
     client_for(credentials).create_project(
         project, owners, uploaders=uploaders, baseline=baseline, growth_rate=growth_rate, year=year
@@ -59,9 +61,11 @@ def set_permissions(
     """Add to (``append=True``) or replace a project's owners and uploaders. Owners and admins.
 
     Example:
-        >>> @flow
-        ... def add_uploader() -> None:
-        ...     set_permissions("test-R", uploaders=[{"id": "bob", "trusted": True}], credentials=admin)
+        ```python
+        @flow
+        def add_uploader() -> None:
+            set_permissions("test-R", uploaders=[{"id": "bob", "trusted": True}], credentials=admin)
+        ```
     """
     client_for(credentials).set_permissions(project, owners=owners, uploaders=uploaders, append=append)
 
@@ -78,9 +82,11 @@ def set_quota(
     """Change the given fields of a project's quota. Admins only.
 
     Example:
-        >>> @flow
-        ... def grow() -> None:
-        ...     set_quota("test-R", growth_rate=2 * 10**9, credentials=admin)
+        ```python
+        @flow
+        def grow() -> None:
+            set_quota("test-R", growth_rate=2 * 10**9, credentials=admin)
+        ```
     """
     client_for(credentials).set_quota(project, baseline=baseline, growth_rate=growth_rate, year=year)
 
@@ -92,9 +98,11 @@ def approve_probation(
     """Accept a version on probation (it may become the latest). Owners and admins.
 
     Example:
-        >>> @flow
-        ... def accept() -> None:
-        ...     approve_probation("test-R", "basic", "v2", credentials=admin)
+        ```python
+        @flow
+        def accept() -> None:
+            approve_probation("test-R", "basic", "v2", credentials=admin)
+        ```
     """
     client_for(credentials).approve_probation(project, asset, version)
 
@@ -106,9 +114,11 @@ def reject_probation(
     """Delete a version on probation. Owners, admins, or the uploader themselves.
 
     Example:
-        >>> @flow
-        ... def discard() -> None:
-        ...     reject_probation("test-R", "basic", "v2", credentials=admin)
+        ```python
+        @flow
+        def discard() -> None:
+            reject_probation("test-R", "basic", "v2", credentials=admin)
+        ```
     """
     client_for(credentials).reject_probation(project, asset, version)
 
@@ -121,9 +131,11 @@ def refresh_latest(project: str, asset: str, *, credentials: GypsumCredentials |
         The latest version, or None when the asset has no settled version.
 
     Example:
-        >>> @flow
-        ... def repair_latest() -> str | None:
-        ...     return refresh_latest("test-R", "basic", credentials=admin)
+        ```python
+        @flow
+        def repair_latest() -> str | None:
+            return refresh_latest("test-R", "basic", credentials=admin)
+        ```
     """
     return client_for(credentials).refresh_latest(project, asset)
 
@@ -136,9 +148,11 @@ def refresh_usage(project: str, *, credentials: GypsumCredentials | None = None)
         The total in bytes.
 
     Example:
-        >>> @flow
-        ... def recount() -> int:
-        ...     return refresh_usage("test-R", credentials=admin)
+        ```python
+        @flow
+        def recount() -> int:
+            return refresh_usage("test-R", credentials=admin)
+        ```
     """
     return client_for(credentials).refresh_usage(project)
 
@@ -148,9 +162,11 @@ def remove_project(project: str, *, credentials: GypsumCredentials | None = None
     """Delete a project and everything in it. Admins only.
 
     Example:
-        >>> @flow
-        ... def drop_project() -> bool:
-        ...     return remove_project("test-R", credentials=admin)
+        ```python
+        @flow
+        def drop_project() -> bool:
+            return remove_project("test-R", credentials=admin)
+        ```
     """
     return client_for(credentials).remove_project(project)
 
@@ -160,9 +176,11 @@ def remove_asset(project: str, asset: str, *, credentials: GypsumCredentials | N
     """Delete an asset and all its versions. Admins only.
 
     Example:
-        >>> @flow
-        ... def drop_asset() -> bool:
-        ...     return remove_asset("test-R", "basic", credentials=admin)
+        ```python
+        @flow
+        def drop_asset() -> bool:
+            return remove_asset("test-R", "basic", credentials=admin)
+        ```
     """
     return client_for(credentials).remove_asset(project, asset)
 
@@ -174,9 +192,11 @@ def remove_version(
     """Delete one version. Admins only.
 
     Example:
-        >>> @flow
-        ... def drop_version() -> bool:
-        ...     return remove_version("test-R", "basic", "v1", credentials=admin)
+        ```python
+        @flow
+        def drop_version() -> bool:
+            return remove_version("test-R", "basic", "v1", credentials=admin)
+        ```
     """
     return client_for(credentials).remove_version(project, asset, version)
 
@@ -186,8 +206,10 @@ def unlock_project(project: str, *, credentials: GypsumCredentials | None = None
     """Release a project lock left by a failed upload that was never aborted. Admins only.
 
     Example:
-        >>> @flow
-        ... def unstick() -> None:
-        ...     unlock_project("test-R", credentials=admin)
+        ```python
+        @flow
+        def unstick() -> None:
+            unlock_project("test-R", credentials=admin)
+        ```
     """
     client_for(credentials).unlock_project(project)

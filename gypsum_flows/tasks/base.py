@@ -1,26 +1,26 @@
-"""How a gypsum task is declared: one decorator, four kinds of operation.
+"""How a gypsum task is declared: one decorator, a few kinds of operation.
 
-=============  ===========================  ===========  ==============  ==========
-kind           examples                     cache        retries         tags
-=============  ===========================  ===========  ==============  ==========
-settled read   fetch_manifest, save_version  per policy   transient, 3    gypsum
-live read      fetch_latest, list_versions   none         transient, 3    gypsum
-write          create_project, upload_*      none         transient, 3*   gypsum, gypsum-write
-local          validate_metadata             none         none            gypsum
-=============  ===========================  ===========  ==============  ==========
-
-(*) the steps of an upload session (``start_upload``, ``upload_files``,
-``complete_upload``, ``abort_upload``) have no retries: a retry in the middle
-of a session is not a clean attempt. ``upload_version`` carries the retries
-for the whole session.
+- settled reads (``fetch_manifest``, ``fetch_summary``, ``list_files``,
+  ``save_file``, ``save_version``): cached across runs (see
+  :mod:`.policies`), 3 retries of transient failures, tag ``gypsum``;
+- live reads (latest, permissions, quota, usage, listings, metadata
+  downloads): never cached, 3 retries, tag ``gypsum``;
+- writes (administration, ``upload_version``, ``upload_directory``): never
+  cached, 3 retries, tags ``gypsum`` and ``gypsum-write``;
+- upload session steps (``start_upload``, ``upload_files``,
+  ``complete_upload``, ``abort_upload``): writes without retries, since a
+  retry in the middle of a session is not a clean attempt (``upload_version``
+  retries whole sessions);
+- local work (``prepare_directory_upload``, ``validate_metadata``,
+  ``define_text_query``, ``search_metadata_text``): never cached, no retries.
 
 Uncached tasks never persist their results, so no result (for instance the
 upload session of ``start_upload``) lands in result storage.
 
 Example:
-    >>> from gypsum_flows.tasks import save_version, fetch_latest
-    >>> sorted(save_version.tags), fetch_latest.cache_policy
-    (['gypsum'], NoCache(key_storage=None, isolation_level=None, lock_manager=None))
+    >>> from gypsum_flows.tasks import create_project, fetch_latest
+    >>> sorted(create_project.tags), fetch_latest.retries, fetch_latest.persist_result
+    (['gypsum', 'gypsum-write'], 3, False)
 """
 
 from __future__ import annotations

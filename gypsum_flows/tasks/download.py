@@ -42,10 +42,12 @@ def save_file(
         The local path, ``{cache}/bucket/{project}/{asset}/{version}/{path}``.
 
     Example:
-        >>> @flow
-        ... def readme() -> str:
-        ...     local_path = save_file("test-R", "basic", "v1", "README.md", credentials=local)
-        ...     return open(local_path).read()
+        ```python
+        @flow
+        def readme() -> str:
+            local_path = save_file("test-R", "basic", "v1", "README.md", credentials=local)
+            return open(local_path).read()
+        ```
     """
     damaged = local_copy_state(credentials, project, asset, version, path=path) is False
     return client_for(credentials).save_file(project, asset, version, path, overwrite=overwrite or damaged)
@@ -74,9 +76,11 @@ def save_version(
         The local folder, ``{cache}/bucket/{project}/{asset}/{version}``.
 
     Example:
-        >>> @flow
-        ... def fetch_all() -> str:
-        ...     return save_version("test-R", "basic", "v1", concurrent=4, credentials=local)
+        ```python
+        @flow
+        def fetch_all() -> str:
+            return save_version("test-R", "basic", "v1", concurrent=4, credentials=local)
+        ```
     """
     damaged = local_copy_state(credentials, project, asset, version, relink=relink) is False
     return client_for(credentials).save_version(
@@ -97,10 +101,12 @@ def resolve_links(
     """Materialise the linked files of a cached version from their targets.
 
     Example:
-        >>> @flow
-        ... def relink() -> bool:
-        ...     save_version("test-R", "basic", "v2", relink=False, credentials=local)
-        ...     return resolve_links("test-R", "basic", "v2", credentials=local)
+        ```python
+        @flow
+        def relink() -> bool:
+            save_version("test-R", "basic", "v2", relink=False, credentials=local)
+            return resolve_links("test-R", "basic", "v2", credentials=local)
+        ```
     """
     return client_for(credentials).resolve_links(project, asset, version, overwrite=overwrite, concurrent=concurrent)
 
@@ -123,8 +129,10 @@ def clone_version(
             go to ``save_version``).
 
     Example:
-        >>> @flow
-        ... def workspace() -> None:
-        ...     clone_version("test-R", "basic", "v1", "./v2-draft", credentials=local)
+        ```python
+        @flow
+        def workspace() -> None:
+            clone_version("test-R", "basic", "v1", "./v2-draft", credentials=local)
+        ```
     """
     client_for(credentials).clone_version(project, asset, version, destination, download=download, **kwargs)

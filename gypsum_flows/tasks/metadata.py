@@ -37,9 +37,11 @@ def fetch_metadata_database(
         The local path of the database.
 
     Example:
-        >>> @flow
-        ... def index() -> str:
-        ...     return fetch_metadata_database()
+        ```python
+        @flow
+        def index() -> str:
+            return fetch_metadata_database()
+        ```
     """
     return client_for(credentials).fetch_metadata_database(name, overwrite=overwrite, url=url)
 
@@ -62,9 +64,11 @@ def fetch_metadata_schema(
         The local path of the schema.
 
     Example:
-        >>> @flow
-        ... def schema() -> str:
-        ...     return fetch_metadata_schema("bioconductor/v1.json")
+        ```python
+        @flow
+        def schema() -> str:
+            return fetch_metadata_schema("bioconductor/v1.json")
+        ```
     """
     return client_for(credentials).fetch_metadata_schema(name, overwrite=overwrite, url=url)
 
@@ -83,9 +87,11 @@ def validate_metadata(
         True; raises ``GypsumMetadataError`` listing every violation otherwise.
 
     Example:
-        >>> @flow
-        ... def check(doc: dict) -> bool:
-        ...     return validate_metadata(doc, fetch_metadata_schema("bioconductor/v1.json"))
+        ```python
+        @flow
+        def check(doc: dict) -> bool:
+            return validate_metadata(doc, fetch_metadata_schema("bioconductor/v1.json"))
+        ```
     """
     return client_for(credentials).validate_metadata(metadata, schema, stringify=stringify)
 
@@ -101,9 +107,11 @@ def define_text_query(
     """A text clause for :func:`search_metadata_text`; combine clauses with ``&``, ``|`` and ``~``.
 
     Example:
-        >>> @flow
-        ... def mouse_clause():
-        ...     return define_text_query("mus%", field="organism", partial=True)
+        ```python
+        @flow
+        def mouse_clause():
+            return define_text_query("mus%", field="organism", partial=True)
+        ```
     """
     return client_for(credentials).define_text_query(text, field=field, partial=partial)
 
@@ -128,9 +136,11 @@ def search_metadata_text(
         One dict per match: ``project``, ``asset``, ``version``, ``path`` (and ``metadata``, ``latest``).
 
     Example:
-        >>> @flow
-        ... def mouse_versions() -> list[dict]:
-        ...     return search_metadata_text(fetch_metadata_database(), "mouse", include_metadata=False)
+        ```python
+        @flow
+        def mouse_versions() -> list[dict]:
+            return search_metadata_text(fetch_metadata_database(), "mouse", include_metadata=False)
+        ```
     """
     return client_for(credentials).search_metadata_text(
         path, query, latest=latest, include_metadata=include_metadata

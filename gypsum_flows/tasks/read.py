@@ -32,9 +32,11 @@ def fetch_latest(project: str, asset: str, *, credentials: GypsumCredentials | N
         The version name.
 
     Example:
-        >>> @flow
-        ... def newest() -> str:
-        ...     return fetch_latest("test-R", "basic", credentials=local)
+        ```python
+        @flow
+        def newest() -> str:
+            return fetch_latest("test-R", "basic", credentials=local)
+        ```
     """
     return client_for(credentials).fetch_latest(project, asset)
 
@@ -54,10 +56,12 @@ def fetch_manifest(
     every cache.
 
     Example:
-        >>> @flow
-        ... def total_size() -> int:
-        ...     manifest = fetch_manifest("test-R", "basic", "v1", credentials=local)
-        ...     return sum(entry["size"] for entry in manifest.values())
+        ```python
+        @flow
+        def total_size() -> int:
+            manifest = fetch_manifest("test-R", "basic", "v1", credentials=local)
+            return sum(entry["size"] for entry in manifest.values())
+        ```
     """
     return client_for(credentials).fetch_manifest(project, asset, version, overwrite=overwrite)
 
@@ -78,10 +82,12 @@ def fetch_summary(
         ``on_probation`` when true. Cached across runs only off probation.
 
     Example:
-        >>> @flow
-        ... def on_probation() -> bool:
-        ...     summary = fetch_summary("test-R", "basic", "v2", credentials=local)
-        ...     return summary.get("on_probation", False)
+        ```python
+        @flow
+        def on_probation() -> bool:
+            summary = fetch_summary("test-R", "basic", "v2", credentials=local)
+            return summary.get("on_probation", False)
+        ```
     """
     return client_for(credentials).fetch_summary(project, asset, version, overwrite=overwrite)
 
@@ -91,9 +97,11 @@ def fetch_permissions(project: str, *, credentials: GypsumCredentials | None = N
     """The owners and uploaders of a project (uploaders' ``until`` as datetimes).
 
     Example:
-        >>> @flow
-        ... def owners() -> list[str]:
-        ...     return fetch_permissions("test-R", credentials=local)["owners"]
+        ```python
+        @flow
+        def owners() -> list[str]:
+            return fetch_permissions("test-R", credentials=local)["owners"]
+        ```
     """
     return client_for(credentials).fetch_permissions(project)
 
@@ -103,9 +111,11 @@ def fetch_quota(project: str, *, credentials: GypsumCredentials | None = None) -
     """The storage quota of a project: ``baseline``, ``growth_rate`` and ``year``.
 
     Example:
-        >>> @flow
-        ... def baseline() -> int:
-        ...     return fetch_quota("test-R", credentials=local)["baseline"]
+        ```python
+        @flow
+        def baseline() -> int:
+            return fetch_quota("test-R", credentials=local)["baseline"]
+        ```
     """
     return client_for(credentials).fetch_quota(project)
 
@@ -115,9 +125,11 @@ def fetch_usage(project: str, *, credentials: GypsumCredentials | None = None) -
     """Bytes currently used by a project.
 
     Example:
-        >>> @flow
-        ... def used() -> int:
-        ...     return fetch_usage("test-R", credentials=local)
+        ```python
+        @flow
+        def used() -> int:
+            return fetch_usage("test-R", credentials=local)
+        ```
     """
     return client_for(credentials).fetch_usage(project)
 
@@ -127,9 +139,11 @@ def list_projects(*, credentials: GypsumCredentials | None = None) -> list[str]:
     """Every project on the server.
 
     Example:
-        >>> @flow
-        ... def projects() -> list[str]:
-        ...     return list_projects(credentials=local)
+        ```python
+        @flow
+        def projects() -> list[str]:
+            return list_projects(credentials=local)
+        ```
     """
     return client_for(credentials).list_projects()
 
@@ -139,9 +153,11 @@ def list_assets(project: str, *, credentials: GypsumCredentials | None = None) -
     """The assets of a project.
 
     Example:
-        >>> @flow
-        ... def assets() -> list[str]:
-        ...     return list_assets("test-R", credentials=local)
+        ```python
+        @flow
+        def assets() -> list[str]:
+            return list_assets("test-R", credentials=local)
+        ```
     """
     return client_for(credentials).list_assets(project)
 
@@ -151,9 +167,11 @@ def list_versions(project: str, asset: str, *, credentials: GypsumCredentials | 
     """The versions of an asset (empty for an unknown asset).
 
     Example:
-        >>> @flow
-        ... def versions() -> list[str]:
-        ...     return list_versions("test-R", "basic", credentials=local)
+        ```python
+        @flow
+        def versions() -> list[str]:
+            return list_versions("test-R", "basic", credentials=local)
+        ```
     """
     return client_for(credentials).list_versions(project, asset)
 
@@ -174,9 +192,11 @@ def list_files(
         include_dot: also list internal files such as ``..manifest``.
 
     Example:
-        >>> @flow
-        ... def user_files() -> list[str]:
-        ...     return list_files("test-R", "basic", "v1", include_dot=False, credentials=local)
+        ```python
+        @flow
+        def user_files() -> list[str]:
+            return list_files("test-R", "basic", "v1", include_dot=False, credentials=local)
+        ```
     """
     return client_for(credentials).list_files(project, asset, version, prefix=prefix, include_dot=include_dot)
 
@@ -186,23 +206,10 @@ def public_s3_config(refresh: bool = False, *, credentials: GypsumCredentials | 
     """The server's public, read-only S3 settings: ``endpoint``, ``bucket``, ``key`` and ``secret``.
 
     Example:
-        >>> @flow
-        ... def bucket() -> str:
-        ...     return public_s3_config(credentials=local)["bucket"]
+        ```python
+        @flow
+        def bucket() -> str:
+            return public_s3_config(credentials=local)["bucket"]
+        ```
     """
     return client_for(credentials).public_s3_config(refresh=refresh)
-
-
-__all__ = [
-    "fetch_latest",
-    "fetch_manifest",
-    "fetch_permissions",
-    "fetch_quota",
-    "fetch_summary",
-    "fetch_usage",
-    "list_assets",
-    "list_files",
-    "list_projects",
-    "list_versions",
-    "public_s3_config",
-]

@@ -41,9 +41,11 @@ def prepare_directory_upload(
         ``{"files": [relative paths], "links": [{"from.path", "to.project", "to.asset", "to.version", "to.path"}]}``.
 
     Example:
-        >>> @flow
-        ... def plan() -> int:
-        ...     return len(prepare_directory_upload("./v2-draft", links="always", credentials=local)["links"])
+        ```python
+        @flow
+        def plan() -> int:
+            return len(prepare_directory_upload("./v2-draft", links="always", credentials=local)["links"])
+        ```
     """
     return client_for(credentials).prepare_directory_upload(directory, links=links)
 
@@ -67,9 +69,11 @@ def start_upload(
         The session: ``file_urls``, ``complete_url``, ``abort_url`` and ``session_token``.
 
     Example:
-        >>> @flow
-        ... def open_session() -> dict:
-        ...     return start_upload("test-R", "basic", "v2", ["a.txt"], directory="./v2", credentials=local)
+        ```python
+        @flow
+        def open_session() -> dict:
+            return start_upload("test-R", "basic", "v2", ["a.txt"], directory="./v2", credentials=local)
+        ```
     """
     return client_for(credentials).start_upload(
         project,
@@ -94,9 +98,11 @@ def upload_files(
     """Send the files an upload session asks for.
 
     Example:
-        >>> @flow
-        ... def send(session: dict) -> None:
-        ...     upload_files(session, directory="./v2", concurrent=4, credentials=local)
+        ```python
+        @flow
+        def send(session: dict) -> None:
+            upload_files(session, directory="./v2", concurrent=4, credentials=local)
+        ```
     """
     client_for(credentials).upload_files(init, directory=directory, concurrent=concurrent)
 
@@ -106,9 +112,11 @@ def complete_upload(init: dict[str, Any], *, credentials: GypsumCredentials | No
     """Finish an upload session: the version becomes visible (and latest unless on probation).
 
     Example:
-        >>> @flow
-        ... def finish(session: dict) -> None:
-        ...     complete_upload(session, credentials=local)
+        ```python
+        @flow
+        def finish(session: dict) -> None:
+            complete_upload(session, credentials=local)
+        ```
     """
     client_for(credentials).complete_upload(init)
 
@@ -118,9 +126,11 @@ def abort_upload(init: dict[str, Any], *, credentials: GypsumCredentials | None 
     """Cancel an upload session: its files are deleted and the project unlocked.
 
     Example:
-        >>> @flow
-        ... def cancel(session: dict) -> None:
-        ...     abort_upload(session, credentials=local)
+        ```python
+        @flow
+        def cancel(session: dict) -> None:
+            abort_upload(session, credentials=local)
+        ```
     """
     client_for(credentials).abort_upload(init)
 
@@ -150,9 +160,11 @@ def upload_version(
         matched by deduplication).
 
     Example:
-        >>> @flow
-        ... def publish() -> dict:
-        ...     return upload_version("./v2-draft", "test-R", "basic", "v2", credentials=local)
+        ```python
+        @flow
+        def publish() -> dict:
+            return upload_version("./v2-draft", "test-R", "basic", "v2", credentials=local)
+        ```
     """
     client = client_for(credentials)
     sent = _LastProgress()
@@ -198,9 +210,11 @@ def upload_directory(
         True.
 
     Example:
-        >>> @flow
-        ... def publish_like_gypsum_client() -> bool:
-        ...     return upload_directory("./v2-draft", "test-R", "basic", "v2", credentials=local)
+        ```python
+        @flow
+        def publish_like_gypsum_client() -> bool:
+            return upload_directory("./v2-draft", "test-R", "basic", "v2", credentials=local)
+        ```
     """
     return client_for(credentials).upload_directory(
         directory, project, asset, version, deduplicate=deduplicate, probation=probation, concurrent=concurrent,

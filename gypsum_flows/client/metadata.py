@@ -296,8 +296,10 @@ def fetch_metadata_database(
     with cache.file_lock(path):
         stamp = _get(base + "modified")
         value = _parse_stamp(stamp, base + "modified")
-        cache.download(base + name, path, key=name)
-        # The stamp goes in last, so an interrupted update is retried rather than trusted.
-        cache.write_atomic(stamp_path, stamp)
+        # Another process may have brought the file up to date while we waited for the lock.
+        if overwrite or not os.path.exists(path) or read_modified_stamp(stamp_path) != value:
+            cache.download(base + name, path, key=name)
+            # The stamp goes in last, so an interrupted update is retried rather than trusted.
+            cache.write_atomic(stamp_path, stamp)
     _remember(base, value)
     return path

@@ -77,6 +77,9 @@ def test_bad_input_is_rejected_before_or_by_the_server(project, gypsum_server, t
                             token=owner)  # fmt: skip
     with pytest.raises(GypsumInvalidRequestError, match="already exists"):
         client.upload_directory(str(tmp_path / "ok"), project, "a", "v1", url=url, token=owner)
+    # The existing version is untouched (the reference server deleted it here: the data-loss BUG).
+    assert client.list_files(project, "a", "v1", include_dot=False, url=url) == ["x.txt"]
+    assert "upload_finish" in client.fetch_summary(project, "a", "v1", cache_dir=False, url=url)
 
 
 def test_failure_mid_upload_aborts_and_names_the_file(project, gypsum_server, tmp_path):

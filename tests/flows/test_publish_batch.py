@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from flows_helpers import (
     BROKEN_METADATA,
+    MALFORMED,
     create_project,
     credentials,
     read_artifacts,
@@ -20,7 +21,6 @@ from flows_helpers import (
     wait_for_events,
     write_asset,
 )
-from test_spec import MALFORMED
 
 from gypsum_flows import client
 from gypsum_flows.batch import SpecError

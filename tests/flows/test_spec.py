@@ -12,7 +12,7 @@ import yaml
 from gypsum_flows.batch import SpecError, check_spec, load_spec
 from gypsum_flows.batch.spec import spec_json_schema
 
-from flows_helpers import BROKEN_METADATA, write_asset
+from flows_helpers import BROKEN_METADATA, MALFORMED, write_asset
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,66 +71,6 @@ def test_metadata_null_disables_the_check_and_schema_file_is_relative(spec_dir):
     first, second = check_spec(path).assets
     assert first.metadata is None
     assert second.metadata.schema_file == str(spec_dir / "schema.json")
-
-
-#: (spec text, expected line, expected field, expected words in the message).
-MALFORMED = {
-    "yaml-syntax": ("assets:\n  - {asset: a, version: v\n", 3, "", "YAML syntax error"),
-    "empty": ("# nothing\n", None, "", "empty"),
-    "not-a-mapping": ("- asset: a\n", 1, "", "valid dictionary"),
-    "duplicate-key": ("assets:\n  - asset: a\n    asset: b\n    version: v\n", 3, "assets[0].asset", "duplicate key"),
-    "unknown-top-key": ("asets: []\nassets: [{project: p, asset: a, version: v, directory: data/ok}]\n",
-                        1, "asets", "unknown key"),
-    "unknown-asset-key": ("assets:\n  - project: p\n    asset: a\n    version: v\n    directroy: data/ok\n",
-                          5, "assets[0].directroy", "unknown key"),
-    "missing-version": ("assets:\n  - {project: p, asset: a, directory: data/ok}\n", 2, "assets[0].version",
-                        "missing"),
-    "missing-project": ("assets:\n  - {asset: a, version: v, directory: data/ok}\n", 2, "assets[0].project",
-                        "defaults"),
-    "no-assets": ("defaults: {project: p}\nassets: []\n", 2, "assets", "at least 1"),
-    "slash-in-asset": ("assets:\n  - {project: p, asset: a/b, version: v, directory: data/ok}\n", 2,
-                       "assets[0].asset", "cannot contain '/'"),
-    "dotdot-version": ("defaults: {project: p}\nassets:\n  - asset: a\n    version: ..v1\n    directory: data/ok\n",
-                       4, "assets[0].version", "cannot start with '..'"),
-    "slash-in-default-project": ("defaults: {project: a/b}\nassets: [{asset: a, version: v, directory: data/ok}]\n",
-                                 1, "defaults.project", "cannot contain '/'"),
-    "missing-folder": ("assets:\n  - {project: p, asset: a, version: v, directory: data/nope}\n", 2,
-                       "assets[0].directory", "folder not found"),
-    "file-not-folder": ("assets:\n  - {project: p, asset: a, version: v, directory: data/ok/counts.csv}\n", 2,
-                        "assets[0].directory", "not a folder"),
-    "duplicate-pair": ("defaults: {project: p}\nassets:\n  - {asset: a, version: v, directory: data/ok}\n"
-                       "  - {asset: a, version: v, directory: data/bare}\n", 4, "assets[1]", "duplicate of assets[0]"),
-    "number-version": ("assets:\n  - {project: p, asset: a, version: 1.10, directory: data/ok}\n", 2,
-                       "assets[0].version", "quote"),
-    "string-probation": ("assets:\n  - {project: p, asset: a, version: v, probation: 'yes', directory: data/ok}\n",
-                         2, "assets[0].probation", "true or false"),
-    "directory-and-clone": ("assets:\n  - {project: p, asset: a, version: v, directory: data/ok, clone: {}}\n", 2,
-                            "assets[0].clone", "not both"),
-    "neither-directory-nor-clone": ("assets:\n  - {project: p, asset: a, version: v}\n", 2, "assets[0]",
-                                    "either 'directory'"),
-    "missing-overlay": ("assets:\n  - project: p\n    asset: a\n    version: v\n    clone:\n      overlay: data/x\n",
-                        6, "assets[0].clone.overlay", "folder not found"),
-    "bad-delete-path": ("assets:\n  - project: p\n    asset: a\n    version: v\n    clone:\n"
-                        "      delete: [ok.txt, ../escape]\n", 6, "assets[0].clone.delete[1]", "'..'"),
-    "unknown-clone-key": ("assets:\n  - {project: p, asset: a, version: v, clone: {form: latest}}\n", 2,
-                          "assets[0].clone.form", "unknown key"),
-    "concurrency-zero": ("concurrency: 0\nassets: [{project: p, asset: a, version: v, directory: data/ok}]\n", 1,
-                         "concurrency", "greater than or equal to 1"),
-    "missing-schema-file": ("defaults:\n  project: p\n  metadata:\n    schema_file: nope.json\n"
-                            "assets: [{asset: a, version: v, directory: data/ok}]\n", 4,
-                            "defaults.metadata.schema_file", "cannot read schema file"),
-    "metadata-file-with-slash": ("assets:\n  - project: p\n    asset: a\n    version: v\n    directory: data/ok\n"
-                                 "    metadata: {files: [sub/x.json]}\n", 6, "assets[0].metadata.files",
-                                 "base names"),
-    "bad-metadata": ("defaults: {project: p}\nassets:\n  - {asset: a, version: v, directory: data/ok}\n"
-                     "  - {asset: b, version: v, directory: data/bad}\n", 4, "assets[1].directory",
-                     "bioconductor_version"),
-    "no-metadata": ("defaults: {project: p}\nassets:\n  - {asset: b, version: v, directory: data/bare}\n", 3,
-                    "assets[0].directory", "no metadata file named '_bioconductor.json'"),
-    "bad-overlay-metadata": ("assets:\n  - project: p\n    asset: a\n    version: v\n"
-                             "    clone: {overlay: data/bad}\n", 2, "assets[0].clone.overlay",
-                             "bioconductor_version"),
-}
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))

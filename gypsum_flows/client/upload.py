@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import _http
 from ..auth import resolve_token
-from ..errors import GypsumError, GypsumHTTPError, GypsumPermissionError
+from ..errors import GypsumError, GypsumHTTPError, GypsumPermissionError, GypsumTransientError
 from ..names import check_name
 from ..progress import ProgressOption, Reporter
 from ._util import DEFAULT_CONCURRENCY, names_path, run_parallel, sanitize_path
@@ -129,13 +129,22 @@ def start_upload(
         "files": _request_files(_describe_files(files, directory, deduplicate), links),
         "on_probation": probation,
     }
-    response = _http.request(
-        "POST",
-        f"{_http.resolve_url(url)}/upload/start/{names_path(project, asset, version)}",
-        policy=_http.GUARDED,
-        token=resolve_token(token),
-        json=body,
-    )
+    try:
+        response = _http.request(
+            "POST",
+            f"{_http.resolve_url(url)}/upload/start/{names_path(project, asset, version)}",
+            policy=_http.GUARDED,
+            token=resolve_token(token),
+            json=body,
+        )
+    except GypsumTransientError as exc:
+        if exc.status is not None:
+            raise
+        # The request may have reached the server, whose answer (with the session token) was lost.
+        raise GypsumTransientError(
+            f"{exc.reason}; the server may have started this upload and locked project '{project}' "
+            "(an administrator can clear it with unlock_project)", method=exc.method, url=exc.url,
+        ) from None  # fmt: skip
     return response.json()
 
 

@@ -108,7 +108,7 @@ def test_state_changing_calls_retry_only_when_the_server_did_not_act(project, gy
     assert proxy.requests_matching(r"^POST /upload/start/") == 2
     # The answer is lost after the server acted: not repeated (a repeat would find the project locked).
     proxy.set_faults([Fault("reset_after", pattern=r"^POST /upload/start/", first=1)])
-    with pytest.raises(GypsumTransientError):
+    with pytest.raises(GypsumTransientError, match="may have started this upload"):
         client.start_upload(project, "a", "v2", [], url=url, token=owner)
     assert proxy.requests_matching(r"^POST /upload/start/") == 3
     client.unlock_project(project, url=url, token=admin)

@@ -7,6 +7,9 @@ defaults). Retries cover transient failures only; reads of settled versions
 are cached across runs; see :mod:`.base` and :mod:`.policies`. On top of
 the client: :func:`upload_version`, one clean and retryable upload session.
 
+With ``.map``, wrap the block in ``prefect.unmapped``: a pydantic block is
+iterable (over its fields), so Prefect would otherwise map over it.
+
 Example:
     >>> from prefect import flow
     >>> from gypsum_flows.blocks import GypsumCredentials

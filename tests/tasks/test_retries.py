@@ -130,6 +130,9 @@ def test_a_locked_project_is_waited_for(gypsum_server, proxy, unique_name, publi
         deadline = time.monotonic() + 60
         while proxy.requests_matching(pattern) < 1 and time.monotonic() < deadline:
             time.sleep(0.01)
+        # The proxy logs a request as it forwards it: give the server time to refuse it, and
+        # release well before the retry (one second later, without jitter).
+        time.sleep(0.3)
         client.abort_upload(session, url=gypsum_server.url)
 
     releaser = threading.Thread(target=release_after_first_refusal)
@@ -137,7 +140,7 @@ def test_a_locked_project_is_waited_for(gypsum_server, proxy, unique_name, publi
 
     @flow
     def wait_for_lock():
-        patient = refresh_usage.with_options(retry_delay_seconds=1)
+        patient = refresh_usage.with_options(retry_delay_seconds=1, retry_jitter_factor=0)
         return patient(project, credentials=via(proxy, gypsum_server, "admin", cache_dir), return_state=True)
 
     state = wait_for_lock()

@@ -28,6 +28,7 @@ from ..blocks import GypsumCredentials
 from ..progress import TransferProgress
 from .base import client_for, gypsum_task
 
+
 @gypsum_task("prepare_directory_upload[{directory}]", retries=0)
 def prepare_directory_upload(
     directory: str,
@@ -152,7 +153,8 @@ def upload_version(
     Start a session, send the files, complete it; on any failure the client
     aborts the session and the error is raised, so a retry (transient
     failures only) starts afresh. Symlinks into the gypsum cache become links
-    to the versions they point to.
+    to the versions they point to (any other symlink is refused, as in
+    gypsum_client's ``upload_directory``).
 
     Returns:
         ``{"project", "asset", "version", "files_uploaded", "files_linked", "bytes_uploaded"}``:

@@ -117,6 +117,7 @@ class GypsumClient:
         return f"GypsumClient(url={self._credentials.resolved_url()!r})"
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
+        # Imported on use: Prefect imports this module (entry point) in every process, client or not.
         from . import client
 
         fn = getattr(client, name)

@@ -9,7 +9,7 @@ from resilience_helpers import asset_files, assert_clean, server_manifests, writ
 
 from gypsum_flows import client
 from gypsum_flows.blocks import GypsumCredentials
-from gypsum_flows.flows import publish_batch
+from gypsum_flows.flows import BatchFailedError, publish_batch
 
 #: One in ten requests misbehaves, in five ways (each rule draws on the requests the earlier ones spared).
 FAULT_MIX = [
@@ -46,7 +46,11 @@ def test_batch_of_20_assets_survives_10_percent_faults(prefect_harness, make_gyp
 
     started = time.monotonic()
     with FaultProxy(faulty_server.url, FAULT_MIX, seed=8) as proxy:
-        outcomes = _publish(faulty_server, proxy.url, write_batch(tmp_path / "faulty", faulty_projects, 5))
+        try:
+            outcomes = _publish(faulty_server, proxy.url, write_batch(tmp_path / "faulty", faulty_projects, 5))
+        except BatchFailedError as exc:
+            hit = [(path.rsplit("/", 2)[-2], kind) for method, path, kind in proxy.log if kind and "/start/" in path]
+            raise AssertionError(f"{exc}\nfaults on upload starts: {hit}") from None
     injected, seen = sum(proxy.counts.values()), len(proxy.log)
 
     print(f"\n{seen} requests, {injected} faults {dict(proxy.counts)}, {time.monotonic() - started:.1f} s")

@@ -296,6 +296,19 @@ def request(
         return response
 
 
+def response_json(response: requests.Response, *, allow_empty: bool = False) -> Any:
+    """The JSON body of a response (``None`` for an empty one if ``allow_empty``); garbage is transient."""
+    if allow_empty and not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise GypsumTransientError(
+            "response is not valid JSON", status=response.status_code, method=response.request.method,
+            url=response.url,
+        ) from None  # fmt: skip
+
+
 def get_json(url: str, attempts: int = 3, **kwargs: Any) -> Any:
     """``GET`` a JSON document with the :data:`SAFE` policy; a garbled body is fetched again.
 
@@ -303,18 +316,12 @@ def get_json(url: str, attempts: int = 3, **kwargs: Any) -> Any:
         >>> get_json("http://127.0.0.1:9/list", params={"prefix": "x/"})  # doctest: +SKIP
     """
     for attempt in range(attempts):
-        response = request("GET", url, check_body=False, **kwargs)
         try:
-            return response.json()
-        except ValueError as exc:
-            if attempt == attempts - 1:
-                raise GypsumTransientError("response is not valid JSON", status=response.status_code, url=url) from exc
+            return response_json(request("GET", url, check_body=False, **kwargs))
+        except GypsumTransientError as exc:
+            if attempt == attempts - 1 or exc.status is None or exc.status >= 400:
+                raise
     raise AssertionError("unreachable")
-
-
-def json_or_none(response: requests.Response) -> Any:
-    """The JSON body of ``response``, or ``None`` when it is empty."""
-    return response.json() if response.content else None
 
 
 @contextmanager

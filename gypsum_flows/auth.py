@@ -260,7 +260,7 @@ def oauth_flow(
         headers={"Accept": "application/json"},
         json={"client_id": app_key, "client_secret": app_secret, "code": waiter["code"], "redirect_uri": redirect},
     )
-    token = (_http.json_or_none(response) or {}).get("access_token")
+    token = (_http.response_json(response, allow_empty=True) or {}).get("access_token")
     if not token:
         raise GypsumAuthError("GitHub did not return an access token")
     return token
@@ -272,7 +272,7 @@ def _validate(token: str, github_url: str, user_agent: str | None) -> TokenInfo:
         response = _http.request("GET", f"{github_url.rstrip('/')}/user", token=token, headers=headers)
     except GypsumHTTPError as exc:
         raise GypsumAuthError(f"GitHub did not accept the token ({exc.status}: {exc.reason})") from None
-    login = response.json()["login"]
+    login = _http.response_json(response)["login"]
     return TokenInfo(token=token, name=login, expires=parse_expiry(response.headers.get(_EXPIRY_HEADER)))
 
 

@@ -23,7 +23,7 @@ def _admin(method: str, endpoint: str, names: tuple[str, ...], url: str | None, 
     target = f"{_http.resolve_url(url)}/{endpoint}/{names_path(*names)}"
     kwargs = {"json": body} if body is not None else {}
     response = _http.request(method, target, policy=_http.GUARDED, token=resolve_token(token), **kwargs)
-    return _http.json_or_none(response)
+    return _http.response_json(response, allow_empty=True)
 
 
 def _quota_fields(baseline: int | None, growth_rate: int | None, year: int | None) -> dict:

@@ -145,7 +145,7 @@ def start_upload(
             f"{exc.reason}; the server may have started this upload and locked project '{project}' "
             "(an administrator can clear it with unlock_project)", method=exc.method, url=exc.url,
         ) from None  # fmt: skip
-    return response.json()
+    return _http.response_json(response)
 
 
 def _about_file(exc: Exception, path: str) -> Exception:
@@ -183,7 +183,7 @@ def _upload_one(item: dict, directory: str | None, url: str, session_token: str,
     path = item["path"]
     local = os.path.join(directory, path) if directory is not None else path
     try:
-        signed = _http.request("POST", _http.join_url(url, item["url"]), token=session_token).json()
+        signed = _http.response_json(_http.request("POST", _http.join_url(url, item["url"]), token=session_token))
         with _ReportingFile(local, lambda count: report.add_bytes(count, path)) as handle:
             _http.put_file(
                 _http.join_url(url, signed["url"]), handle, headers={"Content-MD5": signed["md5sum_base64"]}

@@ -44,12 +44,12 @@ from . import _http
 from .client import fetch_summary, list_files, list_projects, remove_version, unlock_project
 from .client._util import file_url
 from .constants import LOCK_FILE
-from .errors import GypsumLockedError, GypsumNotFoundError, GypsumTransientError
+from .errors import GypsumError, GypsumLockedError, GypsumNotFoundError, GypsumTransientError
 
 #: What the version named by a lock looks like: finished, half-uploaded, or not there at all.
 VersionState = Literal["complete", "partial", "absent"]
 #: What recovery did (or, in a dry run, would do) with one lock.
-ActionKind = Literal["recovered", "unlocked", "would-recover", "would-unlock", "fresh", "skipped"]
+ActionKind = Literal["recovered", "unlocked", "would-recover", "would-unlock", "fresh", "skipped", "failed"]
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
@@ -95,6 +95,7 @@ class ProjectLock:
     session_hash: str
     locked_at: datetime
     age_seconds: float
+    readable: bool = True
 
     @property
     def label(self) -> str:
@@ -125,6 +126,11 @@ class RecoveryReport:
     dry_run: bool
     projects_checked: int
     actions: list[RecoveryAction] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[RecoveryAction]:
+        """The locks that could not be handled (each action's ``detail`` says why)."""
+        return [a for a in self.actions if a.action == "failed"]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data.
@@ -180,16 +186,21 @@ def read_lock(project: str, url: str | None = None, attempts: int = 3) -> Projec
             body = response.json()
         except ValueError:
             body = None
-        if isinstance(body, dict) and locked_at is not None:
+        if locked_at is None:
+            continue
+        if isinstance(body, dict) or attempt == attempts - 1:
+            # A body that stays unreadable is a corrupt lock: it names no version and blocks everyone.
+            fields = body if isinstance(body, dict) else {}
             return ProjectLock(
                 project=project,
-                asset=str(body.get("asset", "")),
-                version=str(body.get("version", "")),
-                session_hash=str(body.get("session_hash", "")),
+                asset=str(fields.get("asset", "")),
+                version=str(fields.get("version", "")),
+                session_hash=str(fields.get("session_hash", "")),
                 locked_at=locked_at,
                 age_seconds=max(0.0, (now - locked_at).total_seconds()),
+                readable=isinstance(body, dict),
             )
-    raise GypsumTransientError(f"unreadable lock of project '{project}' after {attempts} attempts", url=target)
+    raise GypsumTransientError(f"lock of project '{project}' has no Last-Modified date", url=target)
 
 
 def find_locks(projects: list[str] | None = None, url: str | None = None) -> tuple[int, list[ProjectLock]]:
@@ -260,6 +271,8 @@ def recover_lock(
     """
     state = version_state(lock.project, lock.asset, lock.version, url=url)
     action = RecoveryAction(lock.project, lock.asset, lock.version, lock.age_seconds, "skipped", state)
+    if not lock.readable:
+        action.detail = "the lock is not valid JSON, so it names no version; any partial version stays"
     if dry_run:
         action.action = "would-recover" if state == "partial" else "would-unlock"
         return action
@@ -298,7 +311,8 @@ def recover(
         token: An admin's token; default the client's (``GYPSUM_TOKEN``, the cached token).
 
     Returns:
-        A :class:`RecoveryReport`, one action per lock found.
+        A :class:`RecoveryReport`, one action per lock found; a lock that could not be
+        handled is a ``failed`` action and does not stop the others.
 
     Example:
         >>> report = recover("15m", url=server.url, token=admin_token)  # doctest: +SKIP
@@ -309,8 +323,24 @@ def recover(
     threshold = parse_duration(older_than)
     checked, locks = find_locks(projects, url=url)
     report = RecoveryReport(_http.resolve_url(url), threshold, dry_run, checked)
-    report.actions = [handle_lock(lock, threshold, dry_run, url, token) for lock in locks]
+    for lock in locks:
+        try:
+            report.actions.append(handle_lock(lock, threshold, dry_run, url, token))
+        except GypsumError as exc:  # one project's failure must not stop the others' recovery
+            report.actions.append(failed_action(lock, exc))
     return report
+
+
+def failed_action(lock: ProjectLock, exc: BaseException) -> RecoveryAction:
+    """The report row of a lock whose handling failed with ``exc``.
+
+    Example:
+        >>> lock = ProjectLock("p", "a", "v1", "h", datetime.now(timezone.utc), 1000.0)
+        >>> failed_action(lock, GypsumTransientError("busy", status=503)).detail
+        'GypsumTransientError: 503 busy'
+    """
+    detail = f"{type(exc).__name__}: {exc}"
+    return RecoveryAction(lock.project, lock.asset, lock.version, lock.age_seconds, "failed", "absent", detail=detail)
 
 
 def handle_lock(

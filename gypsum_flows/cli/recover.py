@@ -37,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the recovery and print its report; exit 0 (a lock that changed meanwhile is reported as skipped)."""
+    """Run the recovery and print its report; exit 1 if any lock could not be handled."""
     from ..recover import parse_duration, recover
 
     report = recover(parse_duration(args.older_than), dry_run=args.dry_run, projects=args.projects, url=args.url)
     print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else report.summary())
-    return 0
+    return 1 if report.failed else 0

@@ -20,10 +20,12 @@ from typing import Any
 
 from prefect import flow, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from .. import recover as core
 from ..blocks import GypsumCredentials
+from ..errors import GypsumError
 from ..tasks.base import gypsum_task
 from .checks import resolve_credentials
 
@@ -86,13 +88,26 @@ def recover(
 
     Returns:
         The :class:`~gypsum_flows.recover.RecoveryReport` as a dict.
+
+    Raises:
+        GypsumError: Some locks could not be handled (after the artifacts are written).
     """
     threshold = core.parse_duration(older_than)
     creds = resolve_credentials(credentials)
     checked, locks = find_project_locks(projects, credentials=creds)
     futures = handle_project_lock.map(locks, unmapped(threshold), unmapped(dry_run), credentials=unmapped(creds))
-    actions = futures.result()
+    futures.wait()
+    actions = [_action(lock, future) for lock, future in zip(locks, futures)]
     report = core.RecoveryReport(creds.resolved_url(), threshold, dry_run, checked, actions)
     create_table_artifact([asdict(a) for a in actions], key=ARTIFACT_KEY, description="Project locks and actions")
     create_markdown_artifact(f"```\n{report.summary()}\n```", key=f"{ARTIFACT_KEY}-summary", description="Recovery")
+    if report.failed:
+        raise GypsumError(f"{len(report.failed)} locks could not be handled:\n{report.summary()}")
     return report.to_dict()
+
+
+def _action(lock: core.ProjectLock, future: PrefectFuture[core.RecoveryAction]) -> core.RecoveryAction:
+    """The task's action, or a ``failed`` one carrying its error."""
+    if future.state.is_completed():
+        return future.result()
+    return core.failed_action(lock, future.result(raise_on_failure=False))

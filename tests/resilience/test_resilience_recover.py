@@ -163,3 +163,60 @@ def test_durations(text, seconds):
 def test_bad_durations_say_what_is_wrong(text):
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(text)
+
+
+def test_cli_without_admin_rights_fails_clearly_and_changes_nothing(gypsum_server, setup, monkeypatch, capsys):
+    from gypsum_flows.cli import main
+
+    project, v2 = setup
+    start_partial_upload(gypsum_server, project, "a", "v2", v2, send=1)
+    age_lock(gypsum_server, project, HOUR)
+    before = stored_keys(gypsum_server, f"{project}/")
+    monkeypatch.setenv("GYPSUM_TOKEN", gypsum_server.tokens["owner"])
+    monkeypatch.setenv("GYPSUM_CACHE_DIR", str(v2.parent / "empty-cache"))
+
+    code = main(["recover", "--url", gypsum_server.url, "--project", project])
+
+    assert code == 1
+    [row] = capsys.readouterr().out.splitlines()[1:]
+    assert row.split()[0] == "failed" and "GypsumPermissionError: 403" in row
+    assert stored_keys(gypsum_server, f"{project}/") == before
+
+
+def test_cli_refuses_a_bad_threshold_before_any_request(fresh_gypsum_server, capsys):
+    from gypsum_flows.cli import main
+
+    seen = len(fresh_gypsum_server.request_log)
+    assert main(["recover", "--url", fresh_gypsum_server.url, "--older-than", "soon"]) == 1
+    assert "invalid duration 'soon'" in capsys.readouterr().err
+    assert len(fresh_gypsum_server.request_log) == seen
+
+
+def test_one_failing_project_does_not_stop_the_others(gypsum_server, setup, make_project, tmp_path):
+    project, v2 = setup
+    start_partial_upload(gypsum_server, project, "a", "v2", v2, send=1)
+    age_lock(gypsum_server, project, HOUR)
+    broken = make_project(gypsum_server)
+    start_partial_upload(gypsum_server, broken, "a", "v1", write_files(tmp_path / "b", asset_files(4)), send=1)
+    age_lock(gypsum_server, broken, HOUR)
+    (gypsum_server.root / broken / "..usage").unlink()  # the server cannot remove a version then (500)
+
+    report = recover("15m", projects=[broken, project], url=gypsum_server.url, token=gypsum_server.tokens["admin"])
+
+    assert [(a.project, a.action) for a in report.actions] == [(broken, "failed"), (project, "recovered")]
+    assert "500" in report.failed[0].detail
+    assert read_lock(project, url=gypsum_server.url) is None
+
+
+def test_corrupt_lock_is_unlocked_and_said_to_be_unreadable(gypsum_server, setup):
+    project, _ = setup
+    write_lock(gypsum_server, project, "a", "v9", HOUR)
+    (gypsum_server.root / project / "..LOCK").write_text("{not json")
+    age_lock(gypsum_server, project, HOUR)
+
+    report = recover("15m", projects=[project], url=gypsum_server.url, token=gypsum_server.tokens["admin"])
+
+    [action] = report.actions
+    assert (action.action, action.removed_version) == ("unlocked", False) and "not valid JSON" in action.detail
+    assert read_lock(project, url=gypsum_server.url) is None
+    assert client.list_versions(project, "a", url=gypsum_server.url) == ["v1"]

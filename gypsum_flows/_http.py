@@ -190,8 +190,11 @@ def raise_for_gypsum(response: requests.Response, *, check_body: bool = True) ->
     status = response.status_code
     method, url = response.request.method, response.url
     if status >= 400:
-        reason = _error_reason(response) or (response.text[:300].strip() or response.reason or "no reason given")
-        raise error_for(status, reason, method, url)
+        try:
+            reason = _error_reason(response) or response.text[:300].strip()
+        except requests.RequestException:
+            reason = ""  # the error body itself broke off
+        raise error_for(status, reason or response.reason or "no reason given", method, url)
     if check_body and response.content:
         reason = _error_reason(response)
         if reason is not None:

@@ -97,11 +97,6 @@ class ProjectLock:
     age_seconds: float
     readable: bool = True
 
-    @property
-    def label(self) -> str:
-        """``project/asset/version`` (parts the lock leaves empty are omitted)."""
-        return "/".join(p for p in (self.project, self.asset, self.version) if p)
-
 
 @dataclass
 class RecoveryAction:
@@ -115,6 +110,11 @@ class RecoveryAction:
     version_state: VersionState
     removed_version: bool = False
     detail: str = ""
+
+    @property
+    def label(self) -> str:
+        """``project/asset/version`` (parts the lock leaves empty are omitted)."""
+        return "/".join(p for p in (self.project, self.asset, self.version) if p)
 
 
 @dataclass
@@ -151,8 +151,7 @@ class RecoveryReport:
         head = f"{'dry run' if self.dry_run else 'recover'}: {self.projects_checked} projects checked, "
         lines = [head + f"{len(self.actions)} locks found (threshold {self.older_than_seconds:g}s)"]
         for a in self.actions:
-            label = "/".join(p for p in (a.project, a.asset, a.version) if p)
-            lines.append(f"  {a.action:13} {label} (lock age {a.age_seconds:.0f}s, version {a.version_state})"
+            lines.append(f"  {a.action:13} {a.label} (lock age {a.age_seconds:.0f}s, version {a.version_state})"
                          + (f": {a.detail}" if a.detail else ""))  # fmt: skip
         return "\n".join(lines)
 

@@ -139,16 +139,20 @@ def target_is_published(
                 f"{project}/{asset}/{version} was left incomplete by an interrupted upload; rerun with "
                 "recovery enabled (admin token) or ask an admin to run `gypsum-flows recover`"
             )
-        recover_interrupted(project, asset, version, credentials)
+        state = recover_interrupted(project, asset, version, credentials)
     return state == "complete"
 
 
-def recover_interrupted(project: str, asset: str, version: str, credentials: GypsumCredentials) -> None:
+def recover_interrupted(project: str, asset: str, version: str, credentials: GypsumCredentials) -> VersionState:
     """Clear an interrupted upload of this very version: unlock the project, remove the partial version.
 
     Needs an admin token; otherwise raises :class:`InterruptedUploadError`
     saying what an admin must do. A lock held for another asset or version is
-    never touched.
+    never touched, and a version that turns out complete once the project is
+    unlocked (its upload was alive after all) is kept.
+
+    Returns:
+        ``"absent"`` once the partial version is removed, or ``"complete"``.
 
     Example::
 
@@ -165,6 +169,9 @@ def recover_interrupted(project: str, asset: str, version: str, credentials: Gyp
         )
     try:
         unlock_project(project, credentials=credentials)
+        # Checked again now that the old session can no longer complete: a complete version is never removed.
+        if existing_version(project, asset, version, credentials) == "complete":
+            return "complete"
         remove_version(project, asset, version, credentials=credentials)
     except GypsumPermissionError as exc:
         raise InterruptedUploadError(
@@ -174,6 +181,7 @@ def recover_interrupted(project: str, asset: str, version: str, credentials: Gyp
         ) from None
     get_run_logger().warning("Removed the incomplete version %s left by an interrupted upload, and unlocked %s",
                              label, project)
+    return "absent"
 
 
 def published_entries(project: str, asset: str, version: str, credentials: GypsumCredentials) -> Entries:

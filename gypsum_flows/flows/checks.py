@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -32,7 +32,7 @@ from ..blocks import GypsumCredentials
 from ..client.upload import md5_file
 from ..errors import GypsumError, GypsumMetadataError, GypsumNotFoundError, GypsumPermissionError
 from ..recover import read_lock
-from ..tasks import fetch_manifest, fetch_summary, list_versions, remove_version, unlock_project
+from ..tasks import fetch_manifest, fetch_summary, list_versions, remove_version, unlock_project, upload_version
 from .report import Outcome, unchanged
 
 #: Entries compared between a folder and a published version: path -> (size, md5).
@@ -264,4 +264,41 @@ def published_folder_outcome(
     label = f"{project}/{asset}/{version}"
     ensure_same_content(label, folder_entries(directory), published_entries(project, asset, version, credentials))
     return unchanged(project, asset, version)
+
+
+def upload_or_recover(
+    directory: str,
+    project: str,
+    asset: str,
+    version: str,
+    *,
+    probation: bool,
+    deduplicate: bool,
+    credentials: GypsumCredentials,
+    recover: bool,
+) -> dict[str, Any]:
+    """``upload_version``, once more after clearing this very version if a failure left it half-started.
+
+    A start whose answer was lost leaves the server holding the project lock
+    for a session nobody knows: every retry then meets "already locked". If,
+    after the failure, the version is incomplete and the lock is its own, the
+    partial version is cleared (admin token) and the upload runs again.
+
+    Example::
+
+        @flow
+        def publish(credentials: GypsumCredentials) -> dict:
+            return upload_or_recover("./v1", "scrnaseq", "zeisel-brain", "v1", probation=False,
+                                     deduplicate=True, credentials=credentials, recover=True)
+    """
+    options = {"probation": probation, "deduplicate": deduplicate, "credentials": credentials}
+    try:
+        return upload_version(directory, project, asset, version, **options)
+    except GypsumError:
+        if not recover or existing_version(project, asset, version, credentials) != "incomplete":
+            raise
+    get_run_logger().warning("The upload of %s/%s/%s failed half-started; clearing it and trying again",
+                             project, asset, version)
+    recover_interrupted(project, asset, version, credentials)
+    return upload_version(directory, project, asset, version, **options)
 

@@ -31,7 +31,7 @@ from ..batch.spec import LATEST
 from ..blocks import GypsumCredentials
 from ..errors import GypsumError
 from ..names import bad_path_reason
-from ..tasks import clone_version, fetch_latest, upload_version
+from ..tasks import clone_version, fetch_latest
 from .checks import (
     check_folder_metadata,
     ensure_same_content,
@@ -40,6 +40,7 @@ from .checks import (
     raise_for_violations,
     resolve_credentials,
     target_is_published,
+    upload_or_recover,
 )
 from .report import Outcome, artifact_key, emit_published, reported, unchanged
 
@@ -115,8 +116,8 @@ def clone_modify_upload(
             if exists:
                 ensure_same_content(label, folder_entries(work), published_entries(project, asset, version, creds))
                 return unchanged(project, asset, version)
-            stats = upload_version(work, project, asset, version, probation=probation, deduplicate=deduplicate,
-                                   credentials=creds)
+            stats = upload_or_recover(work, project, asset, version, probation=probation, deduplicate=deduplicate,
+                                      credentials=creds, recover=recover_interrupted_upload)
         outcome = Outcome(outcome="published", detail=f"cloned from {'/'.join(source)}", **stats)
         emit_published(outcome, creds.resolved_url(), probation)
         return outcome

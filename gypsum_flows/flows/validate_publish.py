@@ -14,12 +14,12 @@ from prefect import flow
 
 from ..batch.metadata import MetadataCheck
 from ..blocks import GypsumCredentials
-from ..tasks import upload_version
 from .checks import (
     check_folder_metadata,
     published_folder_outcome,
     raise_for_violations,
     resolve_credentials,
+    upload_or_recover,
 )
 from .report import Outcome, artifact_key, emit_published, reported
 
@@ -69,8 +69,8 @@ def validate_metadata_then_publish(
         done = published_folder_outcome(directory, project, asset, version, creds, recover_interrupted_upload)
         if done is not None:
             return done
-        stats = upload_version(directory, project, asset, version, probation=probation, deduplicate=deduplicate,
-                               credentials=creds)
+        stats = upload_or_recover(directory, project, asset, version, probation=probation, deduplicate=deduplicate,
+                                  credentials=creds, recover=recover_interrupted_upload)
         outcome = Outcome(outcome="published", **stats)
         emit_published(outcome, creds.resolved_url(), probation)
         return outcome

@@ -32,6 +32,7 @@ from typing import Any
 import jsonschema
 
 from .. import _http, cache
+from .._sqlite import release_reader
 from ..constants import (
     DATABASES_CACHE_NAME,
     DEFAULT_DATABASE_URL,
@@ -298,6 +299,7 @@ def fetch_metadata_database(
         value = _parse_stamp(stamp, base + "modified")
         # Another process may have brought the file up to date while we waited for the lock.
         if overwrite or not os.path.exists(path) or read_modified_stamp(stamp_path) != value:
+            release_reader(path)  # an open search connection would block the replacement on Windows
             cache.download(base + name, path, key=name)
             # The stamp goes in last, so an interrupted update is retried rather than trusted.
             cache.write_atomic(stamp_path, stamp)

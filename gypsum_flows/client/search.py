@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from .._sqlite import connect
+from .._sqlite import shared_reader
 from ..tokens import split_into_tokens
 
 #: Column clause types and the column each one compares.
@@ -310,8 +310,7 @@ def search_metadata_text(
     """
     where = search_metadata_text_filter(query)
     conds, params = where["where"], where["parameters"]
-    conn = connect(path, read_only=True)
-    try:
+    with shared_reader(path) as conn:
         has_user_time = conn.execute("PRAGMA user_version").fetchone()[0] >= _USER_TIME_VERSION
         columns = ["versions.project AS project", "versions.asset AS asset", "versions.version AS version", "path"]
         if include_metadata:
@@ -328,8 +327,6 @@ def search_metadata_text(
         cursor = conn.execute(stmt, params)
         names = [d[0] for d in cursor.description]
         results = [dict(zip(names, row)) for row in cursor]
-    finally:
-        conn.close()
     for r in results:
         if include_metadata:
             r["metadata"] = json.loads(r["metadata"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from gypsum_flows._sqlite import JSONB_MIN_VERSION, connect, sqlite_module
+from gypsum_flows._sqlite import JSONB_MIN_VERSION, connect, release_reader, sqlite_module
 from gypsum_flows.client.search import search_metadata_text
 from gypsum_flows.index.db import IndexWriter
 
@@ -57,3 +59,36 @@ def test_read_only_connections(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="missing.sqlite3"):
         connect(tmp_path / "missing.sqlite3", read_only=True)
     assert not (tmp_path / "missing.sqlite3").exists()
+
+
+def test_shared_reader_follows_replaced_and_changed_files(tmp_path: Path) -> None:
+    db = tmp_path / "live.sqlite3"
+    with IndexWriter(db) as writer:
+        writer.add_version("p", "a", "v1", True, SUMMARY, {"m.json": {"t": "first"}})
+    assert [r["version"] for r in search_metadata_text(db, "first")] == ["v1"]
+    # Changed in place by another connection.
+    with IndexWriter(db) as writer:
+        writer.add_version("p", "a", "v2", True, SUMMARY, {"m.json": {"t": "second"}})
+    assert [r["version"] for r in search_metadata_text(db, "second")] == ["v2"]
+    # Replaced by a new file, as fetch_metadata_database and the indexer do.
+    other = tmp_path / "other.sqlite3"
+    with IndexWriter(other) as writer:
+        writer.add_version("q", "b", "v9", True, SUMMARY, {"m.json": {"t": "third"}})
+    os.replace(other, db)
+    assert [r["version"] for r in search_metadata_text(db, "third")] == ["v9"]
+    assert search_metadata_text(db, "first") == []
+    release_reader(db)
+    os.remove(db)
+    with pytest.raises(FileNotFoundError, match="no SQLite database"):
+        search_metadata_text(db, "third")
+
+
+def test_shared_reader_serves_threads(tmp_path: Path) -> None:
+    db = tmp_path / "threads.sqlite3"
+    with IndexWriter(db) as writer, writer.batch():
+        for i in range(40):
+            writer.add_version("p", f"a{i}", "v1", True, SUMMARY, {"m.json": {"t": f"word{i} common"}})
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: search_metadata_text(db, f"word{i}")[0]["asset"], range(40)))
+        counts = list(pool.map(lambda _: len(search_metadata_text(db, "common")), range(16)))
+    assert results == [f"a{i}" for i in range(40)] and counts == [40] * 16

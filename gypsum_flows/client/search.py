@@ -18,11 +18,13 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import dataclasses
 from dataclasses import dataclass, replace
 from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from .._sqlite import shared_reader
@@ -197,60 +199,105 @@ def _combine(kind: str, children: list[GypsumSearchClause]) -> GypsumSearchClaus
 # --- SQL -----------------------------------------------------------------------------------------
 
 
-class _Params:
-    """Named parameters ``:p0``, ``:p1``, ... collected while building SQL."""
+class _SqlBuilder:
+    """Builds the condition of a sanitised clause, collecting the bound parameters ``:p0``, ``:p1``, ...
 
-    def __init__(self) -> None:
+    With ``counts`` (documents per token, from the database), an AND of text
+    clauses is driven by its rarest token and probes the others per
+    document; without, it intersects the tokens' document lists.
+    """
+
+    def __init__(self, pid: str, counts: Mapping[str, int] | None = None) -> None:
+        self.pid = pid
+        self.counts = counts
         self.values: dict[str, Any] = {}
 
-    def add(self, value: Any) -> str:
+    def param(self, value: Any) -> str:
         name = f"p{len(self.values)}"
         self.values[name] = value
         return f":{name}"
 
+    def match(self, clause: GypsumSearchClause) -> str:
+        """A condition on one ``links`` row for a text clause (token, and field if restricted)."""
+        op = "LIKE" if clause.partial else "="
+        cond = f"links.tid IN (SELECT tid FROM tokens WHERE token {op} {self.param(clause.text)})"
+        if clause.field is not None:
+            cond = f"({cond} AND links.fid IN (SELECT fid FROM fields WHERE field = {self.param(clause.field)}))"
+        return cond
 
-def _token_match(clause: GypsumSearchClause, params: _Params) -> str:
-    """A condition on one ``links`` row for a text clause (token, and field if restricted)."""
-    op = "LIKE" if clause.partial else "="
-    cond = f"links.tid IN (SELECT tid FROM tokens WHERE token {op} {params.add(clause.text)})"
-    if clause.field is not None:
-        cond = f"({cond} AND links.fid IN (SELECT fid FROM fields WHERE field = {params.add(clause.field)}))"
-    return cond
+    def build(self, query: GypsumSearchClause) -> str:
+        if query.type == "text":
+            return f"{self.pid} IN (SELECT pid FROM links WHERE {self.match(query)})"
+        if query.type == "not":
+            return f"NOT ({self.build(query.child)})"
+        if query.type == "and":
+            return self._and(query.children)
+        if query.type == "or":
+            return self._or(query.children)
+        if query.type == "time":
+            return f"versions.time {'>' if query.after else '<='} {self.param(query.time)}"
+        return f"{_COLUMNS[query.type]} {'LIKE' if query.partial else '='} {self.param(query.text)}"
 
+    def _estimate(self, clause: GypsumSearchClause) -> float:
+        return math.inf if clause.partial or self.counts is None else self.counts.get(clause.text, 0)
 
-def _build(query: GypsumSearchClause, pid: str, params: _Params) -> str:
-    """The SQL condition for a sanitised clause."""
-    if query.type == "text":
-        return f"{pid} IN (SELECT pid FROM links WHERE {_token_match(query, params)})"
-    if query.type == "not":
-        return f"NOT ({_build(query.child, pid, params)})"
-    if query.type == "and":
-        texts = [c for c in query.children if c.type == "text"]
-        negated = [c.child for c in query.children if c.type == "not" and c.child.type == "text"] if texts else []
+    def _and(self, children: list[GypsumSearchClause]) -> str:
+        texts = sorted((c for c in children if c.type == "text"), key=self._estimate)
+        negated = [c.child for c in children if c.type == "not" and c.child.type == "text"] if texts else []
         parts = []
-        if texts:
-            # One compound subquery: SQLite intersects the (sorted) pid lists instead of probing each document.
-            compound = " INTERSECT ".join(f"SELECT pid FROM links WHERE {_token_match(c, params)}" for c in texts)
-            compound += "".join(f" EXCEPT SELECT pid FROM links WHERE {_token_match(c, params)}" for c in negated)
-            parts.append(f"{pid} IN ({compound})")
+        if texts and self.counts is not None:
+            probe = f"SELECT 1 FROM links WHERE links.pid = {self.pid} AND "
+            parts.append(f"{self.pid} IN (SELECT pid FROM links WHERE {self.match(texts[0])})")
+            parts += [f"EXISTS ({probe}{self.match(c)})" for c in texts[1:]]
+            parts += [f"NOT EXISTS ({probe}{self.match(c)})" for c in negated]
+        elif texts:
+            compound = " INTERSECT ".join(f"SELECT pid FROM links WHERE {self.match(c)}" for c in texts)
+            compound += "".join(f" EXCEPT SELECT pid FROM links WHERE {self.match(c)}" for c in negated)
+            parts.append(f"{self.pid} IN ({compound})")
         parts += [
-            _build(c, pid, params)
-            for c in query.children
-            if c.type != "text" and not (c.type == "not" and c.child in negated)
+            self.build(c) for c in children if c.type != "text" and not (c.type == "not" and c.child in negated)
         ]
         return "(" + " AND ".join(parts) + ")"
-    if query.type == "or":
-        texts = [c for c in query.children if c.type == "text"]
+
+    def _or(self, children: list[GypsumSearchClause]) -> str:
+        texts = [c for c in children if c.type == "text"]
         parts = []
         if texts:
             # One subquery for all text alternatives: a single pass over links.
-            matches = " OR ".join(_token_match(c, params) for c in texts)
-            parts.append(f"{pid} IN (SELECT pid FROM links WHERE {matches})")
-        parts += [_build(c, pid, params) for c in query.children if c.type != "text"]
+            matches = " OR ".join(self.match(c) for c in texts)
+            parts.append(f"{self.pid} IN (SELECT pid FROM links WHERE {matches})")
+        parts += [self.build(c) for c in children if c.type != "text"]
         return "(" + " OR ".join(parts) + ")"
-    if query.type == "time":
-        return f"versions.time {'>' if query.after else '<='} {params.add(query.time)}"
-    return f"{_COLUMNS[query.type]} {'LIKE' if query.partial else '='} {params.add(query.text)}"
+
+
+def _filter(clause: GypsumSearchClause | None, pid_name: str, counts: Mapping[str, int] | None) -> dict[str, Any]:
+    if clause is None:
+        return {"where": [], "parameters": {}}
+    builder = _SqlBuilder(pid_name, counts)
+    return {"where": [builder.build(clause)], "parameters": builder.values}
+
+
+def _anded_tokens(clause: GypsumSearchClause) -> set[str]:
+    """Exact tokens of text clauses directly under an AND: those whose frequency picks the driver."""
+    found: set[str] = set()
+    if clause.type == "and":
+        found.update(c.text for c in clause.children if c.type == "text" and not c.partial)
+    for child in [*clause.children, *([clause.child] if clause.child else [])]:
+        found |= _anded_tokens(child)
+    return found
+
+
+def _token_counts(conn: Any, clause: GypsumSearchClause | None) -> dict[str, int]:
+    """Documents per token (counted on the index, all fields) for the tokens an AND must order."""
+    tokens = sorted(_anded_tokens(clause)) if clause is not None else []
+    if not tokens:
+        return {}
+    marks = ",".join("?" * len(tokens))
+    rows = conn.execute(
+        f"SELECT token, (SELECT count(*) FROM links WHERE links.tid = tokens.tid) FROM tokens WHERE token IN ({marks})",
+        tokens,
+    )
+    return dict(rows.fetchall())
 
 
 def search_metadata_text_filter(
@@ -271,11 +318,7 @@ def search_metadata_text_filter(
         >>> search_metadata_text_filter("  ,, ")
         {'where': [], 'parameters': {}}
     """
-    clause = _sanitize(_as_clause(query))
-    if clause is None:
-        return {"where": [], "parameters": {}}
-    params = _Params()
-    return {"where": [_build(clause, pid_name, params)], "parameters": params.values}
+    return _filter(_sanitize(_as_clause(query)), pid_name, None)
 
 
 def search_metadata_text(
@@ -308,9 +351,10 @@ def search_metadata_text(
         >>> [r["path"] for r in search_metadata_text(db, "mouse", include_metadata=False)]
         ['x/_bioconductor.json']
     """
-    where = search_metadata_text_filter(query)
-    conds, params = where["where"], where["parameters"]
+    clause = _sanitize(_as_clause(query))
     with shared_reader(path) as conn:
+        where = _filter(clause, "paths.pid", _token_counts(conn, clause))
+        conds, params = where["where"], where["parameters"]
         has_user_time = conn.execute("PRAGMA user_version").fetchone()[0] >= _USER_TIME_VERSION
         columns = ["versions.project AS project", "versions.asset AS asset", "versions.version AS version", "path"]
         if include_metadata:

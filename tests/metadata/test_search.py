@@ -108,6 +108,19 @@ def test_search_latest(db: Path, query, expected: set[str]) -> None:
     assert found(db, query) == expected
 
 
+@pytest.mark.parametrize(("query", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_public_filter_gives_the_same_results(db: Path, query, expected: set[str]) -> None:
+    """search_metadata_text orders ANDs by token frequency; the database-free filter intersects instead."""
+    where = search_metadata_text_filter(query)
+    sql = ("SELECT versions.project, versions.asset, versions.version FROM paths "
+           "LEFT JOIN versions ON paths.vid = versions.vid WHERE " + " AND ".join(where["where"] + ["latest = 1"]))
+    conn = connect(db, read_only=True)
+    try:
+        assert {"/".join(row) for row in conn.execute(sql, where["parameters"])} == expected
+    finally:
+        conn.close()
+
+
 def test_all_versions(db: Path) -> None:
     assert found(db, "mouse", latest=False) == {"P1/A1/v1", "P1/A1/v2"}
     assert found(db, gsc(version="v1"), latest=False) == {"P1/A1/v1", "P1/A2/v1", "P2/A3/v1"}

@@ -18,6 +18,7 @@ import requests
 from gypsum_flows import auth, client
 from gypsum_flows.errors import GypsumAuthError, GypsumHTTPError
 
+S3_REQUESTS: list[str] = []
 EXPIRES = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
 
 
@@ -39,6 +40,9 @@ class FakeGitHub(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         url = urlparse(self.path)
+        if url.path == "/credentials/s3-api":
+            S3_REQUESTS.append(self.path)
+            return self._json({"endpoint": "https://s3.example", "bucket": "b", "key": "k", "secret": "s"})
         if url.path == "/user":
             if self.headers.get("Authorization") != "Bearer gho_from_oauth":
                 return self._json({"message": "Bad credentials"}, 401)
@@ -154,3 +158,17 @@ def test_public_s3_config_reports_the_local_servers_answer(gypsum_server):
     with pytest.raises(GypsumHTTPError, match="no S3 credentials") as info:
         client.public_s3_config(url=gypsum_server.url)
     assert info.value.status == 404
+
+
+def test_public_s3_config_is_cached_in_memory_and_on_disk(github, cache):
+    from gypsum_flows.client import config
+
+    S3_REQUESTS.clear()
+    creds = client.public_s3_config(url=github, cache_dir=str(cache))
+    assert creds == {"endpoint": "https://s3.example", "bucket": "b", "key": "k", "secret": "s"}
+    assert json.loads((cache / "credentials" / "s3.json").read_text()) == creds
+    config._s3_memory.clear()  # as in a new process: the file is used, the server is not asked
+    assert client.public_s3_config(url=github, cache_dir=str(cache)) == creds
+    assert len(S3_REQUESTS) == 1
+    assert client.public_s3_config(url=github, cache_dir=str(cache), refresh=True) == creds
+    assert len(S3_REQUESTS) == 2

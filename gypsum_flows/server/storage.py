@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,8 @@ from typing import Any
 from ..names import is_internal_path, is_safe_key
 from .web import HttpError
 
-#: Entries kept in the in-memory MD5 cache before it is emptied.
-_MD5_CACHE_SIZE = 100_000
+#: Entries kept in the in-memory MD5/JSON memo before it is emptied.
+_MEMO_SIZE = 100_000
 
 
 class Bucket:
@@ -45,7 +45,7 @@ class Bucket:
         self.tmp.mkdir(parents=True, exist_ok=True)
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
-        self._md5: dict[tuple[str, int, int], str] = {}
+        self._memos: dict[tuple[str, str, int, int, int], Any] = {}
 
     # ---- keys and locks -------------------------------------------------
     def path(self, key: str) -> Path:
@@ -86,19 +86,38 @@ class Bucket:
         return value
 
     def md5(self, key: str) -> str:
-        """The hex MD5 of the object at ``key``, cached by inode, size and mtime."""
-        path = self.path(key)
-        stat = path.stat()
-        ident = (str(path), stat.st_ino, stat.st_mtime_ns)
-        if ident not in self._md5:
+        """The hex MD5 of the object at ``key``, remembered while the file is unchanged."""
+
+        def compute(path: Path) -> str:
             digest = hashlib.md5()
             with open(path, "rb") as handle:
                 for chunk in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(chunk)
-            if len(self._md5) > _MD5_CACHE_SIZE:
-                self._md5.clear()
-            self._md5[ident] = digest.hexdigest()
-        return self._md5[ident]
+            return digest.hexdigest()
+
+        return self._memo("md5", key, compute)
+
+    def need_json_memo(self, key: str) -> Any:
+        """:meth:`need_json` remembered while the file is unchanged (callers must not mutate it).
+
+        Signing each file of a large upload reads the same manifest; parsing it
+        once per upload keeps signing O(1) per file.
+        """
+        return self._memo("json", key, lambda path: self.need_json(key))
+
+    def _memo(self, kind: str, key: str, compute: Callable[[Path], Any]) -> Any:
+        """``compute(path)`` cached by file identity (inode, size, mtime), so a rewrite invalidates it."""
+        path = self.path(key)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return compute(path)
+        ident = (kind, str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if ident not in self._memos:
+            if len(self._memos) > _MEMO_SIZE:
+                self._memos.clear()
+            self._memos[ident] = compute(path)
+        return self._memos[ident]
 
     def walk(self, prefix: str) -> Iterator[tuple[str, int]]:
         """``(key, size)`` of every object whose key starts with ``prefix``."""
@@ -172,8 +191,7 @@ class Bucket:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
         if md5:
-            stat = target.stat()
-            self._md5[(str(target), stat.st_ino, stat.st_mtime_ns)] = md5
+            self._memo("md5", key, lambda path: md5)
 
     def delete(self, key: str) -> None:
         """Delete the object at ``key`` if present, pruning emptied folders."""

@@ -112,7 +112,7 @@ def presigned_file(call: Call) -> Response:
     session = call.bearer()
     with bucket.project_lock(project):
         check_lock(bucket, project, asset, version, session)
-        entry = bucket.need_json(f"{project}/{asset}/{version}/{MANIFEST_FILE}").get(path)
+        entry = bucket.need_json_memo(f"{project}/{asset}/{version}/{MANIFEST_FILE}").get(path)
     if entry is None or "link" in entry or entry["md5sum"] != md5sum.lower():
         raise HttpError(f"'{path}' with MD5 '{md5sum}' is not an upload of this session", 400)
     md5_base64 = base64.b64encode(bytes.fromhex(entry["md5sum"])).decode()

@@ -8,6 +8,8 @@ Example (over HTTP)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -19,10 +21,22 @@ from .web import Call, HttpError
 #: Where ``GET /`` redirects, as the reference does.
 DOCS_URL = "https://artifactdb.github.io/gypsum-worker"
 
+#: Files up to this size are answered from one read in the handler's thread; larger ones (and
+#: ``Range`` requests) stream through FileResponse, whose per-chunk thread hops cost more than
+#: the read itself for the many small files of a typical version.
+_INLINE_LIMIT = 1 << 20
 
-def _file_response(path: Path, media_type: str, etag: str | None = None) -> FileResponse:
-    headers = {"etag": etag} if etag else None
-    return FileResponse(path, media_type=media_type, headers=headers)
+
+def _file_response(
+    path: Path, media_type: str, etag: str | None = None, headers: Mapping[str, str] | None = None
+) -> Response:
+    if (headers is None or "range" not in headers) and path.stat().st_size <= _INLINE_LIMIT:
+        content = path.read_bytes()
+        extra = {"last-modified": formatdate(path.stat().st_mtime, usegmt=True), "accept-ranges": "bytes"}
+        if etag:
+            extra["etag"] = etag
+        return Response(content, media_type=media_type, headers=extra)
+    return FileResponse(path, media_type=media_type, headers={"etag": etag} if etag else None)
 
 
 def get_file(call: Call) -> Response:
@@ -38,7 +52,7 @@ def get_file(call: Call) -> Response:
     if not path.is_file():
         raise HttpError("object not found", 404)
     media_type = "application/json" if is_internal_path(key) else "application/octet-stream"
-    return _file_response(path, media_type, f'"{bucket.md5(key)}"')
+    return _file_response(path, media_type, f'"{bucket.md5(key)}"', call.headers)
 
 
 def list_objects(call: Call) -> Response:

@@ -65,7 +65,7 @@ def resolve_credentials(credentials: GypsumCredentials | str | None) -> GypsumCr
     return credentials or GypsumCredentials()
 
 
-@task(name="check_folder_metadata", task_run_name="check_folder_metadata[{directory}]", cache_policy=NO_CACHE)
+@task(name="check_folder_metadata", task_run_name="check_folder_metadata({directory})", cache_policy=NO_CACHE)
 def check_folder_metadata(
     directory: str, metadata: MetadataCheck, *, credentials: GypsumCredentials | None = None
 ) -> list[Violation]:

@@ -136,7 +136,7 @@ def check_changes(overlay: str | None, delete: list[str]) -> None:
         raise GypsumError(f"overlay folder not found: {overlay}")
 
 
-@task(name="apply_changes", task_run_name="apply_changes[{work}]", cache_policy=NO_CACHE)
+@task(name="apply_changes", task_run_name="apply_changes({work})", cache_policy=NO_CACHE)
 def apply_changes(
     work: str, overlay: str | None, delete: list[str], modify: Modifier | None, missing_ok: bool = False
 ) -> None:

@@ -101,7 +101,7 @@ def publish_batch(
     return outcomes
 
 
-@task(name="check_spec", task_run_name="check_spec[{path}]", cache_policy=NO_CACHE)
+@task(name="check_spec", task_run_name="check_spec({path})", cache_policy=NO_CACHE)
 def check_batch_spec(path: str, *, credentials: GypsumCredentials | None = None) -> BatchSpec:
     """Validate the spec and every local metadata file it names; raise SpecError with every problem."""
     return check_spec(path, fetch_schema=resolve_credentials(credentials).get_client().fetch_metadata_schema)

@@ -29,7 +29,9 @@ from ..progress import TransferProgress
 from .base import client_for, gypsum_task
 
 
-@gypsum_task("prepare_directory_upload[{directory}]", retries=0)
+# Parentheses around paths: `prefect deployment run --watch` renders run names as rich markup,
+# where an absolute path in brackets ("[/...") is a closing tag and crashes the watcher.
+@gypsum_task("prepare_directory_upload({directory})", retries=0)
 def prepare_directory_upload(
     directory: str,
     links: Literal["auto", "always", "never"] = "auto",

@@ -216,8 +216,14 @@ def save_object(
     md5: str | None = None,
     on_bytes: ByteCallback | None = None,
     verify: Callable[[str], str | None] | None = None,
+    file_locked: bool = True,
 ) -> str:
     """Make sure ``destination`` holds the object at ``url``; download it under its file lock if needed.
+
+    ``file_locked=False`` skips the file lock when the caller holds the :func:`version_lock` of
+    ``destination``'s version: every writer of a version's files (ours, gypsum_client's
+    ``save_file`` and ``save_version``) takes that lock or writes atomically, so a per-file
+    lock (several file-system calls per file) would add nothing but time.
 
     Example:
         >>> save_object(url + "/file/P%2FA%2FV%2Fx", "/c/bucket/P/A/V/x", key="P/A/V/x")  # doctest: +SKIP
@@ -225,7 +231,7 @@ def save_object(
     if not overwrite and os.path.exists(destination):
         return destination
     os.makedirs(os.path.dirname(destination), exist_ok=True)
-    with file_lock(destination):
+    with file_lock(destination) if file_locked else contextlib.nullcontext():
         # Another process may have finished it while we waited for the lock.
         if overwrite or not os.path.exists(destination):
             download(url, destination, key=key, size=size, md5=md5, on_bytes=on_bytes, verify=verify)

@@ -40,11 +40,13 @@ def _save_entry(
     url: str,
     overwrite: bool,
     on_bytes: ByteCallback | None = None,
+    version_locked: bool = False,
 ) -> str:
     """Put one manifest entry (or an unlisted internal file) at its place in the cache; returns it.
 
     A link entry is stored once, at its final target (``ancestor``), and hard-linked here; its size and
-    MD5 are the target's, so the target is verified with them.
+    MD5 are the target's, so the target is verified with them. ``version_locked``: the caller holds this
+    version's lock, so only a file stored in another version (a link target) needs its file lock.
     """
     destination = cache.bucket_path(cache_dir, project, asset, version, path)
     if not overwrite and os.path.exists(destination):
@@ -58,6 +60,7 @@ def _save_entry(
     cache.save_object(
         file_url(url, key), stored, key=key, overwrite=overwrite, verify=verify, on_bytes=on_bytes,
         size=entry["size"] if entry else None, md5=entry["md5sum"] if entry else None,
+        file_locked=bool(link) or not version_locked,
     )  # fmt: skip
     if link:
         cache.place_link(stored, destination)
@@ -123,7 +126,10 @@ def _save_all(
     concurrent: int,
     report: Reporter,
 ) -> None:
-    """Save ``paths`` of a version on ``concurrent`` threads, reporting the manifest's bytes as they arrive."""
+    """Save ``paths`` of a version on ``concurrent`` threads, reporting the manifest's bytes as they arrive.
+
+    The caller holds the version lock.
+    """
 
     def save(path: str) -> None:
         arrived = [0]
@@ -133,7 +139,8 @@ def _save_all(
             report.add_bytes(count, path)
 
         entry = manifest.get(path)
-        _save_entry(project, asset, version, path, entry, cache_dir, url, overwrite, on_bytes if entry else None)
+        _save_entry(project, asset, version, path, entry, cache_dir, url, overwrite, on_bytes if entry else None,
+                    version_locked=True)  # fmt: skip
         report.file_done(path, entry["size"] - arrived[0] if entry else 0)
 
     run_parallel(paths, save, concurrent)

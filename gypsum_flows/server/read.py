@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
-from ..names import is_internal_path
+from ..names import is_internal_path, is_safe_key
 from .web import Call, HttpError
 
 #: Where ``GET /`` redirects, as the reference does.
@@ -37,6 +37,22 @@ def _file_response(
             extra["etag"] = etag
         return Response(content, media_type=media_type, headers=extra)
     return FileResponse(path, media_type=media_type, headers={"etag": etag} if etag else None)
+
+
+def is_quick_read(call: Call) -> bool:
+    """Whether ``GET /file`` can be answered in the event loop: a small stored object whose MD5 is known.
+
+    Anything else (a large file, a ``Range``, a first MD5, an error to build) goes to a worker thread.
+    """
+    key = call.params["key"]
+    bucket = call.state.bucket
+    if "range" in call.headers or not is_safe_key(key) or key.endswith("/") or "//" in key:
+        return False
+    try:
+        size = bucket.path(key).stat().st_size
+    except OSError:
+        return False
+    return size <= _INLINE_LIMIT and bucket.md5_known(key)
 
 
 def get_file(call: Call) -> Response:

@@ -97,6 +97,10 @@ class Bucket:
 
         return self._memo("md5", key, compute)
 
+    def md5_known(self, key: str) -> bool:
+        """Whether :meth:`md5` of ``key`` is remembered (so it costs no read)."""
+        return self._identity("md5", self.path(key)) in self._memos
+
     def need_json_memo(self, key: str) -> Any:
         """:meth:`need_json` remembered while the file is unchanged (callers must not mutate it).
 
@@ -108,16 +112,23 @@ class Bucket:
     def _memo(self, kind: str, key: str, compute: Callable[[Path], Any]) -> Any:
         """``compute(path)`` cached by file identity (inode, size, mtime), so a rewrite invalidates it."""
         path = self.path(key)
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
+        ident = self._identity(kind, path)
+        if ident is None:
             return compute(path)
-        ident = (kind, str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
         if ident not in self._memos:
             if len(self._memos) > _MEMO_SIZE:
                 self._memos.clear()
             self._memos[ident] = compute(path)
         return self._memos[ident]
+
+    @staticmethod
+    def _identity(kind: str, path: Path) -> tuple[str, str, int, int, int] | None:
+        """The memo key of ``path`` in its current state, or ``None`` if it does not exist."""
+        try:
+            stat = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return (kind, str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
     def walk(self, prefix: str) -> Iterator[tuple[str, int]]:
         """``(key, size)`` of every object whose key starts with ``prefix``."""

@@ -128,8 +128,12 @@ class Call:
 Handler = Callable[[Call], Response]
 
 
-def endpoint(handler: Handler) -> Callable[[Request], Any]:
-    """Adapt a thread-run ``handler(call)`` to a Starlette endpoint."""
+def endpoint(handler: Handler, quick: Callable[[Call], bool] | None = None) -> Callable[[Request], Any]:
+    """Adapt a thread-run ``handler(call)`` to a Starlette endpoint.
+
+    When ``quick(call)`` says the call needs only a few fast local reads, the handler runs in the
+    event loop: the hop to a worker thread and back costs more than such a call itself.
+    """
 
     async def run(request: Request) -> Response:
         call = Call(
@@ -140,6 +144,8 @@ def endpoint(handler: Handler) -> Callable[[Request], Any]:
             base_url=f"{request.url.scheme}://{request.url.netloc}",
             state=request.app.state,
         )
+        if quick is not None and quick(call):
+            return handler(call)
         return await run_in_threadpool(handler, call)
 
     run.__name__ = handler.__name__

@@ -187,6 +187,9 @@ def _make_data(work: Path, files: int, size: int) -> tuple[Path, Path]:
 
 
 def _child(spec: dict) -> dict:
+    # Flush the dirty pages left by earlier cases (GiBs after the big uploads), so their write-back
+    # does not slow down whichever case happens to run next.
+    os.sync()
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(f"{spec['who']} {spec['op']} {spec['asset']} failed:\n{out.stderr[-3000:]}")

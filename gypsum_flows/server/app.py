@@ -53,7 +53,7 @@ ROUTES = [
     Route("/refresh/latest/{project}/{asset}", endpoint(admin.refresh_latest), methods=["POST"]),
     Route("/refresh/usage/{project}", endpoint(admin.refresh_usage), methods=["POST"]),
     Route("/upload/start/{project}/{asset}/{version}", endpoint(upload.start_upload), methods=["POST"]),
-    Route("/upload/presigned-file/{slug:path}", endpoint(upload.presigned_file), methods=["POST"]),
+    Route("/upload/presigned-file/{slug:path}", endpoint(upload.presigned_file, quick=True), methods=["POST"]),
     Route("/upload/put/{grant}", put_object, methods=["PUT"]),
     Route("/upload/complete/{project}/{asset}/{version}", endpoint(upload.complete_upload), methods=["POST"]),
     Route("/upload/abort/{project}/{asset}/{version}", endpoint(upload.abort_upload), methods=["POST"]),

@@ -22,7 +22,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -43,14 +42,15 @@ async def put_object(request: Request) -> Response:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > claims["size"]:
         raise HttpError(f"body of {declared} bytes exceeds the declared size of {claims['size']} bytes", 413)
-    # Refuse dead sessions before receiving the bytes; the commit checks again under the lock.
-    await run_in_threadpool(_require_session, state.bucket, claims)
+    # Refuse dead sessions before receiving the bytes; the commit checks again under the lock. Both
+    # are a few small file operations, done in the event loop (see web.endpoint on thread hops).
+    _require_session(state.bucket, claims)
     fd, tmp = state.bucket.temp_file()
     try:
         digest = await _receive(request, fd, claims["size"])
         if base64.b64encode(digest).decode() != claims["md5"]:
             raise HttpError("body MD5 does not match Content-MD5", 400)
-        await run_in_threadpool(_commit, state.bucket, claims, tmp, digest.hex())
+        _commit(state.bucket, claims, tmp, digest.hex())
     finally:
         tmp.unlink(missing_ok=True)
     return Response(status_code=200, headers={"ETag": f'"{digest.hex()}"'})

@@ -128,11 +128,12 @@ class Call:
 Handler = Callable[[Call], Response]
 
 
-def endpoint(handler: Handler, quick: Callable[[Call], bool] | None = None) -> Callable[[Request], Any]:
+def endpoint(handler: Handler, quick: bool | Callable[[Call], bool] = False) -> Callable[[Request], Any]:
     """Adapt a thread-run ``handler(call)`` to a Starlette endpoint.
 
-    When ``quick(call)`` says the call needs only a few fast local reads, the handler runs in the
-    event loop: the hop to a worker thread and back costs more than such a call itself.
+    When ``quick`` (or ``quick(call)``) says the call needs only a few fast local file operations,
+    the handler runs in the event loop: the hop to a worker thread and back costs more than such a
+    call, and busy worker threads make the event loop wait for the GIL after every socket write.
     """
 
     async def run(request: Request) -> Response:
@@ -144,7 +145,7 @@ def endpoint(handler: Handler, quick: Callable[[Call], bool] | None = None) -> C
             base_url=f"{request.url.scheme}://{request.url.netloc}",
             state=request.app.state,
         )
-        if quick is not None and quick(call):
+        if quick is True or (callable(quick) and quick(call)):
             return handler(call)
         return await run_in_threadpool(handler, call)
 

@@ -5,17 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-#: The reference document of section 9.6 of the API contract: it passes bioconductor/v1.json.
-REFERENCE_METADATA = {
-    "title": "Fatherhood",
-    "description": "Luke ich bin dein Vater.",
-    "sources": [{"provider": "GEO", "id": "GSE12345"}],
-    "taxonomy_id": ["9606"],
-    "genome": ["GRCm38"],
-    "maintainer_name": "Darth Vader",
-    "maintainer_email": "vader@empire.gov",
-    "bioconductor_version": "3.10",
-}
+from reference_data import REFERENCE_METADATA
 
 #: The same document without a required field.
 BROKEN_METADATA = {k: v for k, v in REFERENCE_METADATA.items() if k != "bioconductor_version"}

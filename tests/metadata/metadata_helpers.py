@@ -12,17 +12,7 @@ import requests
 
 from gypsum_flows._sqlite import connect
 
-#: The reference document of section 9.6.
-REFERENCE_DOC = {
-    "title": "Fatherhood",
-    "description": "Luke ich bin dein Vater.",
-    "sources": [{"provider": "GEO", "id": "GSE12345"}],
-    "taxonomy_id": ["9606"],
-    "genome": ["GRCm38"],
-    "maintainer_name": "Darth Vader",
-    "maintainer_email": "vader@empire.gov",
-    "bioconductor_version": "3.10",
-}
+from reference_data import REFERENCE_METADATA as REFERENCE_DOC
 
 
 def bioc_doc(title: str, description: str = "A dataset.", **extra: Any) -> dict[str, Any]:

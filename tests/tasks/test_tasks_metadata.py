@@ -25,16 +25,7 @@ from gypsum_flows.tasks import (
     validate_metadata,
 )
 
-DOCUMENT = {
-    "title": "Fatherhood",
-    "description": "Luke ich bin dein Vater.",
-    "sources": [{"provider": "GEO", "id": "GSE12345"}],
-    "taxonomy_id": ["9606"],
-    "genome": ["GRCm38"],
-    "maintainer_name": "Darth Vader",
-    "maintainer_email": "vader@empire.gov",
-    "bioconductor_version": "3.10",
-}
+from reference_data import REFERENCE_METADATA as DOCUMENT
 
 
 @pytest.fixture

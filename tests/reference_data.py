@@ -1,0 +1,14 @@
+"""Reference test data shared by several suites."""
+
+#: The reference document of section 9.6 of the API contract: it passes bioconductor/v1.json,
+#: and removing ``bioconductor_version`` makes it fail.
+REFERENCE_METADATA = {
+    "title": "Fatherhood",
+    "description": "Luke ich bin dein Vater.",
+    "sources": [{"provider": "GEO", "id": "GSE12345"}],
+    "taxonomy_id": ["9606"],
+    "genome": ["GRCm38"],
+    "maintainer_name": "Darth Vader",
+    "maintainer_email": "vader@empire.gov",
+    "bioconductor_version": "3.10",
+}

@@ -220,6 +220,29 @@ def _headers(token: str | None, headers: dict[str, str] | None) -> dict[str, str
     return out
 
 
+def _send(
+    sess: requests.Session, method: str, url: str, headers: dict[str, str], data: IO[bytes] | bytes | None,
+    timeout: tuple[float, float], stream: bool, **kwargs: Any,
+) -> requests.Response:  # fmt: skip
+    """One attempt, handed straight to the session's adapter without redirects.
+
+    ``Session.request`` would merge the session's cookies, hooks, auth and
+    parameters into every request, which costs more CPU than fetching a small
+    file; the shared session has nothing of those but its headers.
+    """
+    merged = requests.structures.CaseInsensitiveDict(sess.headers)
+    merged.update(headers)
+    prepared = requests.PreparedRequest()
+    prepared.prepare(method=method, url=url, headers=merged, data=data, **kwargs)
+    response = sess.get_adapter(url).send(
+        prepared, stream=stream, timeout=timeout, verify=sess.verify, cert=sess.cert,
+        proxies=_proxies_for(*urlsplit(url)[:2]),
+    )  # fmt: skip
+    if not stream:
+        response.content  # noqa: B018 - read the body now, as Session.send does
+    return response
+
+
 def request(
     method: str,
     url: str,
@@ -263,17 +286,8 @@ def request(
         if start is not None:
             data.seek(start)  # type: ignore[union-attr]
         try:
-            response = sess.request(
-                method,
-                url,
-                proxies=_proxies_for(*urlsplit(url)[:2]),
-                headers=_headers(token, headers),
-                data=data,
-                timeout=timeout or (CONNECT_TIMEOUT, READ_TIMEOUT),
-                stream=stream,
-                allow_redirects=False,
-                **kwargs,
-            )
+            response = _send(sess, method, url, _headers(token, headers), data,
+                             timeout or (CONNECT_TIMEOUT, READ_TIMEOUT), stream, **kwargs)  # fmt: skip
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader) as exc:  # fmt: skip
             raise GypsumInvalidRequestError(f"cannot send this request: {exc}", method=method, url=url) from None

@@ -25,9 +25,12 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
+from typing import Any
 
 from filelock import FileLock
 
@@ -37,6 +40,10 @@ from .errors import GypsumIntegrityError, GypsumTransientError
 
 #: How many times a download that broke or arrived corrupted is attempted in all.
 DOWNLOAD_ATTEMPTS = 3
+#: Downloads of at least this many bytes are hashed on a thread of their own.
+_THREADED_MD5_SIZE = 16 << 20
+#: Chunks (of up to 1 MiB) waiting for that thread at most.
+_QUEUED_CHUNKS = 8
 
 ByteCallback = Callable[[int], None]
 _cache_dir_override: list[str] = []
@@ -111,12 +118,51 @@ def _temporary_beside(destination: str):
             os.unlink(tmp)
 
 
-class _Partial:
-    """What has arrived of one download so far: its size and running MD5, and the progress reported."""
+class _ThreadedMD5:
+    """An MD5 computed on a thread of its own, so hashing a large download overlaps receiving and writing it.
 
-    def __init__(self, on_bytes: ByteCallback | None) -> None:
+    hashlib releases the GIL on large buffers, so the two really run at once.
+    At most ``_QUEUED_CHUNKS`` chunks wait in memory.
+    """
+
+    def __init__(self) -> None:
+        self._md5 = hashlib.md5()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUED_CHUNKS)
+        self._thread = threading.Thread(target=self._run, name="gypsum-md5", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._md5.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._chunks.put(chunk)
+
+    def hexdigest(self) -> str:
+        """The digest of everything added (stops the thread: call once, last)."""
+        self.close()
+        return self._md5.hexdigest()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
+
+
+class _Partial:
+    """What has arrived of one download so far: its size and running MD5, and the progress reported.
+
+    Downloads expected to be large hash on a thread of their own (:class:`_ThreadedMD5`).
+    """
+
+    def __init__(self, on_bytes: ByteCallback | None, expected: int | None = None) -> None:
         self.on_bytes = on_bytes
-        self.digest, self.size = hashlib.md5(), 0
+        self._threaded = expected is not None and expected >= _THREADED_MD5_SIZE
+        self.size = 0
+        self.digest = self._new_digest()
+
+    def _new_digest(self) -> Any:
+        return _ThreadedMD5() if self._threaded else hashlib.md5()
 
     def add(self, chunk: bytes) -> None:
         self.digest.update(chunk)
@@ -128,7 +174,13 @@ class _Partial:
         """Forget what arrived (rolling back the progress reported)."""
         if self.on_bytes and self.size:
             self.on_bytes(-self.size)
-        self.digest, self.size = hashlib.md5(), 0
+        self.close()
+        self.digest, self.size = self._new_digest(), 0
+
+    def close(self) -> None:
+        """Stop a hashing thread, if any."""
+        if isinstance(self.digest, _ThreadedMD5):
+            self.digest.close()
 
 
 def _fetch_into(url: str, tmp: str, partial: _Partial, expected: int | None) -> None:
@@ -187,8 +239,7 @@ def download(
         GypsumTransientError: The transfer kept failing.
     """
     problem = ""
-    with _temporary_beside(destination) as tmp:
-        partial = _Partial(on_bytes)
+    with _temporary_beside(destination) as tmp, contextlib.closing(_Partial(on_bytes, size)) as partial:
         for attempt in range(DOWNLOAD_ATTEMPTS):
             try:
                 _fetch_into(url, tmp, partial, size)

@@ -15,14 +15,6 @@ def md5_hex(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
 
-def write_tree(directory: Path, files: dict[str, bytes]) -> Path:
-    """Write ``files`` (relative path -> bytes) under ``directory``; returns it."""
-    for rel, data in files.items():
-        path = directory / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return directory
-
 
 def tree(directory: str | Path) -> dict[str, bytes]:
     """Relative path -> bytes of every regular file under ``directory`` (following symlinks)."""

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from client_helpers import BASIC_FILES, write_tree
+from client_helpers import BASIC_FILES
+from testdata import write_files
 
 from gypsum_flows import client
 
@@ -36,7 +37,7 @@ def basic(gypsum_server, tmp_path_factory) -> Basic:
     owner = gypsum_server.tokens["owner"]
     client.create_project(project, owners=[gypsum_server.logins["owner"]], url=gypsum_server.url,
                           token=gypsum_server.tokens["admin"])  # fmt: skip
-    source = write_tree(tmp_path_factory.mktemp("basic-src"), BASIC_FILES)
+    source = write_files(tmp_path_factory.mktemp("basic-src"), BASIC_FILES)
     work_cache = str(tmp_path_factory.mktemp("basic-cache"))
     for version in ("v1", "v2", "v3"):
         client.upload_directory(str(source), project, "basic", version, url=gypsum_server.url, token=owner,

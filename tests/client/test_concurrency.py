@@ -5,7 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 
-from client_helpers import cache_files, save_and_check, write_tree
+from client_helpers import cache_files, save_and_check
+from testdata import write_files
 
 from gypsum_flows import client
 
@@ -13,7 +14,7 @@ from gypsum_flows import client
 def test_four_processes_save_one_version_into_one_cache(project, gypsum_server, tmp_path):
     url, owner = gypsum_server.url, gypsum_server.tokens["owner"]
     files = {f"d{i % 4}/f{i}.bin": os.urandom(1000 + i * 20_000) for i in range(24)}
-    client.upload_directory(str(write_tree(tmp_path / "src", files)), project, "a", "v1", url=url, token=owner)
+    client.upload_directory(str(write_files(tmp_path / "src", files)), project, "a", "v1", url=url, token=owner)
     cache = str(tmp_path / "cache")
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         results = pool.starmap(save_and_check, [(project, "a", "v1", cache, url)] * 4)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from client_helpers import BAR, BLAH, cache_files, tree, write_tree
+from client_helpers import BAR, BLAH, cache_files, tree
+from testdata import write_files
 
 from gypsum_flows import client
 from gypsum_flows.errors import GypsumNotFoundError
@@ -80,7 +81,7 @@ def test_clone_then_prepare_upload_modes(basic, cache, tmp_path):
     assert never == {"files": ["blah.txt", "foo/bar.txt", "new.txt"], "links": []}
 
     # A symlink outside the cache: uploaded as a file in auto mode, an error in always mode.
-    outside = write_tree(tmp_path / "outside", {"o.txt": b"o"})
+    outside = write_files(tmp_path / "outside", {"o.txt": b"o"})
     os.symlink(outside / "o.txt", dest / "o.txt")
     assert "o.txt" in client.prepare_directory_upload(str(dest), cache_dir=c)["files"]
     with pytest.raises(ValueError, match="o.txt"):

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from client_helpers import BAR, BLAH, cache_files, write_tree
+from client_helpers import BAR, BLAH, cache_files
+from testdata import write_files
 
 from gypsum_flows import _http, client
 from gypsum_flows.errors import (
@@ -117,7 +118,7 @@ def test_state_changing_calls_retry_only_when_the_server_did_not_act(project, gy
 
 def test_completion_that_already_took_effect_is_success(project, gypsum_server, proxy, tmp_path):
     url, owner = proxy.url, gypsum_server.tokens["owner"]
-    src = write_tree(tmp_path / "src", {"x.txt": b"x" * 3_000_000})
+    src = write_files(tmp_path / "src", {"x.txt": b"x" * 3_000_000})
     proxy.set_faults([
         Fault("reset_after", pattern=r"^POST /upload/complete/", first=1),
         Fault("503", pattern=r"^POST /upload/presigned-file/", first=1),
@@ -135,7 +136,7 @@ def test_completion_that_already_took_effect_is_success(project, gypsum_server, 
 
 def test_failure_mid_upload_leaves_no_version_and_no_lock(project, gypsum_server, proxy, tmp_path):
     url, owner = proxy.url, gypsum_server.tokens["owner"]
-    src = write_tree(tmp_path / "src", {f"f{i}.txt": f"file {i}".encode() for i in range(6)})
+    src = write_files(tmp_path / "src", {f"f{i}.txt": f"file {i}".encode() for i in range(6)})
     proxy.set_faults([Fault("corrupt_request", pattern=r"^PUT .*", first=1)])
     with pytest.raises(GypsumInvalidRequestError, match=r"failed to upload 'f\d\.txt'"):
         client.upload_directory(str(src), project, "a", "v1", url=url, token=owner, concurrent=3)
@@ -147,7 +148,7 @@ def test_failure_mid_upload_leaves_no_version_and_no_lock(project, gypsum_server
 
 def test_broken_off_download_resumes_with_range(project, gypsum_server, proxy, tmp_path, cache):
     data = bytes(range(256)) * 8000  # 2 MB
-    client.upload_directory(str(write_tree(tmp_path / "src", {"big.bin": data})), project, "a", "v1",
+    client.upload_directory(str(write_files(tmp_path / "src", {"big.bin": data})), project, "a", "v1",
                             url=gypsum_server.url, token=gypsum_server.tokens["owner"])  # fmt: skip
     proxy.set_faults([Fault("truncate", pattern=r"big\.bin", first=1)])
     seen = []

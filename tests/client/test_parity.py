@@ -13,7 +13,8 @@ from pathlib import Path
 
 import gypsum_client as ref
 import pytest
-from client_helpers import BAR, BLAH, write_tree
+from client_helpers import BAR, BLAH
+from testdata import write_files
 
 from gypsum_flows import client as ours
 
@@ -107,7 +108,7 @@ def test_clone_and_prepare_match(basic, tmp_path):
         assert os.readlink(tmp_path / "mine" / name).replace(c1, "C") == os.readlink(
             tmp_path / "theirs" / name).replace(c2, "C")  # fmt: skip
     for clone, c in (("mine", c1), ("theirs", c2)):
-        write_tree(tmp_path / clone, {"new.txt": b"new"})
+        write_files(tmp_path / clone, {"new.txt": b"new"})
     for mode in ("auto", "always", "never"):
         a = ours.prepare_directory_upload(str(tmp_path / "mine"), links=mode, cache_dir=c1)
         b = ref.prepare_directory_upload(str(tmp_path / "theirs"), links=mode, cache_dir=c2)
@@ -117,7 +118,7 @@ def test_clone_and_prepare_match(basic, tmp_path):
 
 def test_uploads_read_back_the_same_by_both(project, gypsum_server, tmp_path):
     url, owner = gypsum_server.url, gypsum_server.tokens["owner"]
-    src = str(write_tree(tmp_path / "src", {"blah.txt": BLAH, "foo/bar.txt": BAR}))
+    src = str(write_files(tmp_path / "src", {"blah.txt": BLAH, "foo/bar.txt": BAR}))
     assert ref.upload_directory(src, project, "a", "by-ref", url=url, token=owner, cache_dir=str(tmp_path / "c"))
     assert ours.upload_directory(src, project, "a", "by-ours", deduplicate=False, url=url, token=owner)
     m1 = ours.fetch_manifest(project, "a", "by-ref", cache_dir=False, url=url)

@@ -6,7 +6,8 @@ import os
 from datetime import datetime, timedelta
 
 import pytest
-from client_helpers import BASIC_FILES, md5_hex, write_tree
+from client_helpers import BASIC_FILES, md5_hex
+from testdata import write_files
 
 from gypsum_flows import client
 from gypsum_flows.client._util import fetch_json
@@ -21,7 +22,7 @@ from gypsum_flows.errors import (
 
 def test_start_upload_complete_and_dedup_flag(project, gypsum_server, tmp_path):
     url, owner = gypsum_server.url, gypsum_server.tokens["owner"]
-    src = write_tree(tmp_path / "src", BASIC_FILES)
+    src = write_files(tmp_path / "src", BASIC_FILES)
     init = client.start_upload(project, "a", "v1", ["blah.txt", "foo/bar.txt"], directory=str(src), url=url,
                                token=owner)  # fmt: skip
     assert sorted(init) == ["abort_url", "complete_url", "file_urls", "session_token"]
@@ -47,7 +48,7 @@ def test_start_upload_complete_and_dedup_flag(project, gypsum_server, tmp_path):
 def test_file_dicts_links_and_keys_with_spaces(project, gypsum_server, tmp_path, cache):
     url, owner = gypsum_server.url, gypsum_server.tokens["owner"]
     data = b"spaced out\n"
-    write_tree(tmp_path / "src", {"my dir/a file.txt": data})
+    write_files(tmp_path / "src", {"my dir/a file.txt": data})
     files = [{"path": "my dir/a file.txt", "size": len(data), "md5sum": md5_hex(data)}]
     init = client.start_upload(project, "sp ace", "v 1", files, url=url, token=owner)
     client.upload_files(init, directory=str(tmp_path / "src"), url=url, concurrent=1)
@@ -73,7 +74,7 @@ def test_bad_input_is_rejected_before_or_by_the_server(project, gypsum_server, t
     with pytest.raises(GypsumInvalidRequestError, match="cannot start or end with '/'"):
         client.start_upload(project, "a", "v1", bad, url=url, token=owner)
     # The failed start left no lock: a normal upload works.
-    client.upload_directory(str(write_tree(tmp_path / "ok", {"x.txt": b"x"})), project, "a", "v1", url=url,
+    client.upload_directory(str(write_files(tmp_path / "ok", {"x.txt": b"x"})), project, "a", "v1", url=url,
                             token=owner)  # fmt: skip
     with pytest.raises(GypsumInvalidRequestError, match="already exists"):
         client.upload_directory(str(tmp_path / "ok"), project, "a", "v1", url=url, token=owner)
@@ -84,7 +85,7 @@ def test_bad_input_is_rejected_before_or_by_the_server(project, gypsum_server, t
 
 def test_failure_mid_upload_aborts_and_names_the_file(project, gypsum_server, tmp_path):
     url, owner = gypsum_server.url, gypsum_server.tokens["owner"]
-    src = write_tree(tmp_path / "src", {"good.txt": b"good", "bad.txt": b"original"})
+    src = write_files(tmp_path / "src", {"good.txt": b"good", "bad.txt": b"original"})
     init = client.start_upload(project, "a", "v1", ["good.txt", "bad.txt"], directory=str(src), url=url,
                                token=owner)  # fmt: skip
     (src / "bad.txt").write_bytes(b"changed after start")  # its MD5 no longer matches the signed one
@@ -106,7 +107,7 @@ def test_failure_mid_upload_aborts_and_names_the_file(project, gypsum_server, tm
 
 def test_probation_approve_and_reject(project, gypsum_server, tmp_path):
     url, tokens = gypsum_server.url, gypsum_server.tokens
-    src = str(write_tree(tmp_path / "src", {"x.txt": b"x"}))
+    src = str(write_files(tmp_path / "src", {"x.txt": b"x"}))
     # An untrusted uploader is always on probation.
     client.upload_directory(src, project, "a", "v1", url=url, token=tokens["uploader"])
     assert client.fetch_summary(project, "a", "v1", cache_dir=False, url=url)["on_probation"] is True
@@ -143,7 +144,7 @@ def test_permissions_append_and_replace(project, gypsum_server):
 
 def test_quota_usage_and_refresh(project, gypsum_server, tmp_path):
     url, tokens = gypsum_server.url, gypsum_server.tokens
-    src = str(write_tree(tmp_path / "src", {"x.txt": b"x" * 100}))
+    src = str(write_files(tmp_path / "src", {"x.txt": b"x" * 100}))
     client.set_quota(project, baseline=150, growth_rate=0, year=datetime.now().year, url=url, token=tokens["admin"])
     assert client.fetch_quota(project, url=url)["baseline"] == 150
     client.upload_directory(src, project, "a", "v1", url=url, token=tokens["owner"])
@@ -160,7 +161,7 @@ def test_quota_usage_and_refresh(project, gypsum_server, tmp_path):
 def test_removal_and_unlock(project, gypsum_server, tmp_path):
     url, tokens = gypsum_server.url, gypsum_server.tokens
     admin = tokens["admin"]
-    src = str(write_tree(tmp_path / "src", {"x.txt": b"x"}))
+    src = str(write_files(tmp_path / "src", {"x.txt": b"x"}))
     for version in ("v1", "v2"):
         client.upload_directory(src, project, "a", version, deduplicate=False, url=url, token=tokens["owner"])
     client.upload_directory(src, project, "b", "v1", url=url, token=tokens["owner"])

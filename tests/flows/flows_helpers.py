@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reference_data import REFERENCE_METADATA
+from testdata import REFERENCE_METADATA
 
 #: The same document without a required field.
 BROKEN_METADATA = {k: v for k, v in REFERENCE_METADATA.items() if k != "bioconductor_version"}

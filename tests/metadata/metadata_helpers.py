@@ -12,7 +12,7 @@ import requests
 
 from gypsum_flows._sqlite import connect
 
-from reference_data import REFERENCE_METADATA as REFERENCE_DOC
+from testdata import REFERENCE_METADATA as REFERENCE_DOC
 
 
 def bioc_doc(title: str, description: str = "A dataset.", **extra: Any) -> dict[str, Any]:

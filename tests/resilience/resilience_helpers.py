@@ -10,14 +10,8 @@ from pathlib import Path
 
 from gypsum_flows import client
 
+from testdata import write_files
 
-def write_files(folder: Path, files: dict[str, bytes]) -> Path:
-    """Create ``folder`` holding ``files`` (relative path -> bytes)."""
-    for rel, data in files.items():
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return folder
 
 
 def asset_files(seed: int, count: int = 3, size: int = 2000) -> dict[str, bytes]:

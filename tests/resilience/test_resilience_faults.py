@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from faultproxy import Fault, FaultProxy
-from resilience_helpers import asset_files, assert_clean, server_manifests, write_batch, write_files
+from resilience_helpers import asset_files, assert_clean, server_manifests, write_batch
+from testdata import write_files
 
 from gypsum_flows import client
 from gypsum_flows.blocks import GypsumCredentials

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from resilience_helpers import age_lock, asset_files, start_partial_upload, stored_keys, write_files
+from resilience_helpers import age_lock, asset_files, start_partial_upload, stored_keys
+from testdata import write_files
 
 from gypsum_flows import client
 from gypsum_flows.blocks import GypsumCredentials

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from task_helpers import write_files
+from testdata import write_files
 
 from gypsum_flows import client
 from gypsum_flows.blocks import GypsumCredentials

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from uuid import UUID
 
 from prefect.client.orchestration import SyncPrefectClient, get_client
@@ -16,14 +15,6 @@ from prefect.logging.handlers import APILogWorker
 #: How long the Prefect API may take to record what a run did.
 SETTLE_SECONDS = 30
 
-
-def write_files(folder: Path, files: dict[str, bytes]) -> Path:
-    """Create ``folder`` holding ``files`` (relative path -> content)."""
-    for rel, content in files.items():
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    return folder
 
 
 def _settled(

@@ -142,5 +142,5 @@ def test_save_version_downloads_again_when_the_local_copy_is_gone_or_damaged(
     damaged = Path(folder, "sub", "c.bin")
     os.truncate(damaged, 10)
     repaired, sent = requests_during(server, fetch_version)
-    assert f"/file/heal%2Fbasic%2Fv1%2Fsub%2Fc.bin" in file_gets(sent)
+    assert "/file/heal%2Fbasic%2Fv1%2Fsub%2Fc.bin" in file_gets(sent)
     assert Path(repaired, "sub", "c.bin").read_bytes() == FILES["sub/c.bin"]

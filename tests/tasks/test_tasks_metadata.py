@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from prefect import flow
-from task_helpers import task_run_of, write_files
+from task_helpers import task_run_of
 
 from gypsum_flows import client
 from gypsum_flows.blocks import GypsumCredentials
@@ -25,7 +25,7 @@ from gypsum_flows.tasks import (
     validate_metadata,
 )
 
-from reference_data import REFERENCE_METADATA as DOCUMENT
+from testdata import REFERENCE_METADATA as DOCUMENT, write_files
 
 
 @pytest.fixture

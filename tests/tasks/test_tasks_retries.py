@@ -12,7 +12,8 @@ import time
 import pytest
 from faultproxy import Fault, FaultProxy
 from prefect import flow
-from task_helpers import task_run_of, write_files
+from task_helpers import task_run_of
+from testdata import write_files
 
 from gypsum_flows import client
 from gypsum_flows.blocks import GypsumCredentials

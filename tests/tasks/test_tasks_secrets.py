@@ -14,7 +14,8 @@ from prefect.settings import (
     PREFECT_RESULTS_LOCAL_STORAGE_PATH,
     PREFECT_SERVER_DATABASE_CONNECTION_URL,
 )
-from task_helpers import flow_logs, flow_task_runs, write_files
+from task_helpers import flow_logs, flow_task_runs
+from testdata import write_files
 
 from gypsum_flows.blocks import GypsumCredentials
 from gypsum_flows.tasks import (

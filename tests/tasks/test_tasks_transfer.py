@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from prefect import flow
-from task_helpers import write_files
+from testdata import write_files
 
 from gypsum_flows import client
 from gypsum_flows.tasks import (

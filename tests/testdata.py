@@ -1,4 +1,6 @@
-"""Reference test data shared by several suites."""
+"""Test data and file helpers shared by several suites."""
+
+from pathlib import Path
 
 #: The reference document of section 9.6 of the API contract: it passes bioconductor/v1.json,
 #: and removing ``bioconductor_version`` makes it fail.
@@ -12,3 +14,12 @@ REFERENCE_METADATA = {
     "maintainer_email": "vader@empire.gov",
     "bioconductor_version": "3.10",
 }
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> Path:
+    """Create ``folder`` holding ``files`` (relative path -> bytes); returns it."""
+    for rel, data in files.items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return folder

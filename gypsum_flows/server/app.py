@@ -12,7 +12,6 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException

@@ -35,7 +35,7 @@ _GET_HEAD = ["GET", "HEAD"]
 
 ROUTES = [
     Route("/", endpoint(read.root), methods=_GET_HEAD),
-    Route("/file/{key:path}", endpoint(read.get_file, quick=read.is_quick_read), methods=_GET_HEAD),
+    Route("/file/{key:path}", endpoint(read.get_file, quick=read.quick_file), methods=_GET_HEAD),
     Route("/list", endpoint(read.list_objects), methods=_GET_HEAD),
     Route("/credentials/s3-api", endpoint(read.s3_credentials), methods=_GET_HEAD),
     Route("/credentials/github-app", endpoint(read.github_app), methods=_GET_HEAD),

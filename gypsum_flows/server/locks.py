@@ -54,7 +54,7 @@ def unlock_project(bucket: Bucket, project: str) -> None:
 
 def check_lock(bucket: Bucket, project: str, asset: str, version: str, session: str) -> None:
     """Check that ``session`` holds the lock for ``asset``/``version`` (403 with the reference reason)."""
-    lock = bucket.get_json(lock_key(project))
+    lock = bucket.get_json_memo(lock_key(project))
     if lock is None:
         raise HttpError("project has not been previously locked for upload", 403)
     if not _UUID4.match(session):

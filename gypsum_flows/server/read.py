@@ -8,9 +8,11 @@ Example (over HTTP)::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from email.utils import formatdate
 from pathlib import Path
+from stat import S_ISREG
 from urllib.parse import unquote
 
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -34,31 +36,42 @@ class _FileResponse(FileResponse):
 
 
 def _file_response(
-    path: Path, media_type: str, etag: str | None = None, headers: Mapping[str, str] | None = None
+    path: str, stat: os.stat_result, media_type: str, etag: str | None = None, headers: Mapping[str, str] | None = None
 ) -> Response:
-    if (headers is None or "range" not in headers) and path.stat().st_size <= _INLINE_LIMIT:
-        content = path.read_bytes()
-        extra = {"last-modified": formatdate(path.stat().st_mtime, usegmt=True), "accept-ranges": "bytes"}
+    """The file at ``path`` (whose ``os.stat`` is ``stat``): inline when small, streamed otherwise."""
+    if (headers is None or "range" not in headers) and stat.st_size <= _INLINE_LIMIT:
+        with open(path, "rb") as handle:
+            content = handle.read()
+        extra = {"last-modified": formatdate(stat.st_mtime, usegmt=True), "accept-ranges": "bytes"}
         if etag:
             extra["etag"] = etag
         return Response(content, media_type=media_type, headers=extra)
-    return _FileResponse(path, media_type=media_type, headers={"etag": etag} if etag else None)
+    return _FileResponse(path, stat_result=stat, media_type=media_type, headers={"etag": etag} if etag else None)
 
 
-def is_quick_read(call: Call) -> bool:
-    """Whether ``GET /file`` can be answered in the event loop: a small stored object whose MD5 is known.
+def _media_type(key: str) -> str:
+    return "application/json" if is_internal_path(key) else "application/octet-stream"
 
-    Anything else (a large file, a ``Range``, a first MD5, an error to build) goes to a worker thread.
+
+def quick_file(call: Call) -> Response | None:
+    """``GET /file`` answered in the event loop: a small stored object whose MD5 is known (one ``stat``).
+
+    ``None`` for anything else (a large file, a ``Range``, a first MD5, an error to build), which
+    :func:`get_file` answers in a worker thread.
     """
     key = call.params["key"]
+    if "range" in call.headers or key.endswith("/") or "//" in key or not is_safe_key(key):
+        return None
     bucket = call.state.bucket
-    if "range" in call.headers or not is_safe_key(key) or key.endswith("/") or "//" in key:
-        return False
+    path = bucket.path(key)
     try:
-        size = bucket.path(key).stat().st_size
+        stat = os.stat(path)
     except OSError:
-        return False
-    return size <= _INLINE_LIMIT and bucket.md5_known(key)
+        return None
+    md5 = bucket.known_md5(path, stat)
+    if md5 is None or stat.st_size > _INLINE_LIMIT:
+        return None
+    return _file_response(path, stat, _media_type(key), f'"{md5}"')
 
 
 def get_file(call: Call) -> Response:
@@ -71,10 +84,19 @@ def get_file(call: Call) -> Response:
     if key.endswith("/") or "//" in key:  # could be an R2 key, never one of ours
         raise HttpError("object not found", 404)
     path = bucket.path(key)
-    if not path.is_file():
+    stat = _file_stat(path)
+    return _file_response(path, stat, _media_type(key), f'"{bucket.md5(key)}"', call.headers)
+
+
+def _file_stat(path: str) -> os.stat_result:
+    """``os.stat`` of a regular file at ``path``; 404 when there is none."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        raise HttpError("object not found", 404) from None
+    if not S_ISREG(stat.st_mode):
         raise HttpError("object not found", 404)
-    media_type = "application/json" if is_internal_path(key) else "application/octet-stream"
-    return _file_response(path, media_type, f'"{bucket.md5(key)}"', call.headers)
+    return stat
 
 
 def list_objects(call: Call) -> Response:
@@ -105,10 +127,8 @@ def metadata_file(call: Call) -> Response:
         raise HttpError("this server has no metadata folder", 404)
     if name in ("", ".", "..") or "/" in name or "\\" in name or "\x00" in name:
         raise HttpError(f"invalid metadata file name '{name}'", 400)
-    path = folder / name
-    if not path.is_file():
-        raise HttpError("object not found", 404)
-    return _file_response(path, "application/octet-stream")
+    path = str(folder / name)
+    return _file_response(path, _file_stat(path), "application/octet-stream")
 
 
 def root(call: Call) -> Response:

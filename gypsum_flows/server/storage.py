@@ -18,10 +18,10 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,25 +34,41 @@ from .web import HttpError
 #: Entries kept in the in-memory MD5/JSON memo before it is emptied.
 _MEMO_SIZE = 100_000
 
+#: A file's state as the memo sees it: inode, size, mtime and ctime (ns).
+_Identity = tuple[int, int, int, int]
+
+
+def _identity(stat: os.stat_result) -> _Identity:
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
 
 class Bucket:
-    """Objects under ``root``; temporary files under ``state/tmp``."""
+    """Objects under ``root``; temporary files under ``state/tmp``.
+
+    Keys map to ``str`` paths (pathlib costs tens of microseconds per call on
+    the per-request paths).
+    """
 
     def __init__(self, root: Path, state: Path) -> None:
         self.root = Path(root).resolve()
         self.tmp = Path(state).resolve() / "tmp"
         self.root.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self._root_prefix = str(self.root) + os.sep
+        self._tmp_prefix = os.path.join(self.tmp, f"put-{os.getpid()}-")
+        self._tmp_names = itertools.count()
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
-        self._memos: dict[tuple[str, str, int, int, int], Any] = {}
+        # (kind, path) -> (identity of the file when computed, value); every write through the
+        # bucket drops the entries of the paths it changes, the identity catches outside edits.
+        self._memos: dict[tuple[str, str], tuple[_Identity, Any]] = {}
 
     # ---- keys and locks -------------------------------------------------
-    def path(self, key: str) -> Path:
+    def path(self, key: str) -> str:
         """The file of ``key``; keys that could leave the root are a 400."""
         if not is_safe_key(key) or key.endswith("/"):
             raise HttpError(f"invalid object key '{key}'", 400)
-        return self.root.joinpath(*key.split("/"))
+        return self._root_prefix + key.replace("/", os.sep)
 
     @contextmanager
     def project_lock(self, project: str) -> Iterator[None]:
@@ -65,12 +81,13 @@ class Bucket:
     # ---- reads ------------------------------------------------------------
     def exists(self, key: str) -> bool:
         """Whether an object is stored at ``key``."""
-        return self.path(key).is_file()
+        return os.path.isfile(self.path(key))
 
     def get_json(self, key: str) -> Any:
         """The parsed JSON object at ``key``, or ``None`` if there is none."""
         try:
-            text = self.path(key).read_bytes()
+            with open(self.path(key), "rb") as handle:
+                text = handle.read()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         try:
@@ -88,7 +105,7 @@ class Bucket:
     def md5(self, key: str) -> str:
         """The hex MD5 of the object at ``key``, remembered while the file is unchanged."""
 
-        def compute(path: Path) -> str:
+        def compute(path: str) -> str:
             digest = hashlib.md5()
             with open(path, "rb") as handle:
                 for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -97,38 +114,46 @@ class Bucket:
 
         return self._memo("md5", key, compute)
 
-    def md5_known(self, key: str) -> bool:
-        """Whether :meth:`md5` of ``key`` is remembered (so it costs no read)."""
-        return self._identity("md5", self.path(key)) in self._memos
+    def known_md5(self, path: str, stat: os.stat_result) -> str | None:
+        """The remembered MD5 of the file at ``path`` (from :meth:`path`) in the state ``stat`` describes.
+
+        Costs no file operation; ``None`` when it is not remembered.
+        """
+        found = self._memos.get(("md5", path))
+        return found[1] if found is not None and found[0] == _identity(stat) else None
+
+    def get_json_memo(self, key: str) -> Any:
+        """:meth:`get_json` remembered while the file is unchanged (callers must not mutate it).
+
+        Every presigned URL and PUT of an upload checks the same lock file and
+        manifest; parsing each once per upload keeps those requests O(1).
+        """
+        return self._memo("json", key, lambda path: self.get_json(key))
 
     def need_json_memo(self, key: str) -> Any:
-        """:meth:`need_json` remembered while the file is unchanged (callers must not mutate it).
-
-        Signing each file of a large upload reads the same manifest; parsing it
-        once per upload keeps signing O(1) per file.
-        """
+        """:meth:`need_json` remembered while the file is unchanged (callers must not mutate it)."""
         return self._memo("json", key, lambda path: self.need_json(key))
 
-    def _memo(self, kind: str, key: str, compute: Callable[[Path], Any]) -> Any:
-        """``compute(path)`` cached by file identity (inode, size, mtime), so a rewrite invalidates it."""
+    def _memo(self, kind: str, key: str, compute: Callable[[str], Any]) -> Any:
+        """``compute(path)`` cached by file identity, so a rewrite invalidates it."""
         path = self.path(key)
-        ident = self._identity(kind, path)
-        if ident is None:
-            return compute(path)
-        if ident not in self._memos:
-            if len(self._memos) > _MEMO_SIZE:
-                self._memos.clear()
-            self._memos[ident] = compute(path)
-        return self._memos[ident]
-
-    @staticmethod
-    def _identity(kind: str, path: Path) -> tuple[str, str, int, int, int] | None:
-        """The memo key of ``path`` in its current state, or ``None`` if it does not exist."""
         try:
-            stat = path.stat()
+            ident = _identity(os.stat(path))
         except (FileNotFoundError, NotADirectoryError):
-            return None
-        return (kind, str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            return compute(path)
+        found = self._memos.get((kind, path))
+        if found is not None and found[0] == ident:
+            return found[1]
+        value = compute(path)
+        if len(self._memos) > _MEMO_SIZE:
+            self._memos.clear()
+        self._memos[(kind, path)] = (ident, value)
+        return value
+
+    def _forget(self, path: str) -> None:
+        """Drop what the memo holds for ``path`` (called on every write to it)."""
+        self._memos.pop(("md5", path), None)
+        self._memos.pop(("json", path), None)
 
     def walk(self, prefix: str) -> Iterator[tuple[str, int]]:
         """``(key, size)`` of every object whose key starts with ``prefix``."""
@@ -177,10 +202,18 @@ class Bucket:
         return sum(size for key, size in self.walk(prefix) if not is_internal_path(key))
 
     # ---- writes -----------------------------------------------------------
-    def temp_file(self) -> tuple[int, Path]:
-        """A fresh temporary file in the private state folder: ``(fd, path)``."""
-        fd, name = tempfile.mkstemp(dir=self.tmp, prefix="put-")
-        return fd, Path(name)
+    def temp_file(self) -> tuple[int, str]:
+        """A fresh temporary file in the private state folder: ``(fd, path)``.
+
+        Named by process id and a counter (mkstemp's random names cost more); ``O_EXCL``
+        still refuses a name a crashed earlier process with the same id left behind.
+        """
+        while True:
+            name = self._tmp_prefix + str(next(self._tmp_names))
+            try:
+                return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), name
+            except FileExistsError:
+                continue
 
     def put_bytes(self, key: str, data: bytes) -> None:
         """Store ``data`` at ``key`` atomically."""
@@ -190,25 +223,30 @@ class Bucket:
                 handle.write(data)
             self.put_file(key, tmp)
         finally:
-            tmp.unlink(missing_ok=True)
+            remove_if_present(tmp)
 
     def put_json(self, key: str, value: Any) -> None:
         """Store ``value`` as compact JSON at ``key`` atomically."""
         self.put_bytes(key, json.dumps(value, separators=(",", ":")).encode())
 
-    def put_file(self, key: str, source: Path, md5: str | None = None) -> None:
+    def put_file(self, key: str, source: str, md5: str | None = None) -> None:
         """Move the finished file ``source`` to ``key`` (same file system, atomic)."""
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
+        self._forget(target)
+        try:
+            os.replace(source, target)
+        except FileNotFoundError:  # the first object of its folder: make the folder (rarely needed)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(source, target)
         if md5:
             self._memo("md5", key, lambda path: md5)
 
     def delete(self, key: str) -> None:
         """Delete the object at ``key`` if present, pruning emptied folders."""
         path = self.path(key)
-        path.unlink(missing_ok=True)
-        self._prune(path.parent)
+        self._forget(path)
+        remove_if_present(path)
+        self._prune(Path(path).parent)
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under the folder ``prefix`` (ending in ``/``); returns the bytes freed.
@@ -217,8 +255,11 @@ class Bucket:
         """
         freed = self.usage(prefix)
         folder = self.path(prefix.rstrip("/"))
+        for memo in list(self._memos):  # list() copies atomically; other threads may add entries
+            if memo[1].startswith(folder + os.sep):
+                self._memos.pop(memo, None)
         shutil.rmtree(folder, ignore_errors=True)
-        self._prune(folder.parent)
+        self._prune(Path(folder).parent)
         return freed
 
     def _folder(self, prefix: str) -> Path | None:
@@ -238,3 +279,10 @@ class Bucket:
                 return
             folder = folder.parent
 
+
+def remove_if_present(path: str) -> None:
+    """Delete the file at ``path``; no error if it is already gone."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -19,14 +19,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .locks import lock_key
-from .storage import Bucket
+from .storage import Bucket, remove_if_present
 from .web import HttpError
 
 
@@ -52,7 +51,7 @@ async def put_object(request: Request) -> Response:
             raise HttpError("body MD5 does not match Content-MD5", 400)
         _commit(state.bucket, claims, tmp, digest.hex())
     finally:
-        tmp.unlink(missing_ok=True)
+        remove_if_present(tmp)  # still there unless committed
     return Response(status_code=200, headers={"ETag": f'"{digest.hex()}"'})
 
 
@@ -75,12 +74,12 @@ def _project(claims: dict[str, Any]) -> str:
 
 def _require_session(bucket: Bucket, claims: dict[str, Any]) -> None:
     """The grant's session must still hold its project's lock (403 otherwise)."""
-    lock = bucket.get_json(lock_key(_project(claims)))
+    lock = bucket.get_json_memo(lock_key(_project(claims)))
     if lock is None or lock.get("session_hash") != claims["session_hash"]:
         raise HttpError("the upload session of this presigned URL is no longer active", 403)
 
 
-def _commit(bucket: Bucket, claims: dict[str, Any], tmp: Path, md5: str) -> None:
+def _commit(bucket: Bucket, claims: dict[str, Any], tmp: str, md5: str) -> None:
     """Rename the received file into place if its session still holds the lock and it is not there yet."""
     with bucket.project_lock(_project(claims)):
         _require_session(bucket, claims)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
@@ -25,6 +25,8 @@ from ..names import bad_name_reason
 
 #: Largest JSON request body accepted (uploads go through the PUT endpoint instead).
 MAX_JSON_BODY = 64 * 1024 * 1024
+
+_NO_BODY = frozenset(("GET", "HEAD"))
 
 
 class HttpError(Exception):
@@ -94,16 +96,34 @@ async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
     return b"".join(chunks)
 
 
-@dataclass(frozen=True)
 class Call:
-    """What a handler gets: decoded path parameters, query, headers, body and the app state."""
+    """What a handler gets: decoded path parameters, query, headers, body and the app state.
 
-    params: Mapping[str, str]
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    body: bytes
-    base_url: str
-    state: Any
+    Query, headers and base URL come from the request on first use: most handlers need few of them,
+    and building them for every request costs more than some handlers do.
+    """
+
+    def __init__(self, request: Request, params: Mapping[str, str], body: bytes) -> None:
+        self._request = request
+        self.params = params
+        self.body = body
+        self.state: Any = request.app.state
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        """The query parameters (Starlette parses them once per request)."""
+        return self._request.query_params
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The request headers, case-insensitive."""
+        return self._request.headers
+
+    @cached_property
+    def base_url(self) -> str:
+        """``scheme://host:port`` of this server as the client addressed it."""
+        url = self._request.url
+        return f"{url.scheme}://{url.netloc}"
 
     def name(self, kind: str) -> str:
         """The ``project``/``asset``/``version`` path parameter, checked (400 on a bad name)."""
@@ -128,25 +148,27 @@ class Call:
 Handler = Callable[[Call], Response]
 
 
-def endpoint(handler: Handler, quick: bool | Callable[[Call], bool] = False) -> Callable[[Request], Any]:
+def endpoint(
+    handler: Handler, quick: bool | Callable[[Call], Response | None] = False
+) -> Callable[[Request], Any]:
     """Adapt a thread-run ``handler(call)`` to a Starlette endpoint.
 
-    When ``quick`` (or ``quick(call)``) says the call needs only a few fast local file operations,
-    the handler runs in the event loop: the hop to a worker thread and back costs more than such a
-    call, and busy worker threads make the event loop wait for the GIL after every socket write.
+    ``quick=True`` runs the handler in the event loop, for calls that need only a few fast local file
+    operations: the hop to a worker thread and back costs more than such a call, and busy worker
+    threads make the event loop wait for the GIL after every socket write. ``quick=fast`` tries
+    ``fast(call)`` in the event loop first and runs the handler in a thread only when it returns ``None``.
     """
 
     async def run(request: Request) -> Response:
-        call = Call(
-            params={k: decode_component(v) for k, v in request.path_params.items()},
-            query=request.query_params,
-            headers=request.headers,
-            body=await read_body(request),
-            base_url=f"{request.url.scheme}://{request.url.netloc}",
-            state=request.app.state,
-        )
-        if quick is True or (callable(quick) and quick(call)):
+        # GET and HEAD carry no body worth reading.
+        body = b"" if request.method in _NO_BODY else await read_body(request)
+        call = Call(request, {k: decode_component(v) for k, v in request.path_params.items()}, body)
+        if quick is True:
             return handler(call)
+        if quick:
+            response = quick(call)
+            if response is not None:
+                return response
         return await run_in_threadpool(handler, call)
 
     run.__name__ = handler.__name__

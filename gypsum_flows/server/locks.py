@@ -52,19 +52,24 @@ def unlock_project(bucket: Bucket, project: str) -> None:
     bucket.delete(lock_key(project))
 
 
-def check_lock(bucket: Bucket, project: str, asset: str, version: str, session: str) -> None:
-    """Check that ``session`` holds the lock for ``asset``/``version`` (403 with the reference reason)."""
+def check_lock(bucket: Bucket, project: str, asset: str, version: str, session: str) -> str:
+    """Check that ``session`` holds the lock for ``asset``/``version`` (403 with the reference reason).
+
+    Returns the session's hash.
+    """
     lock = bucket.get_json_memo(lock_key(project))
     if lock is None:
         raise HttpError("project has not been previously locked for upload", 403)
     if not _UUID4.match(session):
         raise HttpError("session token does not look like a v4 UUID", 403)
-    if not hmac.compare_digest(str(lock.get("session_hash", "")), hash_session(session)):
+    session_hash = hash_session(session)
+    if not hmac.compare_digest(str(lock.get("session_hash", "")), session_hash):
         raise HttpError("project was locked for a different upload session", 403)
     if lock.get("asset") != asset:
         raise HttpError("project was locked for upload of a different asset", 403)
     if lock.get("version") != version:
         raise HttpError("project was locked for upload of a different version", 403)
+    return session_hash
 
 
 @contextmanager

@@ -19,12 +19,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .locks import lock_key
+from .signing import SESSION_TAG_LENGTH, Grant
 from .storage import Bucket, remove_if_present
 from .web import HttpError
 
@@ -32,27 +33,32 @@ from .web import HttpError
 async def put_object(request: Request) -> Response:
     """Receive one presigned upload."""
     state = request.app.state
-    claims = state.signer.verify(request.path_params["grant"], request.query_params.get("signature", ""))
+    grant = state.signer.verify(request.path_params["grant"], _signature(request.scope["query_string"]))
     header = request.headers.get("content-md5")
     if header is None:
         raise HttpError("missing Content-MD5 header", 400)
-    if header != claims["md5"]:
+    if header != grant.md5:
         raise HttpError("Content-MD5 header does not match the presigned URL", 403)
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > claims["size"]:
-        raise HttpError(f"body of {declared} bytes exceeds the declared size of {claims['size']} bytes", 413)
+    if declared and declared.isdigit() and int(declared) > grant.size:
+        raise HttpError(f"body of {declared} bytes exceeds the declared size of {grant.size} bytes", 413)
     # Refuse dead sessions before receiving the bytes; the commit checks again under the lock. Both
     # are a few small file operations, done in the event loop (see web.endpoint on thread hops).
-    _require_session(state.bucket, claims)
+    _require_session(state.bucket, grant)
     fd, tmp = state.bucket.temp_file()
     try:
-        digest = await _receive(request, fd, claims["size"])
-        if base64.b64encode(digest).decode() != claims["md5"]:
+        digest = await _receive(request, fd, grant.size)
+        if base64.b64encode(digest).decode() != grant.md5:
             raise HttpError("body MD5 does not match Content-MD5", 400)
-        _commit(state.bucket, claims, tmp, digest.hex())
+        _commit(state.bucket, grant, tmp, digest.hex())
     finally:
         remove_if_present(tmp)  # still there unless committed
     return Response(status_code=200, headers={"ETag": f'"{digest.hex()}"'})
+
+
+def _signature(query: bytes) -> str:
+    """The ``signature`` query parameter (parsed directly: Starlette's QueryParams cost more)."""
+    return dict(parse_qsl(query.decode("latin-1"))).get("signature", "")
 
 
 async def _receive(request: Request, fd: int, limit: int) -> bytes:
@@ -68,20 +74,20 @@ async def _receive(request: Request, fd: int, limit: int) -> bytes:
     return md5.digest()
 
 
-def _project(claims: dict[str, Any]) -> str:
-    return claims["key"].split("/", 1)[0]
+def _project(grant: Grant) -> str:
+    return grant.key.split("/", 1)[0]
 
 
-def _require_session(bucket: Bucket, claims: dict[str, Any]) -> None:
+def _require_session(bucket: Bucket, grant: Grant) -> None:
     """The grant's session must still hold its project's lock (403 otherwise)."""
-    lock = bucket.get_json_memo(lock_key(_project(claims)))
-    if lock is None or lock.get("session_hash") != claims["session_hash"]:
+    lock = bucket.get_json_memo(lock_key(_project(grant)))
+    if lock is None or str(lock.get("session_hash", ""))[:SESSION_TAG_LENGTH] != grant.session:
         raise HttpError("the upload session of this presigned URL is no longer active", 403)
 
 
-def _commit(bucket: Bucket, claims: dict[str, Any], tmp: str, md5: str) -> None:
+def _commit(bucket: Bucket, grant: Grant, tmp: str, md5: str) -> None:
     """Rename the received file into place if its session still holds the lock and it is not there yet."""
-    with bucket.project_lock(_project(claims)):
-        _require_session(bucket, claims)
-        if not (bucket.exists(claims["key"]) and bucket.md5(claims["key"]) == md5):
-            bucket.put_file(claims["key"], tmp, md5)
+    with bucket.project_lock(_project(grant)):
+        _require_session(bucket, grant)
+        if not (bucket.exists(grant.key) and bucket.md5(grant.key) == md5):
+            bucket.put_file(grant.key, tmp, md5)

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from starlette.responses import JSONResponse, Response
 
 from ..constants import LATEST_FILE, LINKS_FILE, MANIFEST_FILE, QUOTA_FILE, SUMMARY_FILE, USAGE_FILE
-from .locks import check_lock, hash_session, lock_project, unlock_project
+from .locks import check_lock, lock_project, unlock_project
 from .manifest import plan_upload
 from .permissions import require_uploader
 from .registry import add_usage, now_iso, write_log
@@ -111,14 +111,13 @@ def presigned_file(call: Call) -> Response:
     bucket: Bucket = call.state.bucket
     session = call.bearer()
     with bucket.project_lock(project):
-        check_lock(bucket, project, asset, version, session)
+        session_hash = check_lock(bucket, project, asset, version, session)
         entry = bucket.need_json_memo(f"{project}/{asset}/{version}/{MANIFEST_FILE}").get(path)
     if entry is None or "link" in entry or entry["md5sum"] != md5sum.lower():
         raise HttpError(f"'{path}' with MD5 '{md5sum}' is not an upload of this session", 400)
     md5_base64 = base64.b64encode(bytes.fromhex(entry["md5sum"])).decode()
     key = f"{project}/{asset}/{version}/{path}"
-    claims = {"key": key, "md5": md5_base64, "size": entry["size"], "session_hash": hash_session(session)}
-    token, signature = call.state.signer.sign(claims)
+    token, signature = call.state.signer.sign(key, md5_base64, entry["size"], session_hash)
     url = f"{call.base_url}/upload/put/{token}?signature={signature}"
     return JSONResponse({"url": url, "md5sum_base64": md5_base64})
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
@@ -119,9 +118,13 @@ class Call:
         """The request headers, case-insensitive."""
         return self._request.headers
 
-    @cached_property
+    @property
     def base_url(self) -> str:
         """``scheme://host:port`` of this server as the client addressed it."""
+        scope = self._request.scope
+        host = self.headers.get("host")
+        if host:  # what request.url would say, without building and parsing a whole URL
+            return f"{scope.get('scheme', 'http')}://{host}"
         url = self._request.url
         return f"{url.scheme}://{url.netloc}"
 

@@ -12,7 +12,7 @@ import requests
 
 from server_helpers import assert_error, file_entries, md5_b64, raw_request, snapshot
 
-from gypsum_flows.server.signing import Signer
+from gypsum_flows.server.signing import Grant, Signer
 
 DATA = b"payload bytes\n"
 
@@ -95,21 +95,23 @@ def _put(url, data=DATA, md5=None, **headers):
     return requests.put(url, data=data, headers=headers, timeout=30)
 
 
+def _grant(url: str) -> Grant:
+    token = url.partition("?")[0].rpartition("/")[2]
+    return Grant(*json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))))
+
+
 def _tamper_grant(url: str) -> str:
     base, _, query = url.partition("?")
-    prefix, _, grant = base.rpartition("/")
-    claims = json.loads(base64.urlsafe_b64decode(grant + "=" * (-len(grant) % 4)))
-    claims["key"] = claims["key"].replace("f.bin", "..manifest")
-    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
-    return f"{prefix}/{forged}?{query}"
+    grant = _grant(url)
+    forged_grant = grant._replace(key=grant.key.replace("f.bin", "..manifest"))
+    forged = base64.urlsafe_b64encode(json.dumps(forged_grant).encode()).decode().rstrip("=")
+    return f"{base.rpartition('/')[0]}/{forged}?{query}"
 
 
 def _expired(api, url: str) -> str:
     secret = (api.server.root.with_name("root.state") / "signing-secret").read_bytes()
-    base, _, _ = url.partition("?")
-    grant = base.rpartition("/")[2]
-    claims = json.loads(base64.urlsafe_b64decode(grant + "=" * (-len(grant) % 4)))
-    token, signature = Signer(secret).sign({k: claims[k] for k in ("key", "md5", "size", "session_hash")}, lifetime=-5)
+    grant = _grant(url)
+    token, signature = Signer(secret).sign(grant.key, grant.md5, grant.size, grant.session, lifetime=-5)
     return f"{api.url}/upload/put/{token}?signature={signature}"
 
 

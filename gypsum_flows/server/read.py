@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
-from ..names import is_internal_path, is_safe_key
+from ..names import is_internal_path
 from .web import Call, HttpError
 
 #: Where ``GET /`` redirects, as the reference does.
@@ -59,14 +59,14 @@ def quick_file(call: Call) -> Response | None:
     ``None`` for anything else (a large file, a ``Range``, a first MD5, an error to build), which
     :func:`get_file` answers in a worker thread.
     """
-    key = call.params["key"]
-    if "range" in call.headers or key.endswith("/") or "//" in key or not is_safe_key(key):
+    if "range" in call.headers:
         return None
+    key = call.params["key"]
     bucket = call.state.bucket
-    path = bucket.path(key)
     try:
+        path = bucket.path(key)  # 400 for unsafe keys (and keys ending in "/")
         stat = os.stat(path)
-    except OSError:
+    except (HttpError, OSError):
         return None
     md5 = bucket.known_md5(path, stat)
     if md5 is None or stat.st_size > _INLINE_LIMIT:
@@ -85,7 +85,10 @@ def get_file(call: Call) -> Response:
         raise HttpError("object not found", 404)
     path = bucket.path(key)
     stat = _file_stat(path)
-    return _file_response(path, stat, _media_type(key), f'"{bucket.md5(key)}"', call.headers)
+    md5 = bucket.md5(key)
+    if md5 is None:  # deleted since the stat
+        raise HttpError("object not found", 404)
+    return _file_response(path, stat, _media_type(key), f'"{md5}"', call.headers)
 
 
 def _file_stat(path: str) -> os.stat_result:

@@ -102,12 +102,16 @@ class Bucket:
             raise HttpError(f"no file at '{key}'", 500)
         return value
 
-    def md5(self, key: str) -> str:
-        """The hex MD5 of the object at ``key``, remembered while the file is unchanged."""
+    def md5(self, key: str) -> str | None:
+        """The hex MD5 of the object at ``key`` (``None`` if there is none), remembered while the file is unchanged."""
 
-        def compute(path: str) -> str:
+        def compute(path: str) -> str | None:
             digest = hashlib.md5()
-            with open(path, "rb") as handle:
+            try:
+                handle = open(path, "rb")
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return None
+            with handle:
                 for chunk in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(chunk)
             return digest.hexdigest()
@@ -145,10 +149,13 @@ class Bucket:
         if found is not None and found[0] == ident:
             return found[1]
         value = compute(path)
+        self._remember(kind, path, ident, value)
+        return value
+
+    def _remember(self, kind: str, path: str, ident: _Identity, value: Any) -> None:
         if len(self._memos) > _MEMO_SIZE:
             self._memos.clear()
         self._memos[(kind, path)] = (ident, value)
-        return value
 
     def _forget(self, path: str) -> None:
         """Drop what the memo holds for ``path`` (called on every write to it)."""
@@ -239,7 +246,7 @@ class Bucket:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.replace(source, target)
         if md5:
-            self._memo("md5", key, lambda path: md5)
+            self._remember("md5", target, _identity(os.stat(target)), md5)
 
     def delete(self, key: str) -> None:
         """Delete the object at ``key`` if present, pruning emptied folders."""

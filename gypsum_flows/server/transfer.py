@@ -89,5 +89,5 @@ def _commit(bucket: Bucket, grant: Grant, tmp: str, md5: str) -> None:
     """Rename the received file into place if its session still holds the lock and it is not there yet."""
     with bucket.project_lock(_project(grant)):
         _require_session(bucket, grant)
-        if not (bucket.exists(grant.key) and bucket.md5(grant.key) == md5):
+        if bucket.md5(grant.key) != md5:
             bucket.put_file(grant.key, tmp, md5)

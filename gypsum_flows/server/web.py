@@ -84,6 +84,8 @@ def parse_json(body: bytes) -> Any:
 async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
     """The whole request body, refusing more than ``limit`` bytes with a 413."""
     declared = request.headers.get("content-length")
+    if declared == "0":  # e.g. POST /upload/presigned-file: nothing to wait for
+        return b""
     if declared and declared.isdigit() and int(declared) > limit:
         raise HttpError(f"request body is larger than {limit} bytes", 413)
     chunks, size = [], 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from email.utils import formatdate
+from functools import lru_cache
 from pathlib import Path
 from stat import S_ISREG
 from urllib.parse import unquote
@@ -42,11 +43,17 @@ def _file_response(
     if (headers is None or "range" not in headers) and stat.st_size <= _INLINE_LIMIT:
         with open(path, "rb") as handle:
             content = handle.read()
-        extra = {"last-modified": formatdate(stat.st_mtime, usegmt=True), "accept-ranges": "bytes"}
+        extra = {"last-modified": _http_date(int(stat.st_mtime)), "accept-ranges": "bytes"}
         if etag:
             extra["etag"] = etag
         return Response(content, media_type=media_type, headers=extra)
     return _FileResponse(path, stat_result=stat, media_type=media_type, headers={"etag": etag} if etag else None)
+
+
+@lru_cache(maxsize=256)
+def _http_date(seconds: int) -> str:
+    """``formatdate`` for whole seconds, cached: the files of one upload share a few mtimes."""
+    return formatdate(seconds, usegmt=True)
 
 
 def _media_type(key: str) -> str:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from .web import HttpError
+from .web import HttpError, encode_json
 
 #: Lifetime of a presigned URL, as the reference's S3 presigning (seconds).
 GRANT_LIFETIME = 3600
@@ -70,7 +70,7 @@ class Signer:
     def sign(self, key: str, md5: str, size: int, session_hash: str, lifetime: int = GRANT_LIFETIME) -> tuple[str, str]:
         """``(token, signature)`` of a grant for ``key`` expiring in ``lifetime`` seconds."""
         grant = Grant(key, md5, size, session_hash[:SESSION_TAG_LENGTH], int(time.time()) + lifetime)
-        token = _b64(json.dumps(grant, separators=(",", ":"), ensure_ascii=False).encode())
+        token = _b64(encode_json(grant).encode())
         return token, self._signature(token)
 
     def verify(self, token: str, signature: str) -> Grant:

@@ -24,7 +24,6 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +69,13 @@ class Bucket:
             raise HttpError(f"invalid object key '{key}'", 400)
         return self._root_prefix + key.replace("/", os.sep)
 
-    @contextmanager
-    def project_lock(self, project: str) -> Iterator[None]:
-        """Serialise every mutation of one project inside this process."""
-        with self._locks_guard:
-            lock = self._locks.setdefault(project, threading.RLock())
-        with lock:
-            yield
+    def project_lock(self, project: str) -> threading.RLock:
+        """The lock serialising every mutation of one project inside this process (``with`` it)."""
+        lock = self._locks.get(project)
+        if lock is None:
+            with self._locks_guard:
+                lock = self._locks.setdefault(project, threading.RLock())
+        return lock
 
     # ---- reads ------------------------------------------------------------
     def exists(self, key: str) -> bool:

@@ -14,7 +14,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ..constants import LATEST_FILE, LINKS_FILE, MANIFEST_FILE, QUOTA_FILE, SUMMARY_FILE, USAGE_FILE
 from .locks import check_lock, lock_project, unlock_project
@@ -22,7 +22,7 @@ from .manifest import plan_upload
 from .permissions import require_uploader
 from .registry import add_usage, now_iso, write_log
 from .storage import Bucket
-from .web import Call, HttpError, empty_response
+from .web import Call, CompactJSONResponse, HttpError, empty_response
 
 
 def _names(call: Call) -> tuple[str, str, str]:
@@ -85,7 +85,7 @@ def _prepare(call: Call, pav: tuple[str, str, str], body: dict, login: str, prob
         }
         for f in plan.uploads
     ]
-    return JSONResponse(
+    return CompactJSONResponse(
         {
             "file_urls": file_urls,
             "complete_url": f"/upload/complete/{project}/{asset}/{version}",
@@ -119,7 +119,7 @@ def presigned_file(call: Call) -> Response:
     key = f"{project}/{asset}/{version}/{path}"
     token, signature = call.state.signer.sign(key, md5_base64, entry["size"], session_hash)
     url = f"{call.base_url}/upload/put/{token}?signature={signature}"
-    return JSONResponse({"url": url, "md5sum_base64": md5_base64})
+    return CompactJSONResponse({"url": url, "md5sum_base64": md5_base64})
 
 
 def complete_upload(call: Call) -> Response:

@@ -37,9 +37,21 @@ class HttpError(Exception):
         self.status = status
 
 
+#: Compact JSON text as Starlette's JSONResponse writes it, from one shared encoder:
+#: ``json.dumps`` with options builds a new encoder on every call.
+encode_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
+class CompactJSONResponse(JSONResponse):
+    """JSONResponse with the same bytes, rendered by :data:`encode_json` (for the per-file endpoints)."""
+
+    def render(self, content: Any) -> bytes:
+        return encode_json(content).encode()
+
+
 def error_response(reason: str, status: int) -> JSONResponse:
     """The reference server's error body."""
-    return JSONResponse(
+    return CompactJSONResponse(
         {"status": "error", "reason": reason}, status_code=status, headers={"Access-Control-Allow-Origin": "*"}
     )
 

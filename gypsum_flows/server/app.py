@@ -52,9 +52,10 @@ ROUTES = [
     Route("/unlock/{project}", endpoint(admin.unlock), methods=["DELETE"]),
     Route("/refresh/latest/{project}/{asset}", endpoint(admin.refresh_latest), methods=["POST"]),
     Route("/refresh/usage/{project}", endpoint(admin.refresh_usage), methods=["POST"]),
-    Route("/upload/start/{project}/{asset}/{version}", endpoint(upload.start_upload), methods=["POST"]),
-    Route("/upload/presigned-file/{slug:path}", endpoint(upload.presigned_file, quick=True), methods=["POST"]),
+    # The two per-file routes first: SegmentRouter tries the "/upload" routes in this order.
     Route("/upload/put/{grant}", put_object, methods=["PUT"]),
+    Route("/upload/presigned-file/{slug:path}", endpoint(upload.presigned_file, quick=True), methods=["POST"]),
+    Route("/upload/start/{project}/{asset}/{version}", endpoint(upload.start_upload), methods=["POST"]),
     Route("/upload/complete/{project}/{asset}/{version}", endpoint(upload.complete_upload), methods=["POST"]),
     Route("/upload/abort/{project}/{asset}/{version}", endpoint(upload.abort_upload), methods=["POST"]),
     Route("/probation/approve/{project}/{asset}/{version}", endpoint(probation.approve), methods=["POST"]),

@@ -1,10 +1,13 @@
-"""The one HTTP path of gypsum-flows: a pooled session, retries, timeouts, typed errors.
+"""The one HTTP path of gypsum-flows: pooled connections, retries, timeouts, typed errors.
 
 This is the only module that imports ``requests``. Every call goes through
-:func:`request`, which
+:func:`request` or :func:`fetch`, which
 
-- uses one ``requests.Session`` per process (connection pooling; safe to
-  share between threads),
+- use one ``requests.Session`` per process (connection pooling; safe to
+  share between threads), or for the per-file requests of a transfer
+  (:func:`fetch`: file GETs, URL signing, file PUTs) kept-alive
+  ``http.client`` connections (:mod:`gypsum_flows._keepalive`), which cost
+  a fifth of the CPU per request,
 - sets a connect and a read timeout on every request,
 - retries according to a :class:`urllib3.util.retry.Retry` policy with
   exponential backoff, jitter and ``Retry-After``, chosen per call:
@@ -19,6 +22,7 @@ This is the only module that imports ``requests``. Every call goes through
 
 The retry loop lives here rather than in the session's adapter because the
 policy differs per call while the session and its connection pool are shared.
+Requests through a proxy (``HTTPS_PROXY`` and friends) always use ``requests``.
 
 Example:
     >>> quote_key("test-R/basic/v1/my file.txt")
@@ -28,19 +32,24 @@ Example:
 from __future__ import annotations
 
 import functools
+import http.client
+import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import IO, Any
-from urllib.parse import quote, urlsplit
+from typing import IO, Any, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import HTTPResponse
+from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from . import __version__
+from ._keepalive import ConnectionPool, Reply
 from .constants import CONNECT_TIMEOUT, READ_TIMEOUT, default_rest_url
 from .errors import (
     GypsumHTTPError,
@@ -80,6 +89,7 @@ _USER_AGENT = f"gypsum-flows/{__version__}"
 _session_lock = threading.Lock()
 _session_state: dict[str, Any] = {"pid": None, "session": None}
 _rest_url_override: list[str] = []
+T = TypeVar("T")
 
 
 def rest_url(url: str | None = None) -> str:
@@ -134,9 +144,20 @@ def session() -> requests.Session:
             # requests re-reads the whole environment on every request when trust_env is on (milliseconds
             # each); proxies are looked up once per host instead (_proxies_for), the CA bundle once here.
             sess.trust_env = False
-            sess.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            sess.verify = _ca_bundle()
             _session_state.update(pid=os.getpid(), session=sess)
         return _session_state["session"]
+
+
+def _ca_bundle() -> str:
+    """The CA certificates to trust: ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's (as requests)."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or requests.certs.where()
+
+
+@functools.lru_cache(maxsize=1)
+def _connections() -> ConnectionPool:
+    """The process-wide pool of kept-alive connections used by :func:`fetch`."""
+    return ConnectionPool(_ca_bundle())
 
 
 @functools.lru_cache(maxsize=64)
@@ -172,34 +193,43 @@ def error_for(status: int | None, reason: str, method: str | None = None, url: s
     return cls(reason, status=status, method=method, url=url)
 
 
-def _error_reason(response: requests.Response) -> str | None:
+def _error_reason(headers: Mapping[str, str], body: bytes) -> str | None:
     """The ``reason`` of an error body, or ``None`` if the body is not a gypsum error."""
-    if "json" not in response.headers.get("Content-Type", ""):
+    if "json" not in headers.get("Content-Type", ""):
         return None
     try:
-        body = response.json()
+        parsed = json.loads(body)
     except ValueError:
         return None
-    if isinstance(body, dict) and body.get("status") == "error":
-        return str(body.get("reason", "unknown error"))
+    if isinstance(parsed, dict) and parsed.get("status") == "error":
+        return str(parsed.get("reason", "unknown error"))
     return None
 
 
-def raise_for_gypsum(response: requests.Response, *, check_body: bool = True) -> None:
+def _raise_for(
+    status: int, headers: Mapping[str, str], body: bytes, phrase: str, method: str, url: str, check_body: bool
+) -> None:
     """Raise the typed error for an error status or a gypsum error body (even under a 200)."""
-    status = response.status_code
-    method, url = response.request.method, response.url
     if status >= 400:
-        try:
-            reason = _error_reason(response) or response.text[:300].strip()
-        except requests.RequestException:
-            reason = ""  # the error body itself broke off
-        raise error_for(status, reason or response.reason or "no reason given", method, url)
-    if check_body and response.content:
-        reason = _error_reason(response)
+        reason = _error_reason(headers, body) or body[:300].decode("utf-8", "replace").strip()
+        raise error_for(status, reason or phrase or "no reason given", method, url)
+    if check_body and body:
+        reason = _error_reason(headers, body)
         if reason is not None:
             # The reference server's quirk: some validation errors come with status 200.
             raise error_for(200, reason, method, url)
+
+
+def raise_for_gypsum(response: requests.Response, *, check_body: bool = True) -> None:
+    """:func:`_raise_for` on a ``requests`` response (whose error body may break off while read)."""
+    if response.status_code < 400 and not check_body:
+        return
+    try:
+        body = response.content
+    except requests.RequestException:
+        body = b""
+    _raise_for(response.status_code, response.headers, body, response.reason or "", response.request.method or "",
+               response.url, check_body)  # fmt: skip
 
 
 def _root_cause(exc: requests.RequestException) -> BaseException:
@@ -213,11 +243,59 @@ def transport_error(exc: BaseException, method: str, url: str) -> GypsumTransien
     return GypsumTransientError(f"network error: {type(exc).__name__}: {exc}", method=method, url=url)
 
 
+class _NoResponse(Exception):
+    """An attempt that got no response; ``cause`` is the error urllib3's Retry classifies."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _with_retries(
+    method: str, url: str, policy: Retry, attempt: Callable[[], tuple[int, Mapping[str, str], T]],
+    discard: Callable[[T], None],
+) -> T:  # fmt: skip
+    """Call ``attempt`` until its response is not worth repeating under ``policy``, sleeping in between.
+
+    ``attempt`` returns ``(status, headers, response)`` or raises :class:`_NoResponse`. When the
+    policy is used up on retryable statuses, the last response is returned for the caller to raise on.
+    """
+    retry = policy
+    while True:
+        try:
+            status, headers, response = attempt()
+        except _NoResponse as failure:
+            try:
+                # urllib3 tells connection errors (never reached the server) from read errors.
+                retry = retry.increment(method, url, error=failure.cause)  # type: ignore[arg-type]
+            except Exception:
+                raise transport_error(failure.cause, method, url) from None
+            retry.sleep()
+            continue
+        if not retry.is_retry(method, status, "Retry-After" in headers):
+            return response
+        answer = HTTPResponse(status=status, headers=dict(headers), preload_content=False)  # for Retry-After
+        try:
+            retry = retry.increment(method, url, response=answer)
+        except MaxRetryError:
+            return response
+        discard(response)
+        retry.sleep(answer)
+
+
 def _headers(token: str | None, headers: dict[str, str] | None) -> dict[str, str]:
     out = dict(headers or {})
     if token:
         out["Authorization"] = f"Bearer {token}"
     return out
+
+
+def _rewinder(data: IO[bytes] | bytes | None) -> Callable[[], None]:
+    """A function putting a seekable request body back where it started (each attempt sends it all)."""
+    if not hasattr(data, "seek"):
+        return lambda: None
+    start = data.tell()  # type: ignore[union-attr]
+    return lambda: data.seek(start)  # type: ignore[union-attr]
 
 
 def _send(
@@ -234,12 +312,18 @@ def _send(
     merged.update(headers)
     prepared = requests.PreparedRequest()
     prepared.prepare(method=method, url=url, headers=merged, data=data, **kwargs)
-    response = sess.get_adapter(url).send(
-        prepared, stream=stream, timeout=timeout, verify=sess.verify, cert=sess.cert,
-        proxies=_proxies_for(*urlsplit(url)[:2]),
-    )  # fmt: skip
-    if not stream:
-        response.content  # noqa: B018 - read the body now, as Session.send does
+    try:
+        response = sess.get_adapter(url).send(
+            prepared, stream=stream, timeout=timeout, verify=sess.verify, cert=sess.cert,
+            proxies=_proxies_for(*urlsplit(url)[:2]),
+        )  # fmt: skip
+        if not stream:
+            response.content  # noqa: B018 - read the body now, as Session.send does
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader) as exc:  # fmt: skip
+        raise GypsumInvalidRequestError(f"cannot send this request: {exc}", method=method, url=url) from None
+    except requests.RequestException as exc:
+        raise _NoResponse(_root_cause(exc)) from None
     return response
 
 
@@ -256,7 +340,7 @@ def request(
     check_body: bool = True,
     **kwargs: Any,
 ) -> requests.Response:
-    """Send one gypsum request with retries under ``policy``; raise a typed error on failure.
+    """Send one gypsum request through the session with retries under ``policy``; raise a typed error on failure.
 
     Args:
         method: HTTP method.
@@ -279,65 +363,106 @@ def request(
     Example:
         >>> request("GET", "http://127.0.0.1:9/list", policy=GUARDED.new(total=0))  # doctest: +SKIP
     """
-    retry = policy
-    start = data.tell() if hasattr(data, "seek") else None
-    sess = session()
-    while True:
-        if start is not None:
-            data.seek(start)  # type: ignore[union-attr]
+    sess, rewind, sent = session(), _rewinder(data), _headers(token, headers)
+
+    def attempt() -> tuple[int, Mapping[str, str], requests.Response]:
+        rewind()
+        response = _send(sess, method, url, sent, data, timeout or (CONNECT_TIMEOUT, READ_TIMEOUT), stream, **kwargs)
+        return response.status_code, response.headers, response
+
+    response = _with_retries(method, url, policy, attempt, discard=lambda r: r.close())
+    if response.status_code >= 400 or not stream:
+        raise_for_gypsum(response, check_body=check_body)
+    return response
+
+
+def fetch(
+    method: str,
+    url: str,
+    *,
+    policy: Retry = SAFE,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    data: IO[bytes] | bytes | None = None,
+    params: Mapping[str, str] | None = None,
+    timeout: tuple[float, float] | None = None,
+    check_body: bool = True,
+) -> Reply:
+    """Send a request that is safe to repeat and read its whole response, on a kept-alive connection.
+
+    For the many small requests of a transfer; retried under ``policy``
+    (a :data:`SAFE` one: such requests may be repeated), with the same typed
+    errors as :func:`request`. A file ``data`` is
+    streamed (its ``Content-Length`` taken from the file) and rewound before
+    each attempt.
+
+    Example:
+        >>> fetch("GET", "http://127.0.0.1:9/list", params={"prefix": "p/"}).body  # doctest: +SKIP
+        b'["p/a/"]'
+    """
+    if params:
+        url = f"{url}?{urlencode(params)}"
+    scheme, netloc = urlsplit(url)[:2]
+    if _proxies_for(scheme, netloc):
+        response = request(method, url, policy=policy, token=token, headers=headers, data=data, timeout=timeout,
+                           check_body=check_body)  # fmt: skip
+        return Reply(response.status_code, response.reason or "", response.headers, response.content)  # type: ignore[arg-type]
+    sent = {"User-Agent": _USER_AGENT, **_headers(token, headers)}
+    if hasattr(data, "fileno") and "Content-Length" not in sent:
+        sent["Content-Length"] = str(os.fstat(data.fileno()).st_size - data.tell())  # type: ignore[union-attr]
+    rewind, pool = _rewinder(data), _connections()
+
+    def attempt() -> tuple[int, Mapping[str, str], Reply]:
+        rewind()
         try:
-            response = _send(sess, method, url, _headers(token, headers), data,
-                             timeout or (CONNECT_TIMEOUT, READ_TIMEOUT), stream, **kwargs)  # fmt: skip
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader) as exc:  # fmt: skip
+            reply = pool.exchange(method, url, sent, data, timeout or (CONNECT_TIMEOUT, READ_TIMEOUT))
+        except Urllib3Error as exc:
+            raise _NoResponse(exc) from None
+        except (ValueError, http.client.InvalidURL) as exc:  # a bad scheme, port or character
             raise GypsumInvalidRequestError(f"cannot send this request: {exc}", method=method, url=url) from None
-        except requests.RequestException as exc:
-            cause = _root_cause(exc)
-            try:
-                # urllib3 tells connection errors (never reached the server) from read errors.
-                retry = retry.increment(method, url, error=cause)  # type: ignore[arg-type]
-            except Exception:
-                raise transport_error(cause, method, url) from None
-            retry.sleep()
-            continue
-        if retry.is_retry(method, response.status_code, "Retry-After" in response.headers):
-            try:
-                retry = retry.increment(method, url, response=response.raw)
-            except MaxRetryError:
-                raise_for_gypsum(response, check_body=False)
-            retry.sleep(response.raw)
-            response.close()
-            continue
-        if response.status_code >= 400 or not stream:
-            raise_for_gypsum(response, check_body=check_body)
-        return response
+        return reply.status, reply.headers, reply
+
+    reply = _with_retries(method, url, policy, attempt, discard=lambda r: None)
+    _raise_for(reply.status, reply.headers, reply.body, reply.reason, method, url, check_body)
+    return reply
 
 
-def response_json(response: requests.Response, *, allow_empty: bool = False) -> Any:
+def response_json(response: requests.Response | Reply, *, allow_empty: bool = False) -> Any:
     """The JSON body of a response (``None`` for an empty one if ``allow_empty``); garbage is transient."""
-    if allow_empty and not response.content:
+    body = response.body if isinstance(response, Reply) else response.content
+    if allow_empty and not body:
         return None
     try:
-        return response.json()
+        return json.loads(body)
     except ValueError:
-        raise GypsumTransientError(
-            "response is not valid JSON", status=response.status_code, method=response.request.method,
-            url=response.url,
-        ) from None  # fmt: skip
+        if isinstance(response, Reply):
+            raise GypsumTransientError("response is not valid JSON", status=response.status) from None
+        raise GypsumTransientError("response is not valid JSON", status=response.status_code,
+                                   method=response.request.method, url=response.url) from None  # fmt: skip
 
 
 def get_json(url: str, attempts: int = 3, **kwargs: Any) -> Any:
-    """``GET`` a JSON document with the :data:`SAFE` policy; a garbled body is fetched again.
+    """``GET`` a JSON document (see :func:`fetch`); a garbled body is fetched again.
 
     Example:
         >>> get_json("http://127.0.0.1:9/list", params={"prefix": "x/"})  # doctest: +SKIP
     """
+    return fetch_json("GET", url, attempts=attempts, check_body=False, **kwargs)
+
+
+def fetch_json(method: str, url: str, attempts: int = 3, **kwargs: Any) -> Any:
+    """The JSON body of :func:`fetch`; a garbled body is fetched again, up to ``attempts`` times in all.
+
+    Example:
+        >>> fetch_json("POST", "http://127.0.0.1:9/upload/presigned-file/x", token="t")  # doctest: +SKIP
+    """
     for attempt in range(attempts):
+        reply = fetch(method, url, **kwargs)
         try:
-            return response_json(request("GET", url, check_body=False, **kwargs))
+            return response_json(reply)
         except GypsumTransientError as exc:
-            if attempt == attempts - 1 or exc.status is None or exc.status >= 400:
-                raise
+            if attempt == attempts - 1:
+                raise GypsumTransientError(exc.reason, status=exc.status, method=method, url=url) from None
     raise AssertionError("unreachable")
 
 
@@ -371,4 +496,4 @@ def stream_get(
 
 def put_file(url: str, fileobj: IO[bytes], *, headers: dict[str, str]) -> None:
     """``PUT`` a file's bytes, streamed from disk and rewound on retry, under :data:`SAFE`."""
-    request("PUT", url, data=fileobj, headers=headers).close()
+    fetch("PUT", url, data=fileobj, headers=headers)

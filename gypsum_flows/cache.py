@@ -40,6 +40,8 @@ from .errors import GypsumIntegrityError, GypsumTransientError
 
 #: How many times a download that broke or arrived corrupted is attempted in all.
 DOWNLOAD_ATTEMPTS = 3
+#: Objects up to this size are downloaded in one response read whole; larger ones stream to disk.
+WHOLE_BODY_SIZE = 1 << 20
 #: Downloads of at least this many bytes are hashed on a thread of their own.
 _THREADED_MD5_SIZE = 16 << 20
 #: Chunks (of up to 1 MiB) waiting for that thread at most.
@@ -89,7 +91,7 @@ def complete_marker(cache_dir: str, project: str, asset: str, version: str) -> s
 def version_lock(cache_dir: str, project: str, asset: str, version: str) -> FileLock:
     """The lock guarding a whole version in the cache (``status/P/A/V.LOCK``, as gypsum_client)."""
     path = _status_path(cache_dir, project, asset, version) + LOCK_SUFFIX
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _make_parent(path)
     return FileLock(path)
 
 
@@ -101,9 +103,16 @@ def file_lock(destination: str) -> FileLock:
 def mark_complete(cache_dir: str, project: str, asset: str, version: str) -> None:
     """Write the empty ``COMPLETE`` marker (the last step of saving a version)."""
     marker = complete_marker(cache_dir, project, asset, version)
-    os.makedirs(os.path.dirname(marker), exist_ok=True)
+    _make_parent(marker)
     with open(marker, "wb"):
         pass
+
+
+def _make_parent(path: str) -> None:
+    """Create the folder of ``path`` if missing (one ``stat`` when it exists, which is the usual case)."""
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        os.makedirs(folder, exist_ok=True)
 
 
 @contextlib.contextmanager
@@ -207,13 +216,17 @@ def _check(key: str, got: tuple[int, str], size: int | None, md5: str | None) ->
     return None
 
 
-def json_problem(path: str) -> str | None:
-    """Why the file at ``path`` is not valid JSON, or ``None`` (internal files have no MD5 to check)."""
+def json_problem(data: bytes) -> str | None:
+    """Why ``data`` is not valid JSON, or ``None`` (internal files have no MD5 to check).
+
+    Example:
+        >>> json_problem(b'{"version": "v1"}') is None
+        True
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            json.load(handle)
+        json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        return f"'{os.path.basename(path)}' is not valid JSON ({exc})"
+        return f"is not valid JSON ({exc})"
     return None
 
 
@@ -225,19 +238,49 @@ def download(
     size: int | None = None,
     md5: str | None = None,
     on_bytes: ByteCallback | None = None,
-    verify: Callable[[str], str | None] | None = None,
+    verify: Callable[[bytes], str | None] | None = None,
 ) -> None:
     """Download ``url`` to ``destination`` atomically, verified against ``size`` and ``md5``.
 
-    The caller holds :func:`file_lock`. ``verify(temporary_path)`` may add a
-    check of its own (returning what is wrong, or ``None``). A broken or
-    corrupted transfer is retried up to :data:`DOWNLOAD_ATTEMPTS` times in all; a
-    transfer that broke off resumes with a ``Range`` request when the size is known.
+    The caller holds :func:`file_lock`. Objects of unknown size (internal
+    files) or of at most :data:`WHOLE_BODY_SIZE` bytes arrive in one response
+    read whole, on a kept-alive connection; ``verify(body)`` may add a check
+    of its own for them (returning what is wrong, or ``None``). Larger ones
+    stream to disk. A broken or corrupted transfer is retried up to
+    :data:`DOWNLOAD_ATTEMPTS` times in all; a streamed transfer that broke off
+    resumes with a ``Range`` request.
 
     Raises:
         GypsumIntegrityError: The file kept arriving with the wrong size or MD5.
         GypsumTransientError: The transfer kept failing.
     """
+    if size is None or size <= WHOLE_BODY_SIZE:
+        _download_whole(url, destination, key, size, md5, on_bytes, verify)
+    else:
+        _download_streamed(url, destination, key, size, md5, on_bytes)
+
+
+def _download_whole(
+    url: str, destination: str, key: str, size: int | None, md5: str | None, on_bytes: ByteCallback | None,
+    verify: Callable[[bytes], str | None] | None,
+) -> None:  # fmt: skip
+    problem = ""
+    for _ in range(DOWNLOAD_ATTEMPTS):
+        body = _http.fetch("GET", url, check_body=False).body
+        problem = _check(key, (len(body), hashlib.md5(body).hexdigest()), size, md5) or ""
+        if not problem and verify is not None and (bad := verify(body)):
+            problem = f"'{key}' {bad}"
+        if not problem:
+            write_atomic(destination, body)
+            if on_bytes:
+                on_bytes(len(body))
+            return
+    raise GypsumIntegrityError(f"{problem} (after {DOWNLOAD_ATTEMPTS} attempts)")
+
+
+def _download_streamed(
+    url: str, destination: str, key: str, size: int, md5: str | None, on_bytes: ByteCallback | None
+) -> None:
     problem = ""
     with _temporary_beside(destination) as tmp, contextlib.closing(_Partial(on_bytes, size)) as partial:
         for attempt in range(DOWNLOAD_ATTEMPTS):
@@ -248,8 +291,7 @@ def download(
                     partial.restart()
                     raise
                 continue  # the next attempt resumes where this one broke off
-            got = (partial.size, partial.digest.hexdigest())
-            problem = _check(key, got, size, md5) or (verify(tmp) if verify else None) or ""
+            problem = _check(key, (partial.size, partial.digest.hexdigest()), size, md5) or ""
             if not problem:
                 os.replace(tmp, destination)
                 return
@@ -266,7 +308,7 @@ def save_object(
     size: int | None = None,
     md5: str | None = None,
     on_bytes: ByteCallback | None = None,
-    verify: Callable[[str], str | None] | None = None,
+    verify: Callable[[bytes], str | None] | None = None,
     file_locked: bool = True,
 ) -> str:
     """Make sure ``destination`` holds the object at ``url``; download it under its file lock if needed.
@@ -281,7 +323,7 @@ def save_object(
     """
     if not overwrite and os.path.exists(destination):
         return destination
-    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    _make_parent(destination)
     with file_lock(destination) if file_locked else contextlib.nullcontext():
         # Another process may have finished it while we waited for the lock.
         if overwrite or not os.path.exists(destination):
@@ -291,16 +333,21 @@ def save_object(
 
 def write_atomic(destination: str, data: bytes) -> None:
     """Write ``data`` to ``destination`` through a temporary file and ``os.replace``."""
-    os.makedirs(os.path.dirname(destination), exist_ok=True)
-    with _temporary_beside(destination) as tmp:
-        with open(tmp, "wb") as handle:
+    _make_parent(destination)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(destination), prefix=".gypsum-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, destination)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def place_link(source: str, destination: str) -> None:
     """Make ``destination`` the same file as ``source``: hard link, else symlink, else copy; atomically."""
-    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    _make_parent(destination)
     with _temporary_beside(destination) as tmp:
         os.unlink(tmp)
         try:

@@ -64,6 +64,8 @@ class Reporter:
         self._task = self._bar.add_task(self.description, total=self.bytes_total or None)
 
     def _emit(self, path: str | None) -> None:
+        if self._callback is None and self._bar is None:
+            return
         snapshot = TransferProgress(self.files_done, self.files_total, self.bytes_done, self.bytes_total, path)
         if self._callback:
             self._callback(snapshot)

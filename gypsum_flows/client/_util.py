@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ T = TypeVar("T")
 
 #: Worker threads used by save_version and upload_files unless told otherwise.
 DEFAULT_CONCURRENCY = 8
+_DONE = object()
 
 
 def file_url(url: str, key: str) -> str:
@@ -103,8 +104,10 @@ def strip_prefix(value: str, prefix: str) -> str:
 def run_parallel(items: Iterable[T], work: Callable[[T], None], concurrent: int) -> None:
     """Call ``work(item)`` for every item on up to ``concurrent`` threads.
 
-    The first failure cancels what has not started and is raised once the
-    running calls have finished.
+    The threads take items one at a time from a shared iterator (no future
+    per item: a version may have many thousands of small files). The first
+    failure stops what has not started and is raised once the running calls
+    have finished; so does an interrupt.
 
     Example:
         >>> out = []
@@ -117,13 +120,31 @@ def run_parallel(items: Iterable[T], work: Callable[[T], None], concurrent: int)
         for item in items:
             work(item)
         return
-    pool = ThreadPoolExecutor(max_workers=min(concurrent, len(items)), thread_name_prefix="gypsum")
+    pending, guard, stop, failures = iter(items), threading.Lock(), threading.Event(), []
+
+    def worker() -> None:
+        while not stop.is_set():
+            with guard:
+                item = next(pending, _DONE)
+            if item is _DONE:
+                return
+            try:
+                work(item)  # type: ignore[arg-type]
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                failures.append(exc)
+                stop.set()
+
+    threads = [threading.Thread(target=worker, name=f"gypsum-{i}", daemon=True)
+               for i in range(min(concurrent, len(items)))]  # fmt: skip
     try:
-        futures = [pool.submit(work, item) for item in items]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        failed = next((f for f in futures if f in done and f.exception() is not None), None)
-        if failed is not None:
-            raise failed.exception()  # type: ignore[misc]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     finally:
-        # On a failure or an interrupt, what has not started never starts.
-        pool.shutdown(wait=True, cancel_futures=True)
+        stop.set()  # on an interrupt, what has not started never starts
+        for thread in threads:
+            if thread.is_alive():
+                thread.join()
+    if failures:
+        raise failures[0]

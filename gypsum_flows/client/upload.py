@@ -183,7 +183,7 @@ def _upload_one(item: dict, directory: str | None, url: str, session_token: str,
     path = item["path"]
     local = os.path.join(directory, path) if directory is not None else path
     try:
-        signed = _http.response_json(_http.request("POST", _http.join_url(url, item["url"]), token=session_token))
+        signed = _http.fetch_json("POST", _http.join_url(url, item["url"]), token=session_token)
         with _ReportingFile(local, lambda count: report.add_bytes(count, path)) as handle:
             _http.put_file(
                 _http.join_url(url, signed["url"]), handle, headers={"Content-MD5": signed["md5sum_base64"]}

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import re
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from urllib3.exceptions import ConnectTimeoutError, ProtocolError
 
 import gypsum_flows
 from gypsum_flows import _http
+from gypsum_flows._keepalive import ConnectionPool
 from gypsum_flows.errors import (
     GypsumHTTPError,
     GypsumInvalidRequestError,
@@ -65,3 +71,90 @@ def test_requests_is_imported_only_by_the_http_module():
     pattern = re.compile(r"^\s*(import requests|from requests\b)", re.MULTILINE)
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == ["_http.py"]
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1 answers of ``{"n": <request number>}``; records the client port of every request.
+
+    With ``close_after`` set, the server closes each connection after answering without saying so
+    (no ``Connection: close``), as a server does when an idle keep-alive connection times out.
+    """
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int] = []
+    close_after = False
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        type(self).ports.append(self.client_address[1])
+        body = json.dumps({"n": len(type(self).ports)}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = type(self).close_after
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder():
+    handler = type("Handler", (_Recorder,), {"ports": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield handler, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_transfer_requests_reuse_one_kept_alive_connection(recorder):
+    handler, url = recorder
+    answers = [_http.get_json(f"{url}/file/x")["n"] for _ in range(20)]
+    assert answers == list(range(1, 21))
+    assert len(set(handler.ports)) == 1
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_retry(recorder):
+    handler, url = recorder
+    handler.close_after = True
+    # Each answer is followed by a close the client is not told of; the next request must notice
+    # before sending (no error, no retry: each request reaches the server exactly once).
+    answers = []
+    for _ in range(5):
+        reply = _http.fetch("GET", f"{url}/file/x", policy=_http.SAFE.new(total=0))
+        answers.append(json.loads(reply.body)["n"])
+        time.sleep(0.05)  # let the close arrive
+    assert answers == [1, 2, 3, 4, 5]
+    assert len(handler.ports) == 5 and len(set(handler.ports)) == 5
+
+
+def test_kept_alive_path_classifies_failures_like_urllib3():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    pool = ConnectionPool()
+    with pytest.raises(ConnectTimeoutError):  # refused: the server never saw the request
+        pool.exchange("GET", f"http://127.0.0.1:{port}/list", {}, None, (1.0, 1.0))
+    with socket.socket() as listener:  # accepts, reads the request, then hangs up without answering
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def hang_up() -> None:
+            conn, _ = listener.accept()
+            conn.recv(65536)
+            conn.close()
+
+        threading.Thread(target=hang_up, daemon=True).start()
+        with pytest.raises(ProtocolError):  # the request was sent: the server may have acted on it
+            pool.exchange("GET", f"http://127.0.0.1:{listener.getsockname()[1]}/x", {}, None, (1.0, 1.0))
+
+
+def test_fetch_gives_up_with_a_transient_error_naming_the_request():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(GypsumTransientError, match="cannot connect") as info:
+        _http.fetch("GET", f"http://127.0.0.1:{port}/file/k", policy=_http.SAFE.new(total=1, connect=1))
+    assert info.value.method == "GET" and info.value.url.endswith("/file/k")

@@ -49,7 +49,7 @@ from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from . import __version__
-from ._keepalive import ConnectionPool, Reply
+from ._keepalive import ConnectionPool, Reply, split_url
 from .constants import CONNECT_TIMEOUT, READ_TIMEOUT, default_rest_url
 from .errors import (
     GypsumHTTPError,
@@ -272,7 +272,7 @@ def _with_retries(
                 raise transport_error(failure.cause, method, url) from None
             retry.sleep()
             continue
-        if not retry.is_retry(method, status, "Retry-After" in headers):
+        if not retry.is_retry(method, status, status in Retry.RETRY_AFTER_STATUS_CODES and "Retry-After" in headers):
             return response
         answer = HTTPResponse(status=status, headers=dict(headers), preload_content=False)  # for Retry-After
         try:
@@ -402,8 +402,7 @@ def fetch(
     """
     if params:
         url = f"{url}?{urlencode(params)}"
-    scheme, netloc = urlsplit(url)[:2]
-    if _proxies_for(scheme, netloc):
+    if _proxies_for(*split_url(url)[:2]):
         response = request(method, url, policy=policy, token=token, headers=headers, data=data, timeout=timeout,
                            check_body=check_body)  # fmt: skip
         return Reply(response.status_code, response.reason or "", response.headers, response.content)  # type: ignore[arg-type]

@@ -27,9 +27,7 @@ import os
 import ssl
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import IO
-from urllib.parse import urlsplit
 
 from urllib3.exceptions import ConnectTimeoutError, ProtocolError, SSLError
 from urllib3.util import wait_for_read
@@ -40,14 +38,25 @@ BLOCKSIZE = 1 << 20
 IDLE_PER_HOST = 32
 
 
-@dataclass(frozen=True)
 class Reply:
     """A response read whole: status, reason phrase, headers and body."""
 
-    status: int
-    reason: str
-    headers: Mapping[str, str]
-    body: bytes
+    __slots__ = ("status", "reason", "headers", "body")
+
+    def __init__(self, status: int, reason: str, headers: Mapping[str, str], body: bytes) -> None:
+        self.status, self.reason, self.headers, self.body = status, reason, headers, body
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """``(scheme, host[:port], path?query)`` of an absolute URL; string splits, far cheaper than ``urlsplit``.
+
+    Example:
+        >>> split_url("http://127.0.0.1:8787/file/p%2Fa?x=1#top")
+        ('http', '127.0.0.1:8787', '/file/p%2Fa?x=1')
+    """
+    scheme, _, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    return scheme.lower(), netloc, (slash + path).partition("#")[0] or "/"
 
 
 class ConnectionPool:
@@ -71,12 +80,12 @@ class ConnectionPool:
             ProtocolError: The connection broke or timed out after the request started.
             http.client.InvalidURL: The URL cannot be sent.
         """
-        parts = urlsplit(url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn = self._acquire(parts.scheme, parts.netloc)
+        scheme, netloc, target = split_url(url)
+        conn = self._acquire(scheme, netloc)
         if conn.sock is None:
-            self._connect(conn, parts.netloc, timeout)
-        conn.sock.settimeout(timeout[1])  # type: ignore[union-attr]
+            self._connect(conn, netloc, timeout)
+        if conn.sock.gettimeout() != timeout[1]:  # type: ignore[union-attr]
+            conn.sock.settimeout(timeout[1])  # type: ignore[union-attr]
         try:
             conn.request(method, target, body, headers)
             response = conn.getresponse()
@@ -86,10 +95,10 @@ class ConnectionPool:
             raise
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            raise ProtocolError(f"connection to {parts.netloc} broke: {type(exc).__name__}: {exc}", exc) from exc
+            raise ProtocolError(f"connection to {netloc} broke: {type(exc).__name__}: {exc}", exc) from exc
         if response.will_close:
             conn.close()
-        self._release(parts.scheme, parts.netloc, conn)
+        self._release(scheme, netloc, conn)
         return reply
 
     def _acquire(self, scheme: str, netloc: str) -> http.client.HTTPConnection:

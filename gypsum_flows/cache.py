@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import queue
@@ -48,6 +49,7 @@ _THREADED_MD5_SIZE = 16 << 20
 _QUEUED_CHUNKS = 8
 
 ByteCallback = Callable[[int], None]
+_temporary_names = itertools.count()
 _cache_dir_override: list[str] = []
 
 
@@ -115,10 +117,25 @@ def _make_parent(path: str) -> None:
         os.makedirs(folder, exist_ok=True)
 
 
+def _create_temporary(destination: str) -> tuple[int, str]:
+    """A new file beside ``destination``, open for writing: ``(fd, path)``.
+
+    Named by process, thread and a counter, which is unique without
+    ``mkstemp``'s random names (a tenth of the cost of saving a small file);
+    a leftover of a dead process with the same number falls back to ``mkstemp``.
+    """
+    folder = os.path.dirname(destination)
+    tmp = os.path.join(folder, f".gypsum-{os.getpid()}-{threading.get_ident()}-{next(_temporary_names)}.tmp")
+    try:
+        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+    except FileExistsError:
+        return tempfile.mkstemp(dir=folder, prefix=".gypsum-", suffix=".tmp")
+
+
 @contextlib.contextmanager
 def _temporary_beside(destination: str):
     """A temporary file in ``destination``'s folder, removed unless it was moved into place."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(destination), prefix=".gypsum-", suffix=".tmp")
+    fd, tmp = _create_temporary(destination)
     os.close(fd)
     try:
         yield tmp
@@ -334,7 +351,7 @@ def save_object(
 def write_atomic(destination: str, data: bytes) -> None:
     """Write ``data`` to ``destination`` through a temporary file and ``os.replace``."""
     _make_parent(destination)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(destination), prefix=".gypsum-", suffix=".tmp")
+    fd, tmp = _create_temporary(destination)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

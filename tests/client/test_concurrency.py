@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+import pytest
+
 from client_helpers import cache_files, save_and_check
 from testdata import write_files
 
@@ -44,3 +46,33 @@ def test_save_version_waits_for_the_version_lock(basic, tmp_path):
     worker.join(30)
     assert not worker.is_alive()
     assert (cache / "status" / basic.project / "basic" / "v1" / "COMPLETE").exists()
+
+
+def test_run_parallel_spreads_work_and_stops_at_the_first_failure():
+    import threading
+    import time
+
+    from gypsum_flows.client._util import run_parallel
+
+    seen, names = [], set()
+
+    def work(item: int) -> None:
+        names.add(threading.current_thread().name)
+        time.sleep(0.01)  # long enough for every thread to take an item
+        seen.append(item)
+
+    run_parallel(range(40), work, concurrent=4)
+    assert sorted(seen) == list(range(40)) and len(names) == 4
+
+    started = []
+
+    def fail_on_five(item: int) -> None:
+        started.append(item)
+        if item == 5:
+            raise ValueError("item 5 is broken")
+        time.sleep(0.01)
+
+    with pytest.raises(ValueError, match="item 5 is broken"):
+        run_parallel(range(100), fail_on_five, concurrent=3)
+    # Items already taken finish; nothing after the failure's neighbours starts.
+    assert 5 in started and max(started) < 5 + 3

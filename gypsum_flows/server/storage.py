@@ -222,12 +222,12 @@ class Bucket:
                 continue
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        """Store ``data`` at ``key`` atomically."""
+        """Store ``data`` at ``key`` atomically (its MD5 remembered, so the first ``GET`` is a quick one)."""
         fd, tmp = self.temp_file()
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            self.put_file(key, tmp)
+            self.put_file(key, tmp, hashlib.md5(data).hexdigest())
         finally:
             remove_if_present(tmp)
 

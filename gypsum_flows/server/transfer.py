@@ -50,9 +50,12 @@ async def put_object(request: Request) -> Response:
         digest = await _receive(request, fd, grant.size)
         if base64.b64encode(digest).decode() != grant.md5:
             raise HttpError("body MD5 does not match Content-MD5", 400)
-        _commit(state.bucket, grant, tmp, digest.hex())
-    finally:
-        remove_if_present(tmp)  # still there unless committed
+        moved = _commit(state.bucket, grant, tmp, digest.hex())
+    except BaseException:
+        remove_if_present(tmp)
+        raise
+    if not moved:
+        remove_if_present(tmp)
     return Response(status_code=200, headers={"ETag": f'"{digest.hex()}"'})
 
 
@@ -85,9 +88,14 @@ def _require_session(bucket: Bucket, grant: Grant) -> None:
         raise HttpError("the upload session of this presigned URL is no longer active", 403)
 
 
-def _commit(bucket: Bucket, grant: Grant, tmp: str, md5: str) -> None:
-    """Rename the received file into place if its session still holds the lock and it is not there yet."""
+def _commit(bucket: Bucket, grant: Grant, tmp: str, md5: str) -> bool:
+    """Rename the received file into place if its session still holds the lock and it is not there yet.
+
+    Whether it was moved (a replay leaves ``tmp`` for the caller to remove).
+    """
     with bucket.project_lock(_project(grant)):
         _require_session(bucket, grant)
-        if bucket.md5(grant.key) != md5:
-            bucket.put_file(grant.key, tmp, md5)
+        if bucket.md5(grant.key) == md5:
+            return False
+        bucket.put_file(grant.key, tmp, md5)
+        return True

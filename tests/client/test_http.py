@@ -51,10 +51,15 @@ def test_error_classes(status, reason, cls):
     assert is_transient(error) == (cls in (GypsumTransientError, GypsumLockedError))
 
 
-def test_connection_refused_becomes_a_transient_error():
+def _closed_port() -> int:
+    """A local port nothing listens on."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return sock.getsockname()[1]
+
+
+def test_connection_refused_becomes_a_transient_error():
+    port = _closed_port()
     with pytest.raises(GypsumTransientError, match="network error") as info:
         _http.request("GET", f"http://127.0.0.1:{port}/list", policy=_http.GUARDED.new(total=1, connect=1))
     assert info.value.status is None
@@ -131,9 +136,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_retry(r
 
 
 def test_kept_alive_path_classifies_failures_like_urllib3():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _closed_port()
     pool = ConnectionPool()
     with pytest.raises(ConnectTimeoutError):  # refused: the server never saw the request
         pool.exchange("GET", f"http://127.0.0.1:{port}/list", {}, None, (1.0, 1.0))
@@ -152,9 +155,7 @@ def test_kept_alive_path_classifies_failures_like_urllib3():
 
 
 def test_fetch_gives_up_with_a_transient_error_naming_the_request():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _closed_port()
     with pytest.raises(GypsumTransientError, match="cannot connect") as info:
         _http.fetch("GET", f"http://127.0.0.1:{port}/file/k", policy=_http.SAFE.new(total=1, connect=1))
     assert info.value.method == "GET" and info.value.url.endswith("/file/k")

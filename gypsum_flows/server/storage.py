@@ -58,9 +58,12 @@ class Bucket:
         self._tmp_names = itertools.count()
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
-        # (kind, path) -> (identity of the file when computed, value); every write through the
-        # bucket drops the entries of the paths it changes, the identity catches outside edits.
+        # (kind, path) -> (identity of the file when computed, value). Every write through the bucket
+        # drops the entries of the paths it changed and counts in _writes (a value computed while some
+        # write happened is not kept: a new file may reuse a deleted one's inode within one clock
+        # tick); the identity catches edits from outside.
         self._memos: dict[tuple[str, str], tuple[_Identity, Any]] = {}
+        self._writes = 0
 
     # ---- keys and locks -------------------------------------------------
     def path(self, key: str) -> str:
@@ -140,6 +143,7 @@ class Bucket:
     def _memo(self, kind: str, key: str, compute: Callable[[str], Any]) -> Any:
         """``compute(path)`` cached by file identity, so a rewrite invalidates it."""
         path = self.path(key)
+        writes = self._writes
         try:
             ident = _identity(os.stat(path))
         except (FileNotFoundError, NotADirectoryError):
@@ -148,7 +152,8 @@ class Bucket:
         if found is not None and found[0] == ident:
             return found[1]
         value = compute(path)
-        self._remember(kind, path, ident, value)
+        if self._writes == writes:
+            self._remember(kind, path, ident, value)
         return value
 
     def _remember(self, kind: str, path: str, ident: _Identity, value: Any) -> None:
@@ -157,7 +162,8 @@ class Bucket:
         self._memos[(kind, path)] = (ident, value)
 
     def _forget(self, path: str) -> None:
-        """Drop what the memo holds for ``path`` (called on every write to it)."""
+        """Drop what the memo holds for ``path`` (called after every write to it)."""
+        self._writes += 1
         self._memos.pop(("md5", path), None)
         self._memos.pop(("json", path), None)
 
@@ -238,20 +244,20 @@ class Bucket:
     def put_file(self, key: str, source: str, md5: str | None = None) -> None:
         """Move the finished file ``source`` to ``key`` (same file system, atomic)."""
         target = self.path(key)
-        self._forget(target)
         try:
             os.replace(source, target)
         except FileNotFoundError:  # the first object of its folder: make the folder (rarely needed)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.replace(source, target)
+        self._forget(target)
         if md5:
             self._remember("md5", target, _identity(os.stat(target)), md5)
 
     def delete(self, key: str) -> None:
         """Delete the object at ``key`` if present, pruning emptied folders."""
         path = self.path(key)
-        self._forget(path)
         remove_if_present(path)
+        self._forget(path)
         self._prune(Path(path).parent)
 
     def delete_prefix(self, prefix: str) -> int:
@@ -261,10 +267,11 @@ class Bucket:
         """
         freed = self.usage(prefix)
         folder = self.path(prefix.rstrip("/"))
+        shutil.rmtree(folder, ignore_errors=True)
+        self._writes += 1
         for memo in list(self._memos):  # list() copies atomically; other threads may add entries
             if memo[1].startswith(folder + os.sep):
                 self._memos.pop(memo, None)
-        shutil.rmtree(folder, ignore_errors=True)
         self._prune(Path(folder).parent)
         return freed
 

@@ -110,12 +110,11 @@ class Bucket:
         def compute(path: str) -> str | None:
             digest = hashlib.md5()
             try:
-                handle = open(path, "rb")
+                with open(path, "rb") as handle:
+                    for chunk in iter(lambda: handle.read(1 << 20), b""):
+                        digest.update(chunk)
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 return None
-            with handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
             return digest.hexdigest()
 
         return self._memo("md5", key, compute)

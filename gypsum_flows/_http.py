@@ -36,7 +36,7 @@ import http.client
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
@@ -424,6 +424,33 @@ def fetch(
     reply = _with_retries(method, url, policy, attempt, discard=lambda r: None)
     _raise_for(reply.status, reply.headers, reply.body, reply.reason, method, url, check_body)
     return reply
+
+
+def fetch_each(
+    method: str, urls: Sequence[str], *, depth: int, check_body: bool = True
+) -> Iterator[tuple[int, Reply]]:
+    """:func:`fetch` for many body-less requests, ``depth`` in flight at once from this one thread.
+
+    Yields ``(index, reply)`` in the order the requests were sent. A request
+    that broke off or got a transient status is sent again through
+    :func:`fetch`, with the whole :data:`SAFE` policy; an error status raises.
+
+    Example:
+        >>> for index, reply in fetch_each("GET", urls, depth=8):  # doctest: +SKIP
+        ...     print(urls[index], len(reply.body))
+    """
+    if any(_proxies_for(*split_url(url)[:2]) for url in urls):
+        for index, url in enumerate(urls):
+            yield index, fetch(method, url, check_body=check_body)
+        return
+    sent = {"User-Agent": _USER_AGENT}
+    timeout = (CONNECT_TIMEOUT, READ_TIMEOUT)
+    for index, outcome in _connections().exchange_each(method, urls, sent, timeout, depth):
+        if isinstance(outcome, Exception) or outcome.status in TRANSIENT_STATUSES:
+            yield index, fetch(method, urls[index], check_body=check_body)
+            continue
+        _raise_for(outcome.status, outcome.headers, outcome.body, outcome.reason, method, urls[index], check_body)
+        yield index, outcome
 
 
 def response_json(response: requests.Response | Reply, *, allow_empty: bool = False) -> Any:

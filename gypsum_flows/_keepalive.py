@@ -26,7 +26,8 @@ import http.client
 import os
 import ssl
 import threading
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
 from typing import IO
 
 from urllib3.exceptions import ConnectTimeoutError, ProtocolError, SSLError
@@ -78,8 +79,54 @@ class ConnectionPool:
         Raises:
             ConnectTimeoutError: The connection could not be made (the server never saw the request).
             ProtocolError: The connection broke or timed out after the request started.
+            SSLError: The TLS handshake failed.
             http.client.InvalidURL: The URL cannot be sent.
         """
+        sent = self._send(method, url, headers, body, timeout)
+        return self._receive(*sent)
+
+    def exchange_each(
+        self, method: str, urls: Sequence[str], headers: dict[str, str], timeout: tuple[float, float], depth: int
+    ) -> Iterator[tuple[int, Reply | Exception]]:
+        """Send body-less requests for ``urls`` from this one thread, ``depth`` at a time, each on a connection
+        of its own; yield ``(index, reply)`` (or the exception :meth:`exchange` would raise) oldest first.
+
+        The next request goes out before a reply is yielded, so the server works while the caller
+        handles it. One thread keeping several requests in flight moves many small files faster than
+        several threads doing one each, which spend their time handing Python's GIL to each other.
+        """
+        pending = iter(enumerate(urls))
+        in_flight: deque[tuple[int, tuple | Exception]] = deque()
+
+        def start_next() -> None:
+            for index, url in pending:
+                try:
+                    in_flight.append((index, self._send(method, url, headers, None, timeout)))
+                except (ConnectTimeoutError, ProtocolError, SSLError) as exc:
+                    in_flight.append((index, exc))
+                return
+
+        try:
+            for _ in range(max(depth, 1)):
+                start_next()
+            while in_flight:
+                index, sent = in_flight.popleft()
+                try:
+                    outcome: Reply | Exception = sent if isinstance(sent, Exception) else self._receive(*sent)
+                except ProtocolError as exc:
+                    outcome = exc
+                start_next()
+                yield index, outcome
+        finally:
+            for _, sent in in_flight:  # the caller stopped early: these answers will never be read
+                if not isinstance(sent, Exception):
+                    sent[0].close()
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], body: IO[bytes] | bytes | None,
+        timeout: tuple[float, float],
+    ) -> tuple[http.client.HTTPConnection, str, str]:  # fmt: skip
+        """Send a request on a connection of the pool; ``(connection, scheme, host)`` to read the answer from."""
         scheme, netloc, target = split_url(url)
         conn = self._acquire(scheme, netloc)
         if conn.sock is None:
@@ -88,14 +135,22 @@ class ConnectionPool:
             conn.sock.settimeout(timeout[1])  # type: ignore[union-attr]
         try:
             conn.request(method, target, body, headers)
-            response = conn.getresponse()
-            reply = Reply(response.status, response.reason, response.headers, response.read())
         except http.client.InvalidURL:
             conn.close()
             raise
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            raise ProtocolError(f"connection to {netloc} broke: {type(exc).__name__}: {exc}", exc) from exc
+            raise _broken(netloc, exc) from exc
+        return conn, scheme, netloc
+
+    def _receive(self, conn: http.client.HTTPConnection, scheme: str, netloc: str) -> Reply:
+        """Read the whole answer to the request sent on ``conn``, then give the connection back."""
+        try:
+            response = conn.getresponse()
+            reply = Reply(response.status, response.reason, response.headers, response.read())
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise _broken(netloc, exc) from exc
         if response.will_close:
             conn.close()
         self._release(scheme, netloc, conn)
@@ -151,3 +206,7 @@ class ConnectionPool:
                 idle.append(conn)
                 return
         conn.close()
+
+
+def _broken(netloc: str, exc: BaseException) -> ProtocolError:
+    return ProtocolError(f"connection to {netloc} broke: {type(exc).__name__}: {exc}", exc)

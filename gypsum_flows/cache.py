@@ -30,7 +30,7 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from filelock import FileLock
@@ -49,7 +49,13 @@ _THREADED_MD5_SIZE = 16 << 20
 _QUEUED_CHUNKS = 8
 
 ByteCallback = Callable[[int], None]
+#: Checks a downloaded body beyond size and MD5: what is wrong with it, or ``None``.
+BodyCheck = Callable[[bytes], "str | None"]
 _temporary_names = itertools.count()
+# os.getpid() is a system call each time; the process id changes only in a forked child.
+_process_id = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _process_id.__setitem__(0, os.getpid()))
 _cache_dir_override: list[str] = []
 
 
@@ -125,7 +131,7 @@ def _create_temporary(destination: str) -> tuple[int, str]:
     a leftover of a dead process with the same number falls back to ``mkstemp``.
     """
     folder = os.path.dirname(destination)
-    tmp = os.path.join(folder, f".gypsum-{os.getpid()}-{threading.get_ident()}-{next(_temporary_names)}.tmp")
+    tmp = os.path.join(folder, f".gypsum-{_process_id[0]}-{threading.get_ident()}-{next(_temporary_names)}.tmp")
     try:
         return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
     except FileExistsError:
@@ -255,23 +261,23 @@ def download(
     size: int | None = None,
     md5: str | None = None,
     on_bytes: ByteCallback | None = None,
-    verify: Callable[[bytes], str | None] | None = None,
+    verify: BodyCheck | None = None,
 ) -> None:
     """Download ``url`` to ``destination`` atomically, verified against ``size`` and ``md5``.
 
-    The caller holds :func:`file_lock`. Objects of unknown size (internal
-    files) or of at most :data:`WHOLE_BODY_SIZE` bytes arrive in one response
-    read whole, on a kept-alive connection; ``verify(body)`` may add a check
-    of its own for them (returning what is wrong, or ``None``). Larger ones
-    stream to disk. A broken or corrupted transfer is retried up to
-    :data:`DOWNLOAD_ATTEMPTS` times in all; a streamed transfer that broke off
-    resumes with a ``Range`` request.
+    The caller holds :func:`file_lock` and has made the folder. Objects of at
+    most :data:`WHOLE_BODY_SIZE` bytes, and internal files checked by
+    ``verify(body)`` (which returns what is wrong, or ``None``), arrive in one
+    response read whole, on a kept-alive connection; others (large files, or
+    of unknown size like the metadata database) stream to disk. A broken or
+    corrupted transfer is retried up to :data:`DOWNLOAD_ATTEMPTS` times in
+    all; a streamed transfer that broke off resumes with a ``Range`` request.
 
     Raises:
         GypsumIntegrityError: The file kept arriving with the wrong size or MD5.
         GypsumTransientError: The transfer kept failing.
     """
-    if size is None or size <= WHOLE_BODY_SIZE:
+    if verify is not None or (size is not None and size <= WHOLE_BODY_SIZE):
         _download_whole(url, destination, key, size, md5, on_bytes, verify)
     else:
         _download_streamed(url, destination, key, size, md5, on_bytes)
@@ -279,24 +285,57 @@ def download(
 
 def _download_whole(
     url: str, destination: str, key: str, size: int | None, md5: str | None, on_bytes: ByteCallback | None,
-    verify: Callable[[bytes], str | None] | None,
+    verify: BodyCheck | None,
 ) -> None:  # fmt: skip
     problem = ""
     for _ in range(DOWNLOAD_ATTEMPTS):
         body = _http.fetch("GET", url, check_body=False).body
-        problem = _check(key, (len(body), hashlib.md5(body).hexdigest()), size, md5) or ""
-        if not problem and verify is not None and (bad := verify(body)):
-            problem = f"'{key}' {bad}"
+        problem = _keep_body(destination, body, key, size, md5, on_bytes, verify)
         if not problem:
-            write_atomic(destination, body)
-            if on_bytes:
-                on_bytes(len(body))
             return
     raise GypsumIntegrityError(f"{problem} (after {DOWNLOAD_ATTEMPTS} attempts)")
 
 
+def _keep_body(
+    destination: str, body: bytes, key: str, size: int | None, md5: str | None, on_bytes: ByteCallback | None,
+    verify: BodyCheck | None,
+) -> str:  # fmt: skip
+    """Write ``body`` to ``destination`` atomically if it is intact; otherwise what is wrong (nothing written)."""
+    problem = _check(key, (len(body), hashlib.md5(body).hexdigest()), size, md5) or ""
+    if not problem and verify is not None and (bad := verify(body)):
+        problem = f"'{key}' {bad}"
+    if not problem:
+        _write_beside(destination, body)
+        if on_bytes:
+            on_bytes(len(body))
+    return problem
+
+
+def store_fetched(
+    url: str,
+    destination: str,
+    body: bytes,
+    *,
+    key: str,
+    size: int | None = None,
+    md5: str | None = None,
+    on_bytes: ByteCallback | None = None,
+    verify: BodyCheck | None = None,
+) -> None:
+    """Keep ``body``, already fetched from ``url``, at ``destination`` if intact, else download it again.
+
+    For the small files :func:`gypsum_flows._http.fetch_each` brings in; the
+    caller holds the version lock and has made the folder.
+
+    Raises:
+        GypsumIntegrityError: The file kept arriving with the wrong size or MD5.
+    """
+    if _keep_body(destination, body, key, size, md5, on_bytes, verify):
+        download(url, destination, key=key, size=size, md5=md5, on_bytes=on_bytes, verify=verify)
+
+
 def _download_streamed(
-    url: str, destination: str, key: str, size: int, md5: str | None, on_bytes: ByteCallback | None
+    url: str, destination: str, key: str, size: int | None, md5: str | None, on_bytes: ByteCallback | None
 ) -> None:
     problem = ""
     with _temporary_beside(destination) as tmp, contextlib.closing(_Partial(on_bytes, size)) as partial:
@@ -325,32 +364,65 @@ def save_object(
     size: int | None = None,
     md5: str | None = None,
     on_bytes: ByteCallback | None = None,
-    verify: Callable[[bytes], str | None] | None = None,
+    verify: BodyCheck | None = None,
     file_locked: bool = True,
+    checked: bool = False,
 ) -> str:
     """Make sure ``destination`` holds the object at ``url``; download it under its file lock if needed.
 
     ``file_locked=False`` skips the file lock when the caller holds the :func:`version_lock` of
     ``destination``'s version: every writer of a version's files (ours, gypsum_client's
     ``save_file`` and ``save_version``) takes that lock or writes atomically, so a per-file
-    lock (several file-system calls per file) would add nothing but time.
+    lock (several file-system calls per file) would add nothing but time. ``checked``: the
+    caller made the folder and found no file at ``destination`` (see :func:`prepare_folders`).
 
     Example:
         >>> save_object(url + "/file/P%2FA%2FV%2Fx", "/c/bucket/P/A/V/x", key="P/A/V/x")  # doctest: +SKIP
     """
-    if not overwrite and os.path.exists(destination):
+    if not checked:
+        if not overwrite and os.path.exists(destination):
+            return destination
+        _make_parent(destination)
+    if not file_locked:
+        download(url, destination, key=key, size=size, md5=md5, on_bytes=on_bytes, verify=verify)
         return destination
-    _make_parent(destination)
-    with file_lock(destination) if file_locked else contextlib.nullcontext():
+    with file_lock(destination):
         # Another process may have finished it while we waited for the lock.
         if overwrite or not os.path.exists(destination):
             download(url, destination, key=key, size=size, md5=md5, on_bytes=on_bytes, verify=verify)
     return destination
 
 
+def prepare_folders(files: Iterable[str]) -> set[str]:
+    """Create the folders of ``files`` and return those of ``files`` already present.
+
+    One listing per folder instead of one ``stat`` per file: every call that
+    enters the kernel hands the GIL to another thread, which is what saving
+    many small files on several threads costs most.
+
+    Example:
+        >>> prepare_folders([])
+        set()
+    """
+    by_folder: dict[str, set[str]] = {}
+    for path in files:
+        folder, name = os.path.split(path)
+        by_folder.setdefault(folder, set()).add(name)
+    present = set()
+    for folder, names in by_folder.items():
+        os.makedirs(folder, exist_ok=True)
+        present.update(os.path.join(folder, name) for name in names & set(os.listdir(folder)))
+    return present
+
+
 def write_atomic(destination: str, data: bytes) -> None:
     """Write ``data`` to ``destination`` through a temporary file and ``os.replace``."""
     _make_parent(destination)
+    _write_beside(destination, data)
+
+
+def _write_beside(destination: str, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``destination``, then move it there; the folder exists."""
     fd, tmp = _create_temporary(destination)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -41,26 +41,26 @@ def _save_entry(
     overwrite: bool,
     on_bytes: ByteCallback | None = None,
     version_locked: bool = False,
+    present: set[str] | None = None,
 ) -> str:
     """Put one manifest entry (or an unlisted internal file) at its place in the cache; returns it.
 
     A link entry is stored once, at its final target (``ancestor``), and hard-linked here; its size and
     MD5 are the target's, so the target is verified with them. ``version_locked``: the caller holds this
     version's lock, so only a file stored in another version (a link target) needs its file lock.
+    ``present``: the files of this version found in the cache by :func:`cache.prepare_folders`.
     """
     destination = cache.bucket_path(cache_dir, project, asset, version, path)
-    if not overwrite and os.path.exists(destination):
+    if not overwrite and (destination in present if present is not None else os.path.exists(destination)):
         return destination
     link = (entry or {}).get("link")
     target = (link.get("ancestor") or link) if link else dict(project=project, asset=asset, version=version, path=path)
     where = [target[k] for k in ("project", "asset", "version", "path")]
     stored, key = cache.bucket_path(cache_dir, *where), "/".join(where)
-    # Internal files are JSON with no MD5 in the manifest: at least they must parse.
-    verify = cache.json_problem if entry is None and is_internal_path(path) else None
     cache.save_object(
-        file_url(url, key), stored, key=key, overwrite=overwrite, verify=verify, on_bytes=on_bytes,
+        file_url(url, key), stored, key=key, overwrite=overwrite, verify=_internal_check(path, entry), on_bytes=on_bytes,
         size=entry["size"] if entry else None, md5=entry["md5sum"] if entry else None,
-        file_locked=bool(link) or not version_locked,
+        file_locked=bool(link) or not version_locked, checked=present is not None and not link,
     )  # fmt: skip
     if link:
         cache.place_link(stored, destination)
@@ -126,12 +126,39 @@ def _save_all(
     concurrent: int,
     report: Reporter,
 ) -> None:
-    """Save ``paths`` of a version on ``concurrent`` threads, reporting the manifest's bytes as they arrive.
+    """Save ``paths`` of a version, reporting the manifest's bytes as they arrive; the caller holds the version lock.
 
-    The caller holds the version lock.
+    The small files stored in this version come over kept-alive connections,
+    ``concurrent`` requests in flight from one thread (:func:`_http.fetch_each`:
+    on several threads they would cost twice the CPU, handing over Python's
+    GIL at every system call); large files and links are saved on up to
+    ``concurrent`` threads alongside.
     """
+    where = {path: cache.bucket_path(cache_dir, project, asset, version, path) for path in paths}
+    present = cache.prepare_folders(where.values())
+    small, large = [], []
+    for path in paths:
+        entry = manifest.get(path)
+        if not overwrite and where[path] in present:
+            report.file_done(path, entry["size"] if entry else 0)
+        elif entry is None or ("link" not in entry and entry["size"] <= cache.WHOLE_BODY_SIZE):
+            small.append(path)
+        else:
+            large.append(path)
 
-    def save(path: str) -> None:
+    def save_small(batch: list[str]) -> None:
+        keys = [f"{project}/{asset}/{version}/{path}" for path in batch]
+        urls = [file_url(url, key) for key in keys]
+        for index, reply in _http.fetch_each("GET", urls, depth=concurrent, check_body=False):
+            path, entry = batch[index], manifest.get(batch[index])
+            cache.store_fetched(
+                urls[index], where[path], reply.body, key=keys[index], size=entry["size"] if entry else None,
+                md5=entry["md5sum"] if entry else None, verify=_internal_check(path, entry),
+                on_bytes=(lambda count, path=path: report.add_bytes(count, path)) if entry else None,
+            )  # fmt: skip
+            report.file_done(path)
+
+    def save_one(path: str) -> None:
         arrived = [0]
 
         def on_bytes(count: int) -> None:
@@ -140,10 +167,16 @@ def _save_all(
 
         entry = manifest.get(path)
         _save_entry(project, asset, version, path, entry, cache_dir, url, overwrite, on_bytes if entry else None,
-                    version_locked=True)  # fmt: skip
+                    version_locked=True, present=present)  # fmt: skip
         report.file_done(path, entry["size"] - arrived[0] if entry else 0)
 
-    run_parallel(paths, save, concurrent)
+    jobs: list[list[str] | str] = [small, *large] if small else large
+    run_parallel(jobs, lambda job: save_small(job) if isinstance(job, list) else save_one(job), concurrent)
+
+
+def _internal_check(path: str, entry: dict | None) -> cache.BodyCheck | None:
+    """Internal files are JSON with no MD5 in the manifest: at least they must parse."""
+    return cache.json_problem if entry is None and is_internal_path(path) else None
 
 
 def _relink(

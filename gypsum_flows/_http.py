@@ -37,7 +37,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import IO, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -445,12 +445,14 @@ def fetch_each(
         return
     sent = {"User-Agent": _USER_AGENT}
     timeout = (CONNECT_TIMEOUT, READ_TIMEOUT)
-    for index, outcome in _connections().exchange_each(method, urls, sent, timeout, depth):
-        if isinstance(outcome, Exception) or outcome.status in TRANSIENT_STATUSES:
-            yield index, fetch(method, urls[index], check_body=check_body)
-            continue
-        _raise_for(outcome.status, outcome.headers, outcome.body, outcome.reason, method, urls[index], check_body)
-        yield index, outcome
+    # closing(): the requests still in flight are dropped at once when an error status ends the loop.
+    with closing(_connections().exchange_each(method, urls, sent, timeout, depth)) as outcomes:
+        for index, outcome in outcomes:
+            if isinstance(outcome, Exception) or outcome.status in TRANSIENT_STATUSES:
+                yield index, fetch(method, urls[index], check_body=check_body)
+                continue
+            _raise_for(outcome.status, outcome.headers, outcome.body, outcome.reason, method, urls[index], check_body)
+            yield index, outcome
 
 
 def response_json(response: requests.Response | Reply, *, allow_empty: bool = False) -> Any:

@@ -91,8 +91,10 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         type(self).ports.append(self.client_address[1])
-        body = json.dumps({"n": len(type(self).ports)}).encode()
-        self.send_response(200)
+        missing = self.path.startswith("/missing")
+        body = json.dumps({"status": "error", "reason": "object not found"} if missing else {
+            "n": len(type(self).ports), "path": self.path}).encode()  # fmt: skip
+        self.send_response(404 if missing else 200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -159,3 +161,23 @@ def test_fetch_gives_up_with_a_transient_error_naming_the_request():
     with pytest.raises(GypsumTransientError, match="cannot connect") as info:
         _http.fetch("GET", f"http://127.0.0.1:{port}/file/k", policy=_http.SAFE.new(total=1, connect=1))
     assert info.value.method == "GET" and info.value.url.endswith("/file/k")
+
+
+def test_fetch_each_keeps_depth_requests_in_flight_and_answers_in_order(recorder):
+    handler, url = recorder
+    urls = [f"{url}/file/{i}" for i in range(30)]
+    answers = [(index, json.loads(reply.body)["path"]) for index, reply in _http.fetch_each("GET", urls, depth=4)]
+    assert answers == [(i, f"/file/{i}") for i in range(30)]
+    assert len(handler.ports) == 30 and 1 < len(set(handler.ports)) <= 4
+
+
+def test_fetch_each_raises_on_an_error_status_and_leaves_no_unread_answer_behind(recorder):
+    handler, url = recorder
+    urls = [f"{url}/file/0", f"{url}/missing/1", *(f"{url}/file/{i}" for i in range(2, 10))]
+    seen = []
+    with pytest.raises(GypsumNotFoundError, match="object not found") as info:
+        for index, _ in _http.fetch_each("GET", urls, depth=4):
+            seen.append(index)
+    assert seen == [0] and info.value.url.endswith("/missing/1")
+    # The connections still waiting for answers were closed, not pooled: later requests get their own answers.
+    assert [_http.get_json(f"{url}/file/x{i}")["path"] for i in range(6)] == [f"/file/x{i}" for i in range(6)]

@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import functools
 import http.client
+import itertools
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from typing import IO, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
@@ -49,7 +50,7 @@ from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from . import __version__
-from ._keepalive import ConnectionPool, Reply, split_url
+from ._keepalive import ConnectionPool, Reply, Request, split_url
 from .constants import CONNECT_TIMEOUT, READ_TIMEOUT, default_rest_url
 from .errors import (
     GypsumHTTPError,
@@ -426,33 +427,36 @@ def fetch(
     return reply
 
 
-def fetch_each(
-    method: str, urls: Sequence[str], *, depth: int, check_body: bool = True
-) -> Iterator[tuple[int, Reply]]:
-    """:func:`fetch` for many body-less requests, ``depth`` in flight at once from this one thread.
+def fetch_each(requests: Iterable[Request], *, depth: int, check_body: bool = True) -> Iterator[Reply]:
+    """:func:`fetch` for many requests ``(method, url, headers, body)``, ``depth`` in flight from this one thread.
 
-    Yields ``(index, reply)`` in the order the requests were sent. A request
+    Yields the replies in the order of ``requests``, which is read as
+    requests go out (so bodies can be read from disk just in time). A request
     that broke off or got a transient status is sent again through
     :func:`fetch`, with the whole :data:`SAFE` policy; an error status raises.
 
     Example:
-        >>> for index, reply in fetch_each("GET", urls, depth=8):  # doctest: +SKIP
-        ...     print(urls[index], len(reply.body))
+        >>> gets = (("GET", url, {}, None) for url in urls)  # doctest: +SKIP
+        >>> sizes = [len(reply.body) for reply in fetch_each(gets, depth=8)]  # doctest: +SKIP
     """
-    if any(_proxies_for(*split_url(url)[:2]) for url in urls):
-        for index, url in enumerate(urls):
-            yield index, fetch(method, url, check_body=check_body)
+    requests = iter(requests)
+    first = next(requests, None)
+    if first is None:
         return
-    sent = {"User-Agent": _USER_AGENT}
-    timeout = (CONNECT_TIMEOUT, READ_TIMEOUT)
+    requests = itertools.chain([first], requests)
+    if _proxies_for(*split_url(first[1])[:2]):
+        for method, url, headers, body in requests:
+            yield fetch(method, url, headers=dict(headers), data=body, check_body=check_body)
+        return
+    sent = ((method, url, {"User-Agent": _USER_AGENT, **headers}, body) for method, url, headers, body in requests)
     # closing(): the requests still in flight are dropped at once when an error status ends the loop.
-    with closing(_connections().exchange_each(method, urls, sent, timeout, depth)) as outcomes:
-        for index, outcome in outcomes:
+    with closing(_connections().exchange_each(sent, (CONNECT_TIMEOUT, READ_TIMEOUT), depth)) as outcomes:
+        for (method, url, headers, body), outcome in outcomes:
             if isinstance(outcome, Exception) or outcome.status in TRANSIENT_STATUSES:
-                yield index, fetch(method, urls[index], check_body=check_body)
+                yield fetch(method, url, headers=dict(headers), data=body, check_body=check_body)
                 continue
-            _raise_for(outcome.status, outcome.headers, outcome.body, outcome.reason, method, urls[index], check_body)
-            yield index, outcome
+            _raise_for(outcome.status, outcome.headers, outcome.body, outcome.reason, method, url, check_body)
+            yield outcome
 
 
 def response_json(response: requests.Response | Reply, *, allow_empty: bool = False) -> Any:

@@ -27,7 +27,7 @@ import os
 import ssl
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO
 
 from urllib3.exceptions import ConnectTimeoutError, ProtocolError, SSLError
@@ -60,6 +60,10 @@ def split_url(url: str) -> tuple[str, str, str]:
     return scheme.lower(), netloc, (slash + path).partition("#")[0] or "/"
 
 
+#: A request: method, URL, headers and body.
+Request = tuple[str, str, Mapping[str, str], "bytes | None"]
+
+
 class ConnectionPool:
     """Idle kept-alive connections per host, shared by all threads (each connection used by one at a time)."""
 
@@ -86,44 +90,45 @@ class ConnectionPool:
         return self._receive(*sent)
 
     def exchange_each(
-        self, method: str, urls: Sequence[str], headers: dict[str, str], timeout: tuple[float, float], depth: int
-    ) -> Iterator[tuple[int, Reply | Exception]]:
-        """Send body-less requests for ``urls`` from this one thread, ``depth`` at a time, each on a connection
-        of its own; yield ``(index, reply)`` (or the exception :meth:`exchange` would raise) oldest first.
+        self, requests: Iterable[Request], timeout: tuple[float, float], depth: int
+    ) -> Iterator[tuple[Request, Reply | Exception]]:
+        """Send ``requests`` from this one thread, ``depth`` at a time, each on a connection of its own;
+        yield each with its reply (or the exception :meth:`exchange` would raise), in order.
 
-        The next request goes out before a reply is yielded, so the server works while the caller
-        handles it. One thread keeping several requests in flight moves many small files faster than
-        several threads doing one each, which spend their time handing Python's GIL to each other.
+        ``requests`` is read as requests go out, so bodies can be produced just in time. The next
+        request goes out before a reply is yielded, so the server works while the caller handles it.
+        One thread keeping several requests in flight moves many small files faster than several
+        threads doing one each, which spend their time handing Python's GIL to each other.
         """
-        pending = iter(enumerate(urls))
-        in_flight: deque[tuple[int, tuple | Exception]] = deque()
+        pending = iter(requests)
+        in_flight: deque[tuple[Request, tuple | Exception]] = deque()
 
         def start_next() -> None:
-            for index, url in pending:
+            for request in pending:
                 try:
-                    in_flight.append((index, self._send(method, url, headers, None, timeout)))
+                    in_flight.append((request, self._send(*request, timeout)))
                 except (ConnectTimeoutError, ProtocolError, SSLError) as exc:
-                    in_flight.append((index, exc))
+                    in_flight.append((request, exc))
                 return
 
         try:
             for _ in range(max(depth, 1)):
                 start_next()
             while in_flight:
-                index, sent = in_flight.popleft()
+                request, sent = in_flight.popleft()
                 try:
                     outcome: Reply | Exception = sent if isinstance(sent, Exception) else self._receive(*sent)
                 except ProtocolError as exc:
                     outcome = exc
                 start_next()
-                yield index, outcome
+                yield request, outcome
         finally:
             for _, sent in in_flight:  # the caller stopped early: these answers will never be read
                 if not isinstance(sent, Exception):
                     sent[0].close()
 
     def _send(
-        self, method: str, url: str, headers: dict[str, str], body: IO[bytes] | bytes | None,
+        self, method: str, url: str, headers: Mapping[str, str], body: IO[bytes] | bytes | None,
         timeout: tuple[float, float],
     ) -> tuple[http.client.HTTPConnection, str, str]:  # fmt: skip
         """Send a request on a connection of the pool; ``(connection, scheme, host)`` to read the answer from."""

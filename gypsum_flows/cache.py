@@ -36,13 +36,18 @@ from typing import Any
 from filelock import FileLock
 
 from . import _http
-from .constants import BUCKET_CACHE_NAME, COMPLETE_MARKER, LOCK_SUFFIX, STATUS_CACHE_NAME, default_cache_dir
+from .constants import (
+    BUCKET_CACHE_NAME,
+    COMPLETE_MARKER,
+    LOCK_SUFFIX,
+    SMALL_FILE_SIZE,
+    STATUS_CACHE_NAME,
+    default_cache_dir,
+)
 from .errors import GypsumIntegrityError, GypsumTransientError
 
 #: How many times a download that broke or arrived corrupted is attempted in all.
 DOWNLOAD_ATTEMPTS = 3
-#: Objects up to this size are downloaded in one response read whole; larger ones stream to disk.
-WHOLE_BODY_SIZE = 1 << 20
 #: Downloads of at least this many bytes are hashed on a thread of their own.
 _THREADED_MD5_SIZE = 16 << 20
 #: Chunks (of up to 1 MiB) waiting for that thread at most.
@@ -266,7 +271,7 @@ def download(
     """Download ``url`` to ``destination`` atomically, verified against ``size`` and ``md5``.
 
     The caller holds :func:`file_lock` and has made the folder. Objects of at
-    most :data:`WHOLE_BODY_SIZE` bytes, and internal files checked by
+    most :data:`SMALL_FILE_SIZE` bytes, and internal files checked by
     ``verify(body)`` (which returns what is wrong, or ``None``), arrive in one
     response read whole, on a kept-alive connection; others (large files, or
     of unknown size like the metadata database) stream to disk. A broken or
@@ -277,7 +282,7 @@ def download(
         GypsumIntegrityError: The file kept arriving with the wrong size or MD5.
         GypsumTransientError: The transfer kept failing.
     """
-    if verify is not None or (size is not None and size <= WHOLE_BODY_SIZE):
+    if verify is not None or (size is not None and size <= SMALL_FILE_SIZE):
         _download_whole(url, destination, key, size, md5, on_bytes, verify)
     else:
         _download_streamed(url, destination, key, size, md5, on_bytes)

@@ -35,6 +35,9 @@ LOCK_SUFFIX = ".LOCK"
 #: HTTP timeouts in seconds: (connect, read).
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0
+#: Files up to this size move as one request or response body, several in flight from one thread;
+#: larger ones stream from or to disk, each on a thread of its own.
+SMALL_FILE_SIZE = 1 << 20
 
 #: Internal file names inside the bucket (section 2).
 PERMISSIONS_FILE = "..permissions"

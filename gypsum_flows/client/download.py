@@ -20,7 +20,7 @@ import os
 from typing import Any
 
 from .. import _http, cache
-from ..constants import MANIFEST_FILE
+from ..constants import MANIFEST_FILE, SMALL_FILE_SIZE
 from ..errors import GypsumNotFoundError
 from ..names import is_internal_path
 from ..progress import ProgressOption, Reporter
@@ -141,7 +141,7 @@ def _save_all(
         entry = manifest.get(path)
         if not overwrite and where[path] in present:
             report.file_done(path, entry["size"] if entry else 0)
-        elif entry is None or ("link" not in entry and entry["size"] <= cache.WHOLE_BODY_SIZE):
+        elif entry is None or ("link" not in entry and entry["size"] <= SMALL_FILE_SIZE):
             small.append(path)
         else:
             large.append(path)
@@ -149,7 +149,8 @@ def _save_all(
     def save_small(batch: list[str]) -> None:
         keys = [f"{project}/{asset}/{version}/{path}" for path in batch]
         urls = [file_url(url, key) for key in keys]
-        for index, reply in _http.fetch_each("GET", urls, depth=concurrent, check_body=False):
+        replies = _http.fetch_each((("GET", u, {}, None) for u in urls), depth=concurrent, check_body=False)
+        for index, reply in enumerate(replies):
             path, entry = batch[index], manifest.get(batch[index])
             cache.store_fetched(
                 urls[index], where[path], reply.body, key=keys[index], size=entry["size"] if entry else None,
@@ -236,7 +237,8 @@ def save_version(
         cache_dir: Cache folder; default :func:`cache_directory`.
         overwrite: Download again even if the version is complete in the cache.
         relink: Also place linked files (hard links to their ancestors' cached files).
-        concurrent: Parallel downloads (threads over one pooled session).
+        concurrent: Transfers at once: small files as requests in flight from one thread, large ones on
+            threads (see :func:`_save_all`).
         url: gypsum REST URL; default :func:`rest_url`.
         progress: ``True`` for a progress bar in a terminal, or a callback (see :mod:`gypsum_flows.progress`).
 

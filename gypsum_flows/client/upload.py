@@ -19,11 +19,13 @@ import hashlib
 import io
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import _http
+from .._keepalive import Reply
 from ..auth import resolve_token
+from ..constants import SMALL_FILE_SIZE
 from ..errors import GypsumError, GypsumHTTPError, GypsumPermissionError, GypsumTransientError
 from ..names import check_name
 from ..progress import ProgressOption, Reporter
@@ -32,6 +34,8 @@ from .prepare import prepare_directory_upload
 from .read import fetch_summary
 
 _CHUNK = 1 << 20
+#: Small files are signed, then sent, this many at a time, so no signed URL waits long to be used.
+_SIGNING_BATCH = 256
 log = logging.getLogger(__name__)
 
 
@@ -202,11 +206,15 @@ def upload_files(
 ) -> None:
     """Upload the files of a started upload, ``concurrent`` at a time.
 
+    Small files (up to 1 MiB) are signed and sent from one thread with
+    ``concurrent`` requests in flight on kept-alive connections; larger ones
+    stream from disk on up to ``concurrent`` threads alongside.
+
     Args:
         init: The result of :func:`start_upload`.
         directory: Folder the file paths are relative to.
         url: gypsum REST URL; default :func:`rest_url`.
-        concurrent: Parallel uploads (threads over one pooled session).
+        concurrent: Transfers at once.
         progress: ``True`` for a progress bar in a terminal, or a callback.
 
     Raises:
@@ -221,9 +229,69 @@ def upload_files(
     for item in items:
         if item.get("method") != "presigned":
             raise ValueError(f"unknown upload method {item.get('method')!r} for file '{item['path']}'")
-    sizes = [os.path.getsize(os.path.join(directory or "", i["path"])) for i in items]
-    with Reporter("upload", files_total=len(items), bytes_total=sum(sizes), progress=progress) as report:
-        run_parallel(items, lambda i: _upload_one(i, directory, url, init["session_token"], report), concurrent)
+    sizes = {i["path"]: os.path.getsize(os.path.join(directory or "", i["path"])) for i in items}
+    small = [i for i in items if sizes[i["path"]] <= SMALL_FILE_SIZE]
+    jobs: list[list[dict] | dict] = [i for i in items if sizes[i["path"]] > SMALL_FILE_SIZE]
+    if small:
+        jobs.insert(0, small)
+    token = init["session_token"]
+    with Reporter("upload", files_total=len(items), bytes_total=sum(sizes.values()), progress=progress) as report:
+        run_parallel(
+            jobs,
+            lambda job: _upload_small(job, sizes, directory, url, token, report, concurrent) if isinstance(job, list)
+            else _upload_one(job, directory, url, token, report),
+            concurrent,
+        )  # fmt: skip
+
+
+def _upload_small(
+    items: list[dict], sizes: dict[str, int], directory: str | None, url: str, session_token: str,
+    report: Reporter, depth: int,
+) -> None:  # fmt: skip
+    """Upload small files from this one thread, ``depth`` requests in flight: sign a batch, then PUT it.
+
+    Batches keep every signed URL fresh however long the whole upload takes.
+    """
+    auth = {"Authorization": f"Bearer {session_token}"}
+    for start in range(0, len(items), _SIGNING_BATCH):
+        batch = items[start : start + _SIGNING_BATCH]
+        signs = _http.fetch_each((("POST", _http.join_url(url, i["url"]), auth, None) for i in batch), depth=depth)
+        signed = [_signed(item, reply, url, session_token) for item, reply in _each_file(batch, signs)]
+        puts = _http.fetch_each(
+            (("PUT", _http.join_url(url, s["url"]), {"Content-MD5": s["md5sum_base64"]}, _read(directory, i["path"]))
+             for i, s in zip(batch, signed)),
+            depth=depth,
+        )  # fmt: skip
+        for item, _ in _each_file(batch, puts):
+            report.add_bytes(sizes[item["path"]], item["path"])
+            report.file_done(item["path"])
+
+
+def _each_file(items: list[dict], replies: Iterator[Reply]) -> Iterator[tuple[dict, Reply]]:
+    """Pair each item with its reply; a failure names the item's file."""
+    for item in items:
+        try:
+            reply = next(replies)
+        except Exception as exc:
+            raise _about_file(exc, item["path"]) from exc
+        yield item, reply
+
+
+def _signed(item: dict, reply: Reply, url: str, session_token: str) -> dict:
+    """The presigned URL of a signing reply; a garbled reply is signed again (with the whole retry policy)."""
+    try:
+        return _http.response_json(reply)
+    except GypsumTransientError:
+        try:
+            return _http.fetch_json("POST", _http.join_url(url, item["url"]), token=session_token)
+        except Exception as exc:
+            raise _about_file(exc, item["path"]) from exc
+
+
+def _read(directory: str | None, path: str) -> bytes:
+    """A small file's bytes (at most SMALL_FILE_SIZE, as much as one block of a streamed upload)."""
+    with open(os.path.join(directory, path) if directory is not None else path, "rb") as handle:
+        return handle.read()
 
 
 def _version_of(init: dict, key: str) -> tuple[str, str, str]:
@@ -300,7 +368,7 @@ def upload_directory(
         probation: Upload on probation.
         url: gypsum REST URL; default :func:`rest_url`.
         token: GitHub token; default :func:`access_token`.
-        concurrent: Parallel file uploads.
+        concurrent: Transfers at once (see :func:`upload_files`).
         abort_failed: Abort the upload on the same server after any failure.
         progress: ``True`` for a progress bar in a terminal, or a callback.
 

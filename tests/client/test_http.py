@@ -165,9 +165,9 @@ def test_fetch_gives_up_with_a_transient_error_naming_the_request():
 
 def test_fetch_each_keeps_depth_requests_in_flight_and_answers_in_order(recorder):
     handler, url = recorder
-    urls = [f"{url}/file/{i}" for i in range(30)]
-    answers = [(index, json.loads(reply.body)["path"]) for index, reply in _http.fetch_each("GET", urls, depth=4)]
-    assert answers == [(i, f"/file/{i}") for i in range(30)]
+    gets = (("GET", f"{url}/file/{i}", {}, None) for i in range(30))
+    answers = [json.loads(reply.body)["path"] for reply in _http.fetch_each(gets, depth=4)]
+    assert answers == [f"/file/{i}" for i in range(30)]
     assert len(handler.ports) == 30 and 1 < len(set(handler.ports)) <= 4
 
 
@@ -176,8 +176,8 @@ def test_fetch_each_raises_on_an_error_status_and_leaves_no_unread_answer_behind
     urls = [f"{url}/file/0", f"{url}/missing/1", *(f"{url}/file/{i}" for i in range(2, 10))]
     seen = []
     with pytest.raises(GypsumNotFoundError, match="object not found") as info:
-        for index, _ in _http.fetch_each("GET", urls, depth=4):
-            seen.append(index)
-    assert seen == [0] and info.value.url.endswith("/missing/1")
+        for reply in _http.fetch_each((("GET", u, {}, None) for u in urls), depth=4):
+            seen.append(json.loads(reply.body)["path"])
+    assert seen == ["/file/0"] and info.value.url.endswith("/missing/1")
     # The connections still waiting for answers were closed, not pooled: later requests get their own answers.
     assert [_http.get_json(f"{url}/file/x{i}")["path"] for i in range(6)] == [f"/file/x{i}" for i in range(6)]

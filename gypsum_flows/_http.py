@@ -453,10 +453,28 @@ def fetch_each(requests: Iterable[Request], *, depth: int, check_body: bool = Tr
     with closing(_connections().exchange_each(sent, (CONNECT_TIMEOUT, READ_TIMEOUT), depth)) as outcomes:
         for (method, url, headers, body), outcome in outcomes:
             if isinstance(outcome, Exception) or outcome.status in TRANSIENT_STATUSES:
-                yield fetch(method, url, headers=dict(headers), data=body, check_body=check_body)
+                yield _fetch_again(method, url, dict(headers), body, outcome, check_body)
                 continue
             _raise_for(outcome.status, outcome.headers, outcome.body, outcome.reason, method, url, check_body)
             yield outcome
+
+
+def _fetch_again(
+    method: str, url: str, headers: dict[str, str], body: bytes | None, first: Reply | Exception, check_body: bool
+) -> Reply:
+    """:func:`fetch` for a request whose first attempt (by :func:`fetch_each`) failed, which counts under the policy."""
+    answer = None if isinstance(first, Exception) else HTTPResponse(
+        status=first.status, headers=dict(first.headers), preload_content=False)  # fmt: skip
+    try:
+        retry = SAFE.increment(method, url, error=first) if answer is None else SAFE.increment(  # type: ignore[arg-type]
+            method, url, response=answer)  # fmt: skip
+    except MaxRetryError:
+        if isinstance(first, Exception):
+            raise transport_error(first, method, url) from None
+        _raise_for(first.status, first.headers, first.body, first.reason, method, url, check_body)
+        raise
+    retry.sleep(answer)
+    return fetch(method, url, policy=retry, headers=headers, data=body, check_body=check_body)
 
 
 def response_json(response: requests.Response | Reply, *, allow_empty: bool = False) -> Any:

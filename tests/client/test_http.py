@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from urllib3.exceptions import ConnectTimeoutError, ProtocolError
+from urllib3.exceptions import ConnectTimeoutError, ProtocolError, SSLError
 
 import gypsum_flows
 from gypsum_flows import _http
@@ -181,3 +181,50 @@ def test_fetch_each_raises_on_an_error_status_and_leaves_no_unread_answer_behind
     assert seen == ["/file/0"] and info.value.url.endswith("/missing/1")
     # The connections still waiting for answers were closed, not pooled: later requests get their own answers.
     assert [_http.get_json(f"{url}/file/x{i}")["path"] for i in range(6)] == [f"/file/x{i}" for i in range(6)]
+
+
+@pytest.fixture
+def tls_recorder(recorder, tmp_path):
+    """The recorder behind TLS, with a self-signed certificate for 127.0.0.1: ``(handler, url, cert_file)``."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    handler, url = recorder
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield handler, f"https://127.0.0.1:{server.server_address[1]}", str(cert_file)
+    server.shutdown()
+    server.server_close()
+
+
+def test_kept_alive_connections_speak_tls_and_check_the_certificate(tls_recorder):
+    handler, url, cert_file = tls_recorder
+    pool = ConnectionPool(ca_bundle=cert_file)
+    paths = [json.loads(pool.exchange("GET", f"{url}/file/{i}", {}, None, (5.0, 5.0)).body)["path"] for i in range(3)]
+    assert paths == ["/file/0", "/file/1", "/file/2"] and len(set(handler.ports)) == 1  # one TLS connection
+    with pytest.raises(SSLError, match="certificate verify failed"):  # the system's CAs do not trust it
+        ConnectionPool().exchange("GET", f"{url}/file/x", {}, None, (5.0, 5.0))

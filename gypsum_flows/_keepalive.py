@@ -4,9 +4,10 @@ Saving a version of 1,000 small files takes 1,000 GETs; uploading it, 1,000
 URL signings and 1,000 PUTs. Against a local server ``requests`` spends about
 0.57 ms of CPU on each such request and ``http.client`` on a kept-alive
 connection about 0.12 ms, which decides how fast such a version moves. So
-these per-file requests go over the connections pooled here, while
-:mod:`gypsum_flows._http` keeps the retry policy, the typed errors and
-``requests`` for everything else.
+these per-file requests go over the connections pooled here, one request at
+a time (:meth:`ConnectionPool.exchange`) or several in flight from one thread
+(:meth:`ConnectionPool.exchange_each`), while :mod:`gypsum_flows._http` keeps
+the retry policy, the typed errors and ``requests`` for everything else.
 
 Failures are raised as urllib3's exceptions, which
 :class:`urllib3.util.retry.Retry` classifies: :class:`ConnectTimeoutError`

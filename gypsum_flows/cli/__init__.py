@@ -42,7 +42,3 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"gypsum-flows {args.command}: error: {exc}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -146,8 +146,8 @@ def test_killed_batch_then_rerun_completes_everything(fresh_gypsum_server, uniqu
         lines.append(f"  - {{project: {projects[i % 2]}, asset: a{i}, version: v1, directory: data/a{i}}}")
     spec = tmp_path / "big.yaml"
     spec.write_text("\n".join(lines) + "\n")
-    command = [sys.executable, "-c", "import sys; from gypsum_flows.cli import main; sys.exit(main())",
-               "publish", str(spec), "--url", server.url, "--token-env", "BATCH_TOKEN", "--json"]
+    command = [sys.executable, "-m", "gypsum_flows", "publish", str(spec),
+               "--url", server.url, "--token-env", "BATCH_TOKEN", "--json"]
     env = _subprocess_env(BATCH_TOKEN=server.tokens["admin"])
 
     with open(tmp_path / "first.log", "wb") as log:

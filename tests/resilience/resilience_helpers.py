@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def assert_clean(server, projects: list[str]) -> None:
 
 
 #: Runs the ``gypsum-flows`` command line in a fresh interpreter.
-CLI = "import sys; from gypsum_flows.cli import main; sys.exit(main())"
+CLI = [sys.executable, "-m", "gypsum_flows"]  # the gypsum-flows command
 
 
 def cli_env(url: str, token: str | None, cache_dir: Path, **extra: str) -> dict[str, str]:

@@ -26,7 +26,7 @@ def _wait_for(condition, timeout: float, what: str) -> None:
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", CLI, *args], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_killed_batch_is_recovered_and_rerun_without_loss_or_duplicates(prefect_harness, fresh_gypsum_server,
@@ -42,7 +42,7 @@ def test_killed_batch_is_recovered_and_rerun_without_loss_or_duplicates(prefect_
     # Every file upload takes a second, so the kill lands while sessions are open.
     with FaultProxy(server.url, [Fault("slow", pattern=r"^PUT /", rate=1.0, delay=1.0)]) as proxy:
         env = cli_env(proxy.url, owner, tmp_path / "cache1", **api)
-        batch = subprocess.Popen([sys.executable, "-c", CLI, "publish", str(spec), "--no-recover"], env=env,
+        batch = subprocess.Popen([*CLI, "publish", str(spec), "--no-recover"], env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         try:
             _wait_for(lambda: proxy.requests_matching(r"^POST /upload/complete/") >= 2, 180, "two completed uploads")

@@ -11,12 +11,11 @@ import pytest
 import requests
 import yaml
 
-MAIN = "from gypsum_flows.cli import main; raise SystemExit(main())"
 
 
 def start(*args: str) -> tuple[subprocess.Popen, str, list[str]]:
     """Start the command; returns (process, url, lines printed before the URL)."""
-    proc = subprocess.Popen([sys.executable, "-c", MAIN, "server", *args], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "gypsum_flows", "server", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     lines = []
     for line in proc.stdout:
@@ -74,7 +73,8 @@ def test_restart_keeps_everything(tmp_path):
 
 
 def test_non_loopback_needs_users_file(tmp_path):
-    res = subprocess.run([sys.executable, "-c", MAIN, "server", "--root", str(tmp_path / "r"), "--host", "0.0.0.0"],
+    res = subprocess.run([sys.executable, "-m", "gypsum_flows", "server", "--root", str(tmp_path / "r"),
+                          "--host", "0.0.0.0"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 1
     assert "binding to 0.0.0.0 (not loopback) needs an explicit users file (--users)" in res.stderr

@@ -219,33 +219,51 @@ def _child(spec: dict) -> dict:
 
 
 def _measure(work: Path, url: str, token: str, small: Path, big: Path, repeat: int) -> dict[tuple, dict]:
-    """Run every case ``repeat`` times (fresh child and cache each time); keep the fastest run and the peak."""
+    """Run every case ``repeat`` times (fresh child and cache each time); keep the fastest run and the peak.
+
+    The clients take turns within each round, so a machine that speeds up or slows down during the
+    run (shared virtual machines do) weighs on all of them alike.
+    """
     results = {}
     plan = [("small", small, ("ours", "ref", "pooled")), ("big", big, ("ours", "ref", "plain", "transfer", "md5"))]
     for data, directory, whos in plan:
         for op in ("upload", "save"):
-            for who in whos:
-                if (who == "pooled" and op == "upload") or (who in ("transfer", "md5") and op == "save"):
-                    continue
-                runs = []
-                for k in range(1, repeat + 1):
-                    # Every upload goes to an asset of its own (nothing to deduplicate against); each client
-                    # reads back its own first upload, the bare pooled client reads ours.
-                    uploader = "ours" if who in ("pooled", "md5") else who
-                    asset = f"{data}-{uploader}-{k if op == 'upload' else 1}"
-                    cache = work / "caches" / f"{asset}-{op}-{who}-{k}"
-                    cache.mkdir(parents=True, exist_ok=True)
-                    spec = {"op": op, "who": who, "url": url, "token": token, "asset": asset,
-                            "directory": str(directory), "cache": str(cache)}  # fmt: skip
-                    runs.append(_child(spec))
-                    shutil.rmtree(cache, ignore_errors=True)
-                best = {"seconds": min(r["seconds"] for r in runs), "peak_mb": max(r["peak_mb"] for r in runs),
-                        "cpu": min(r["cpu"] for r in runs)}  # fmt: skip
-                results[(data, op, who)] = best
-                times = ", ".join(f"{r['seconds']:.2f}" for r in runs)
-                print(f"  {data:5} {op:6} {who:6} {best['seconds']:8.2f} s {best['peak_mb']:8.1f} MB "
-                      f"{best['cpu']:7.2f} s CPU  (runs: {times})", flush=True)  # fmt: skip
+            cases = [w for w in whos if not (w == "pooled" and op == "upload") and
+                     not (w in ("transfer", "md5") and op == "save")]  # fmt: skip
+            runs: dict[str, list[dict]] = {who: [] for who in cases}
+            for k in range(1, repeat + 1):
+                for who in cases:
+                    runs[who].append(_child(_spec(work, url, token, data, directory, op, who, k)))
+            for who in cases:
+                results[(data, op, who)] = _best(data, op, who, runs[who])
     return results
+
+
+def _spec(work: Path, url: str, token: str, data: str, directory: Path, op: str, who: str, k: int) -> dict:
+    """One run's parameters. Every upload goes to an asset of its own (nothing to deduplicate against);
+    each client reads back its own first upload, the bare pooled client reads ours."""
+    uploader = "ours" if who in ("pooled", "md5") else who
+    asset = f"{data}-{uploader}-{k if op == 'upload' else 1}"
+    cache = work / "caches" / f"{asset}-{op}-{who}-{k}"
+    if data == "big" and cache.parent.exists():
+        # Free the disk from the last big download. Small-file caches stay until the end: on ext4
+        # without a journal, creating files soon after deleting thousands is several times slower
+        # (the inode allocator skips recently deleted inodes one by one), which would slow whichever
+        # case runs next.
+        shutil.rmtree(cache.parent)
+    cache.mkdir(parents=True)
+    return {"op": op, "who": who, "url": url, "token": token, "asset": asset,
+            "directory": str(directory), "cache": str(cache)}  # fmt: skip
+
+
+def _best(data: str, op: str, who: str, runs: list[dict]) -> dict:
+    """The fastest run's time and CPU and the highest peak, printed with every run's time."""
+    best = {"seconds": min(r["seconds"] for r in runs), "peak_mb": max(r["peak_mb"] for r in runs),
+            "cpu": min(r["cpu"] for r in runs)}  # fmt: skip
+    times = ", ".join(f"{r['seconds']:.2f}" for r in runs)
+    print(f"  {data:5} {op:6} {who:8} {best['seconds']:8.2f} s {best['peak_mb']:8.1f} MB "
+          f"{best['cpu']:7.2f} s CPU  (runs: {times})", flush=True)  # fmt: skip
+    return best
 
 
 def _report(results: dict, files: int, size: int) -> None:

@@ -10,7 +10,9 @@ Example:
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+import time
+import weakref
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..constants import LATEST_FILE, LOGS_PREFIX, SUMMARY_FILE, USAGE_FILE
@@ -19,16 +21,40 @@ from .storage import Bucket
 from .web import HttpError
 
 
-def now_iso() -> str:
-    """The current UTC time as JavaScript's ``toISOString()`` writes it (milliseconds, ``Z``)."""
-    now = datetime.now(timezone.utc)
+#: How long ``..logs/`` entries are kept: the reference's daily job deletes older ones (section 2.8).
+LOG_RETENTION = timedelta(days=7)
+#: Seconds between two purges of old log entries, as the reference's daily job.
+_PURGE_INTERVAL = 24 * 3600.0
+#: When each served bucket's old log entries were last purged (``time.monotonic()``).
+_last_purge: weakref.WeakKeyDictionary[Bucket, float] = weakref.WeakKeyDictionary()
+
+
+def now_iso(now: datetime | None = None) -> str:
+    """``now`` (default: the current time) in UTC as JavaScript's ``toISOString()`` writes it (milliseconds, ``Z``)."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def write_log(bucket: Bucket, entry: dict[str, Any]) -> None:
-    """Append one ``..logs/{ISO time}_{6 digits}`` entry."""
+    """Append one ``..logs/{ISO time}_{6 digits}`` entry; the first of a server's run, and then one a day,
+    also deletes the entries older than :data:`LOG_RETENTION`."""
     suffix = 100000 + secrets.randbelow(900000)
     bucket.put_json(f"{LOGS_PREFIX}{now_iso()}_{suffix}", entry)
+    if time.monotonic() - _last_purge.get(bucket, -_PURGE_INTERVAL) >= _PURGE_INTERVAL:
+        _last_purge[bucket] = time.monotonic()
+        purge_logs(bucket)
+
+
+def purge_logs(bucket: Bucket, now: datetime | None = None) -> int:
+    """Delete the ``..logs/`` entries older than :data:`LOG_RETENTION` before ``now``; how many.
+
+    As the reference's daily job: an entry goes when its name sorts below the ISO time of the cutoff.
+    """
+    cutoff = LOGS_PREFIX + now_iso((now or datetime.now(timezone.utc)) - LOG_RETENTION)
+    old = [key for key in bucket.list(LOGS_PREFIX, recursive=True) if key < cutoff]
+    for key in old:
+        bucket.delete(key)
+    return len(old)
 
 
 def _finish_time(summary: dict[str, Any]) -> datetime | None:

@@ -157,3 +157,35 @@ def test_refresh(api, project, unique_name):
     missing = unique_name("missing")
     assert_error(api.call("POST", f"/refresh/latest/{missing}/a", "admin"), 400, "project does not exist")
     assert_error(api.call("POST", f"/refresh/usage/{missing}", "admin"), 400, "project does not exist")
+
+
+def _log_name(days_ago: float, suffix: int) -> str:
+    when = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days_ago)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z_{suffix}"
+
+
+def _remove_a_project(api, unique_name) -> None:
+    """An action that writes one log entry."""
+    project = unique_name()
+    assert api.create(project).status_code == 200
+    assert api.call("DELETE", f"/remove/{project}", "admin").status_code == 200
+
+
+def test_log_entries_older_than_seven_days_are_purged_once_a_day(fresh_api, unique_name):
+    """As the reference's daily job: the first entry a server logs also deletes those over 7 days old,
+    and the next purge waits a day."""
+    logs = fresh_api.server.root / "..logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stale, recent = _log_name(7.1, 111111), _log_name(6.9, 222222)
+    for name in (stale, recent):
+        (logs / name).write_text('{"type": "delete-project", "project": "old"}')
+
+    _remove_a_project(fresh_api, unique_name)
+    after = fresh_api.listing("..logs/", recursive=True)
+    assert f"..logs/{stale}" not in after and f"..logs/{recent}" in after
+    assert len(after) == 2  # the recent one and the removal just logged
+
+    later = _log_name(30, 333333)  # appears after the day's purge: kept until the next one
+    (logs / later).write_text('{"type": "delete-project", "project": "old"}')
+    _remove_a_project(fresh_api, unique_name)
+    assert f"..logs/{later}" in fresh_api.listing("..logs/", recursive=True)

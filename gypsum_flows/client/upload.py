@@ -1,12 +1,13 @@
 """Uploads: ``start_upload``, ``upload_files``, ``complete_upload``, ``abort_upload``, ``upload_directory``.
 
-Files are hashed in one streaming pass and streamed from disk on upload (never
-held in memory), on several threads over the shared session. Signing a file
-URL, the PUT, completion and abort are retried on transient failures; a
-completion or abort that already took effect counts as success. Starting an
-upload is repeated only when the server cannot have acted on it.
-``upload_directory`` aborts (on the same server) after any failure and the
-error names the file that failed.
+Files are hashed in one streaming pass. Files over 1 MiB stream from disk on
+threads of their own (never held in memory); smaller ones are read whole (at
+most one streaming block each) and sent from one thread with several requests
+in flight on kept-alive connections. Signing a file URL, the PUT, completion
+and abort are retried on transient failures; a completion or abort that
+already took effect counts as success. Starting an upload is repeated only
+when the server cannot have acted on it. ``upload_directory`` aborts (on the
+same server) after any failure and the error names the file that failed.
 
 Example:
     >>> upload_directory("/tmp/v1", "test-R", "basic", "v1", url=server.url, token=token)  # doctest: +SKIP

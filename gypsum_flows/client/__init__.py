@@ -11,7 +11,9 @@ contract's BUG/QUIRK notes):
   :mod:`gypsum_flows.errors`;
 - downloads verified against the manifest and written atomically under file
   locks compatible with gypsum_client and the R client;
-- ``save_version`` and ``upload_files`` work on threads (``concurrent=8``);
+- ``save_version`` and ``upload_files`` move ``concurrent=8`` files at once:
+  large ones on threads, small ones from one thread with that many requests
+  in flight on kept-alive connections;
 - ``deduplicate=True`` really deduplicates; keys with spaces work; aborts go
   to the same server; ``unlock_project`` from the R client.
 

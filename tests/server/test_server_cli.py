@@ -12,7 +12,6 @@ import requests
 import yaml
 
 
-
 def start(*args: str) -> tuple[subprocess.Popen, str, list[str]]:
     """Start the command; returns (process, url, lines printed before the URL)."""
     proc = subprocess.Popen([sys.executable, "-m", "gypsum_flows", "server", *args], stdout=subprocess.PIPE,

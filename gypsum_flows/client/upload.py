@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -28,31 +27,27 @@ from .._keepalive import Reply
 from ..auth import resolve_token
 from ..constants import SMALL_FILE_SIZE
 from ..errors import GypsumError, GypsumHTTPError, GypsumPermissionError, GypsumTransientError
+from ..md5cache import file_md5
 from ..names import check_name
 from ..progress import ProgressOption, Reporter
 from ._util import DEFAULT_CONCURRENCY, names_path, run_parallel, sanitize_path
 from .prepare import prepare_directory_upload
 from .read import fetch_summary
 
-_CHUNK = 1 << 20
 #: Small files are signed, then sent, this many at a time, so no signed URL waits long to be used.
 _SIGNING_BATCH = 256
 log = logging.getLogger(__name__)
 
 
 def md5_file(path: str) -> tuple[int, str]:
-    """Size and MD5 hex digest of a file, read once in chunks.
+    """Size and MD5 hex digest of a file, remembered while its size, mtime, ctime and inode stay the same.
 
     Example:
+        >>> import hashlib
         >>> md5_file(__file__)[1] == hashlib.md5(open(__file__, "rb").read()).hexdigest()
         True
     """
-    digest, size = hashlib.md5(), 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+    return file_md5(path)
 
 
 def _describe_files(files: Any, directory: str | None, deduplicate: bool) -> list[dict]:

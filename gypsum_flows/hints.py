@@ -40,8 +40,9 @@ HINTS: list[tuple[Callable[[BaseException], bool], str]] = [
      "another upload holds the project lock: retry later, or ask an admin to run `gypsum-flows recover`"),
     (lambda exc: isinstance(exc, GypsumPermissionError),
      "check the token (GYPSUM_TOKEN or --token-env) and that its user may upload to this project"),
-    (lambda exc: isinstance(exc, GypsumNotFoundError) and "project" in str(exc).lower(),
-     "create the project first (an admin's create_project), or check its name"),
+    (lambda exc: (isinstance(exc, GypsumNotFoundError) and "project" in str(exc).lower())
+     or "no existing permissions for project" in str(exc),
+     "does the project exist? An admin creates it first (create_project); or check its name"),
     (lambda exc: isinstance(exc, GypsumMetadataError),
      "fix the metadata file; `gypsum-flows check SPEC` lists every problem without uploading"),
     (_text_has("already exists with different content"),

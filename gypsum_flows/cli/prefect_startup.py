@@ -55,8 +55,9 @@ def prepare(home: Path | None = None, *, verbose: bool = False) -> None:
     """Set Prefect's environment for a quiet, patient start; does nothing once Prefect is imported.
 
     Args:
-        home: Use this PREFECT_HOME (and the embedded server over its database), ignoring any
-            configured API; ``None`` keeps the user's PREFECT_HOME and PREFECT_API_URL.
+        home: Use this PREFECT_HOME (and the embedded server over its database, with our
+            logging), ignoring any configured API; ``None`` keeps the user's PREFECT_HOME,
+            PREFECT_API_URL and any PREFECT_LOGGING_SETTINGS_PATH.
         verbose: Also show Prefect's INFO logs (every run started and finished) on the console.
     """
     if home is not None:
@@ -70,7 +71,7 @@ def prepare(home: Path | None = None, *, verbose: bool = False) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_TIMEOUT_SECONDS)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    if "PREFECT_LOGGING_SETTINGS_PATH" not in os.environ:
+    if home is not None or "PREFECT_LOGGING_SETTINGS_PATH" not in os.environ:  # a user's own config is kept
         folder = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / LOGGING_FILE

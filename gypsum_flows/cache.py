@@ -289,8 +289,8 @@ def _fetch_into(url: str, tmp: str, partial: _Partial, expected: int | None, key
 
 
 def _oversized(key: str, url: str, declared: int | None, size: int) -> GypsumUnsafeResponseError:
-    what = f"{declared} bytes" if declared is not None else "more bytes"
-    return GypsumUnsafeResponseError(f"the server sent {what} than the {size} expected", key=key, url=url)
+    what = f"declared a body of {declared} bytes" if declared is not None else "sent a longer body"
+    return GypsumUnsafeResponseError(f"the server {what}, more than the {size} bytes expected", key=key, url=url)
 
 
 def _check(key: str, got: tuple[int, str], size: int | None, md5: str | None) -> str | None:

@@ -42,7 +42,11 @@ def names_path(*names: str) -> str:
 
 def fetch_json(key: str, url: str, check: untrusted.DocumentCheck = untrusted.any_json) -> Any:
     """The JSON document stored at ``key``, passed through ``check`` (see :mod:`.untrusted`)."""
-    return check(_http.get_json(file_url(url, key)), key, url)
+    try:
+        doc = _http.get_json(file_url(url, key))
+    except GypsumUnsafeResponseError as exc:  # too large or too deep: say which document
+        raise untrusted.refusal(exc.reason, key, url) from None
+    return check(doc, key, url)
 
 
 def fetch_cacheable_json(

@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import _http, cache
 from ..constants import BUCKET_CACHE_NAME, MANIFEST_FILE, SMALL_FILE_SIZE
-from ..errors import GypsumNameError, GypsumNotFoundError, GypsumUnsafeResponseError
+from ..errors import GypsumNameError, GypsumNotFoundError
 from ..names import is_internal_path, is_safe_key, version_key
 from ..progress import ProgressOption, Reporter
 from . import untrusted
@@ -161,7 +161,8 @@ def _save_all(
     def save_small(batch: list[str]) -> None:
         keys = [f"{project}/{asset}/{version}/{path}" for path in batch]
         urls = [file_url(url, key) for key in keys]
-        limits = {u: cache.body_limit(manifest[p]["size"] if p in manifest else None) for u, p in zip(urls, batch)}
+        sizes = (manifest[path]["size"] if path in manifest else None for path in batch)
+        limits = {u: cache.body_limit(size) for u, size in zip(urls, sizes)}
         replies = _http.fetch_each((("GET", u, {}, None) for u in urls), depth=concurrent, check_body=False,
                                    limits=limits)  # fmt: skip
         for index, reply in enumerate(replies):
@@ -292,44 +293,46 @@ def _is_clone_link(link: str, cache_dir: str) -> bool:
     return os.path.abspath(os.path.join(os.path.dirname(link), os.readlink(link))).startswith(bucket)
 
 
-def _symlink(target: str, link: str, cache_dir: str) -> None:
-    """A symlink ``link`` -> ``target``; hard link or copy on Windows.
-
-    An existing symlink into the cache (an earlier clone's) is replaced atomically; any other
-    existing file is the user's and is left alone.
-    """
+def _symlink(target: str, link: str) -> None:
+    """A symlink ``link`` -> ``target``, atomically replacing one already there; hard link or copy on Windows."""
     try:
         os.symlink(target, link)
         return
     except FileExistsError:
-        if not _is_clone_link(link, cache_dir):
-            raise FileExistsError(errno.EEXIST, "clone_version does not replace a file it did not create", link) from None
+        if os.readlink(link) == target:
+            return
     except OSError as exc:
         if os.name != "nt":
             raise OSError(exc.errno or errno.EIO, f"cannot create a symbolic link to '{target}' at '{link}'") from exc
         cache.place_link(target, link)
         return
-    if os.readlink(link) != target:
-        replacement = f"{link}.gypsum-{os.getpid()}.tmp"
-        os.symlink(target, replacement)
-        os.replace(replacement, link)
+    replacement = f"{link}.gypsum-{os.getpid()}.tmp"
+    os.symlink(target, replacement)
+    os.replace(replacement, link)
 
 
-def _clone_folder(destination: str, path: str, made: set[str]) -> str:
-    """Where the clone of ``path`` goes, after checking its folder resolves inside ``destination`` (and making it).
+def _clone_places(destination: str, paths: list[str], cache_dir: str) -> dict[str, str]:
+    """Where each of ``paths`` goes in the clone ``destination`` (a real path), after checking nothing is in the way.
 
-    ``destination`` is a real path; ``made`` holds the folders already checked.
+    Raises:
+        FileExistsError: A file that is not a symlink into the cache (an earlier clone's) is at one of the
+            places, or a folder on the way is a symbolic link that leads outside ``destination``.
     """
-    link = os.path.join(destination, *path.split("/"))
-    folder = os.path.dirname(link)
-    if folder not in made:
-        # realpath before makedirs: a symlinked folder of the user's must not lead the clone outside.
-        real = os.path.realpath(folder)
-        if real != destination and not real.startswith(destination + os.sep):
-            raise GypsumUnsafeResponseError(f"it would be cloned outside {destination}", key=path)
-        os.makedirs(folder, exist_ok=True)
-        made.add(folder)
-    return link
+    places, checked = {}, set()
+    for path in paths:
+        places[path] = link = os.path.join(destination, *path.split("/"))
+        folder = os.path.dirname(link)
+        if folder not in checked:
+            real = os.path.realpath(folder)
+            if real != destination and not real.startswith(destination + os.sep):
+                raise FileExistsError(errno.EEXIST, f"clone_version does not write '{path}' through a symbolic "
+                                      f"link that leads outside {destination}", folder)  # fmt: skip
+            checked.add(folder)
+    clashes = [link for link in places.values() if os.path.lexists(link) and not _is_clone_link(link, cache_dir)]
+    if clashes:
+        raise FileExistsError(errno.EEXIST, f"clone_version does not replace files it did not create ({len(clashes)} "
+                              f"in the way, e.g. {clashes[:3]})", clashes[0])  # fmt: skip
+    return places
 
 
 def clone_version(
@@ -347,8 +350,9 @@ def clone_version(
     With ``download=False`` nothing but the manifest is downloaded and the
     symlinks may dangle; :func:`prepare_directory_upload` still turns them
     into upload links. A symlink into the cache already at a file's place
-    (an earlier clone) is replaced; any other file there is left alone and
-    raises ``FileExistsError``.
+    (an earlier clone's) is replaced; any other file there, or a symlinked
+    folder leading outside ``destination``, raises ``FileExistsError`` before
+    anything is written.
 
     Args:
         project: Project name.
@@ -369,6 +373,8 @@ def clone_version(
     manifest = load_manifest(project, asset, version, cache_dir, url)
     targets = cache.version_files(os.path.abspath(cache_dir), project, asset, version, manifest)
     os.makedirs(destination, exist_ok=True)
-    root, made = os.path.realpath(destination), set()
-    for path, target in targets.items():
-        _symlink(target, _clone_folder(root, path, made), cache_dir)
+    places = _clone_places(os.path.realpath(destination), list(manifest), cache_dir)
+    for folder in {os.path.dirname(link) for link in places.values()}:
+        os.makedirs(folder, exist_ok=True)
+    for path, link in places.items():
+        _symlink(targets[path], link)

@@ -65,6 +65,10 @@ class GypsumIntegrityError(GypsumError):
     """A downloaded or uploaded file does not match its expected size or MD5."""
 
 
+class GypsumFileChangedError(GypsumError):
+    """A local file changed (size, time or length read) while it was being uploaded; repeating will not help."""
+
+
 class GypsumNameError(GypsumError, ValueError):
     """A project, asset, version or path name is not allowed."""
 

@@ -16,8 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -34,32 +32,29 @@ from ..errors import (
     GypsumPermissionError,
     GypsumTransientError,
 )
+from ..md5cache import file_md5
 from ..names import check_name
 from ..progress import ProgressOption, Reporter
-from ._localfile import StreamedFile, open_regular, read_whole, stat_regular
+from ._localfile import StreamedFile, read_whole, stat_regular
 from ._util import DEFAULT_CONCURRENCY, names_path, run_parallel, sanitize_path
 from .prepare import prepare_directory_upload
 from .read import fetch_summary
 
-_CHUNK = 1 << 20
 #: Small files are signed, then sent, this many at a time, so no signed URL waits long to be used.
 _SIGNING_BATCH = 256
 log = logging.getLogger(__name__)
 
 
 def md5_file(path: str) -> tuple[int, str]:
-    """Size and MD5 hex digest of a file, read once in chunks.
+    """Size and MD5 hex digest of a file, remembered while its size, mtime, ctime and inode stay the same.
 
     Example:
+        >>> import hashlib
         >>> md5_file(__file__)[1] == hashlib.md5(open(__file__, "rb").read()).hexdigest()
         True
     """
-    digest, size = hashlib.md5(), 0
-    with io.FileIO(open_regular(path, path)[0], "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+    stat_regular(path, path)  # a FIFO or device is refused before anything opens it
+    return file_md5(path)
 
 
 def _describe_files(files: Any, directory: str | None, deduplicate: bool) -> list[dict]:

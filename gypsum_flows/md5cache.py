@@ -25,8 +25,10 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import sqlite3
 import threading
 import time
@@ -84,7 +86,12 @@ def compute_md5(path: str) -> tuple[int, str]:
         True
     """
     digest, size = hashlib.md5(), 0
-    with open(path, "rb") as handle:
+    # O_NONBLOCK: a FIFO swapped in after the caller's stat must not hang the open.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    with open(fd, "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)

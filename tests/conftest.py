@@ -21,7 +21,7 @@ import yaml
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="gypsum-flows-tests-"))
 os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect-home")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "300"  # embedded servers of subprocesses (the demo) on a loaded machine
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "300"  # the demo's, on a loaded machine
 os.environ["GYPSUM_CACHE_DIR"] = str(_SESSION_DIR / "default-cache")
 for _name in ("GYPSUM_REST_URL", "GYPSUM_TOKEN", "GITHUB_TOKEN", "PREFECT_API_URL"):
     os.environ.pop(_name, None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -35,6 +36,7 @@ from snakemake_interface_storage_plugins.storage_provider import (
 from tenacity import after_log, retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from gypsum_flows import client
+from gypsum_flows.constants import ENV_TOKEN
 from gypsum_flows.errors import GypsumError, is_transient
 
 from . import transfer
@@ -71,6 +73,9 @@ class StorageProvider(StorageProviderBase):
     def __post_init__(self) -> None:
         if self.settings is None:
             self.settings = StorageProviderSettings()
+        if self.settings.token:
+            # Spawned jobs inherit the environment; the token is kept out of their printed command (hide_token).
+            os.environ[ENV_TOKEN] = self.settings.token
         self.catalog = Catalog(self.settings.url, self.settings.cache_dir, self.logger)
 
     @classmethod

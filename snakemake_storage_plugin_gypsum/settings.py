@@ -1,12 +1,12 @@
 """The plugin's settings: ``--storage-gypsum-*`` flags and ``SNAKEMAKE_STORAGE_GYPSUM_*`` variables.
 
 Field types are real types, not strings (no ``from __future__ import
-annotations`` here): Snakemake builds its flags from them. The token is
-passed to spawned jobs through the environment (``env_var``), never on a
-command line, and is left out of the settings' repr.
+annotations`` here): Snakemake builds its flags from them. The token is left
+out of the settings' repr and out of the commands of spawned jobs, which
+Snakemake prints with ``--verbose`` (they get it through the environment).
 
 Example:
-    >>> "token" in repr(StorageProviderSettings(token="s3cret")) or "s3cret" in repr(StorageProviderSettings(token="s3cret"))
+    >>> "s3cret" in repr(StorageProviderSettings(token="s3cret"))
     False
 """
 
@@ -36,6 +36,14 @@ def unparse_switch(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def hide_token(token: str) -> str:
+    """What Snakemake puts in a spawned job's command (printed with ``--verbose``): nothing.
+
+    The provider hands the token to jobs through ``GYPSUM_TOKEN`` in the environment instead.
+    """
+    return ""
+
+
 def _switch(default: bool, help: str) -> bool:  # noqa: A002 - dataclass metadata's key
     # A plain bool field with default True would become a '--no-NAME' flag without the plugin prefix.
     return field(default=default, metadata={"help": help, "env_var": True, "metavar": "yes|no",
@@ -60,8 +68,8 @@ class StorageProviderSettings(StorageProviderSettingsBase):
         default=None,
         repr=False,
         metadata={"help": "GitHub token for publishing outputs (default: the gypsum token file, GYPSUM_TOKEN or "
-                          "GITHUB_TOKEN). Prefer the environment variable: a flag is visible to other users.",
-                  "env_var": True},  # fmt: skip
+                          "GITHUB_TOKEN). Use the environment variable: Snakemake logs its command line.",
+                  "env_var": True, "unparse": hide_token},  # fmt: skip
     )
     probation: Optional[bool] = _switch(False, "Publish output versions on probation (yes/no; default no).")
     deduplicate: Optional[bool] = _switch(

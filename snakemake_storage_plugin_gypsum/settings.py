@@ -78,5 +78,5 @@ class StorageProviderSettings(StorageProviderSettingsBase):
     )  # fmt: skip
     concurrent: Optional[int] = field(
         default=None, metadata={"help": "Files transferred at once per version (default: the client's, 8).",
-                                "env_var": True},  # fmt: skip
+                                "env_var": True, "type": int},  # fmt: skip
     )

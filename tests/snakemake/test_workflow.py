@@ -124,7 +124,7 @@ def test_example_publishes_once_and_reuses_the_gypsum_cache(published, tmp_path)
     ("config", "role", "message"),
     [
         (("fail=1",), "owner", "failing on purpose"),
-        ((), "stranger", "gypsum://{project}/zeisel-brain-summary/{version}"),
+        ((), "stranger", "gypsum storage gypsum://{project}/zeisel-brain-summary/{version}: 403"),
     ],
     ids=["rule-fails", "publication-refused"],
 )

@@ -20,6 +20,13 @@ from gypsum_flows import client  # noqa: E402
 EXAMPLE_DATA = Path(__file__).parents[2] / "gypsum_flows" / "examples" / "data" / "zeisel-brain"
 
 
+@pytest.fixture(autouse=True)
+def _restore_gypsum_token(monkeypatch):
+    """The provider exports a configured token as GYPSUM_TOKEN for spawned jobs; keep it out of other tests."""
+    monkeypatch.setenv("GYPSUM_TOKEN", "placeholder")
+    monkeypatch.delenv("GYPSUM_TOKEN")
+
+
 @pytest.fixture(scope="session")
 def published(gypsum_server, tmp_path_factory) -> Published:
     """zeisel-brain as FIRST (files) and LINKED (the same files, deduplicated into links to FIRST)."""

@@ -26,13 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from faultproxy import Fault, FaultProxy  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _restore_gypsum_token(monkeypatch):
-    """The provider exports a configured token as GYPSUM_TOKEN for spawned jobs; keep it out of other tests."""
-    monkeypatch.setenv("GYPSUM_TOKEN", "placeholder")
-    monkeypatch.delenv("GYPSUM_TOKEN")
-
-
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
@@ -141,13 +134,13 @@ def test_single_file_output_into_existing_version_is_refused(published, settings
 
 def test_single_file_output_into_a_new_version_publishes_it(published, settings_for, tmp_path, unique_name):
     version = unique_name("one")
-    obj = make_provider(tmp_path, settings_for()).object(published.query(version, "sub/only.txt"))
+    obj = make_provider(tmp_path, settings_for()).object(f"gypsum://{published.project}/single/{version}/sub/only.txt")
     obj.local_path().parent.mkdir(parents=True)
     obj.local_path().write_text("only")
     (obj.local_path().parent / "stray.txt").write_text("not published")
     obj.store_object()
     assert obj.exists()
-    manifest = client.fetch_manifest(published.project, "zeisel-brain", version, cache_dir=False, url=published.url)
+    manifest = client.fetch_manifest(published.project, "single", version, cache_dir=False, url=published.url)
     assert list(manifest) == ["sub/only.txt"]
 
 
@@ -178,7 +171,7 @@ def test_glob_lists_versions_and_files(published, settings_for, tmp_path):
 
 def test_errors_name_the_query_and_hide_the_token(published, settings_for, tmp_path, unique_name):
     settings = settings_for("stranger")
-    obj = make_provider(tmp_path, settings).object(published.query(unique_name("v")))
+    obj = make_provider(tmp_path, settings).object(f"gypsum://{published.project}/refused/{unique_name('v')}")
     obj.local_path().mkdir(parents=True)
     (obj.local_path() / "a.txt").write_text("a")
     with pytest.raises(WorkflowError) as caught:
@@ -197,11 +190,11 @@ def test_failed_upload_is_aborted_leaving_no_version_and_no_lock(published, sett
     with FaultProxy(published.url, [Fault("corrupt_request", pattern=r"^PUT ", rate=1.0)]) as proxy:
         settings = StorageProviderSettings(url=proxy.url, cache_dir=settings_for().cache_dir,
                                            token=published.server.tokens["owner"])  # fmt: skip
-        obj = make_provider(tmp_path, settings).object(published.query(version))
+        obj = make_provider(tmp_path, settings).object(f"gypsum://{published.project}/aborted/{version}")
         obj.local_path().mkdir(parents=True)
         (obj.local_path() / "data.txt").write_text("will arrive corrupted")
         with pytest.raises(WorkflowError, match=f"gypsum storage {obj.query}"):
             obj.store_object()
         assert proxy.counts["corrupt_request"] >= 1
-    assert version not in client.list_versions(published.project, "zeisel-brain", url=published.url)
+    assert version not in client.list_versions(published.project, "aborted", url=published.url)
     assert not (published.server.root / published.project / LOCK_FILE).exists()

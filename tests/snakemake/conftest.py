@@ -7,11 +7,18 @@ this folder is skipped as a whole.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("snakemake", reason="Snakemake 9 needs Python 3.11 or later")
+
+# Snakemake discovers plugins by scanning sys.path, which a default editable install does not extend
+# (README, "Snakemake"); `python -m pytest` has the repository there already, a bare `pytest` may not.
+REPOSITORY = str(Path(__file__).resolve().parents[2])
+if REPOSITORY not in (str(Path(p or ".").resolve()) for p in sys.path):
+    sys.path.append(REPOSITORY)
 
 from snakemake_helpers import FIRST, LINKED, Published  # noqa: E402
 

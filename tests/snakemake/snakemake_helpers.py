@@ -6,9 +6,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import snakemake_storage_plugin_gypsum
+
 #: The versions of zeisel-brain the session publishes: files, then the same files as links.
 FIRST, LINKED = "2024-02-01", "2024-03-01"
 ASSET = "zeisel-brain"
+#: The folder holding the plugin package under test: on the path, Snakemake finds that copy by its name.
+PLUGIN_ROOT = str(Path(snakemake_storage_plugin_gypsum.__file__).resolve().parents[1])
 
 
 @dataclass

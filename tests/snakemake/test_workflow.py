@@ -12,15 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from snakemake_helpers import FIRST, LINKED, data_requests
+from snakemake_helpers import FIRST, LINKED, PLUGIN_ROOT, data_requests
 
-import snakemake_storage_plugin_gypsum
 from gypsum_flows import client
 from gypsum_flows.constants import LOCK_FILE
 
 SNAKEFILE = Path(__file__).parents[2] / "examples" / "snakemake" / "Snakefile"
-#: The folder holding the plugin package under test: on PYTHONPATH, Snakemake finds that copy by its name.
-PLUGIN_ROOT = str(Path(snakemake_storage_plugin_gypsum.__file__).parents[1])
 
 
 def snakemake_command() -> list[str]:

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -21,7 +22,11 @@ from typing import Any, TypeVar
 from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_common.logging import get_logger
 from snakemake_interface_storage_plugins.common import Operation
-from snakemake_interface_storage_plugins.io import IOCacheStorageInterface, Mtime, get_constant_prefix
+from snakemake_interface_storage_plugins.io import (
+    IOCacheStorageInterface,
+    Mtime,
+    get_constant_prefix,
+)
 from snakemake_interface_storage_plugins.storage_object import (
     StorageObjectGlob,
     StorageObjectRead,
@@ -33,7 +38,13 @@ from snakemake_interface_storage_plugins.storage_provider import (
     StorageProviderBase,
     StorageQueryValidationResult,
 )
-from tenacity import after_log, retry, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import (
+    after_log,
+    retry,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from gypsum_flows import client
 from gypsum_flows.constants import ENV_TOKEN
@@ -83,11 +94,11 @@ class StorageProvider(StorageProviderBase):
         """Queries shown by ``snakemake --help`` and checked by the interface's tests."""
         return [
             ExampleQuery("gypsum://scrnaseq/zeisel-brain/2024-02-01/counts.csv",
-                         "One file of a published version.", QueryType.INPUT),  # fmt: skip
+                         "One file of a published version.", QueryType.INPUT),
             ExampleQuery("gypsum://scrnaseq/zeisel-brain/latest/counts.csv",
-                         "One file of the asset's latest version (resolved once per run).", QueryType.INPUT),  # fmt: skip
+                         "One file of the asset's latest version (resolved once per run).", QueryType.INPUT),
             ExampleQuery("gypsum://scrnaseq/zeisel-brain/2024-02-01",
-                         "A whole version as a directory (input, or directory() output to publish).", QueryType.ANY),  # fmt: skip
+                         "A whole version as a directory (input, or directory() output to publish).", QueryType.ANY),
         ]
 
     def rate_limiter_key(self, query: str, operation: Operation) -> Any:
@@ -132,12 +143,11 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
     def target(self) -> GypsumQuery:
         """The query with ``latest`` resolved (once per run)."""
         if self._parsed is None:
-            with _about(self.query):
-                try:
-                    parsed = parse_query(self.query)
-                except ValueError as exc:
-                    raise WorkflowError(str(exc)) from None
-                self._parsed = self._call(lambda: self.provider.catalog.resolve(parsed))
+            try:
+                parsed = parse_query(self.query)
+            except ValueError as exc:
+                raise WorkflowError(str(exc)) from None
+            self._parsed = self._call(lambda: self.provider.catalog.resolve(parsed))
         return self._parsed
 
     def local_suffix(self) -> str:
@@ -175,7 +185,7 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
         if parent in cache.exists_in_storage or self.cache_key() in cache.exists_in_storage:
             return
         info = self._version()
-        version_key = self.cache_key(self.target.version_key)
+        version_key = self.cache_key(self.target.version_key)  # a file's inventory parent
         cache.exists_in_storage[version_key] = info is not None and info.complete
         if info is None or not info.complete:
             cache.exists_in_storage[self.cache_key()] = False
@@ -189,8 +199,6 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
             cache.checksum[key] = f"md5:{entry['md5sum']}"
         if self.cache_key() not in cache.exists_in_storage:
             cache.exists_in_storage[self.cache_key()] = False
-        if not self.target.is_version:
-            cache.exists_in_storage[parent] = True
 
     def exists(self) -> bool:
         """A file: listed in its complete version. A version: complete on the server (probational or not)."""
@@ -228,13 +236,14 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
         if self._entry() is None:
             raise WorkflowError(f"gypsum storage {self.print_query}: does not exist")
         if target.is_version:
-            more = {} if settings.concurrent is None else {"concurrent": settings.concurrent}
+            more: dict[str, Any] = {} if settings.concurrent is None else {"concurrent": settings.concurrent}
             cached = self._call(lambda: client.save_version(target.project, target.asset, target.version,
                                                             cache_dir=settings.cache_dir, url=settings.url, **more))  # fmt: skip
             files = self._version().files  # type: ignore[union-attr]
             self._call(lambda: transfer.place_version(files, cached, self.local_path(), target))
         else:
-            cached = self._call(lambda: client.save_file(target.project, target.asset, target.version, target.path,
+            path = str(target.path)
+            cached = self._call(lambda: client.save_file(target.project, target.asset, target.version, path,
                                                          cache_dir=settings.cache_dir, url=settings.url))  # fmt: skip
             transfer.place_file(cached, self.local_path())
 
@@ -304,8 +313,9 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
         project, asset = parts[:2]
         versions = parts[2:3] or self._call(lambda: client.list_versions(project, asset, url=self.provider.settings.url))
         out = []
+        catalog = self.provider.catalog
         for version in versions:
-            info = self._call(lambda v=version: self.provider.catalog.version(project, asset, v))
+            info = self._call(functools.partial(catalog.version, project, asset, version))
             if info is None or not info.complete:
                 continue
             base = f"{SCHEME}{project}/{asset}/{version}"

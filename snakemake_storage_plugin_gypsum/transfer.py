@@ -18,6 +18,7 @@ import shutil
 import stat
 import uuid
 from pathlib import Path
+from typing import Any
 
 from gypsum_flows import client
 from gypsum_flows.errors import GypsumError
@@ -96,7 +97,7 @@ def publish(
         deduplicate=deduplicate, probation=probation, url=url, token=token, directory=str(folder),
     )  # fmt: skip
     try:
-        more = {} if concurrent is None else {"concurrent": concurrent}
+        more: dict[str, Any] = {} if concurrent is None else {"concurrent": concurrent}
         client.upload_files(init, directory=str(folder), url=url, **more)
         client.complete_upload(init, url=url)
     except BaseException:

@@ -38,7 +38,7 @@ def schema_path(check: MetadataCheck, fetch_schema: SchemaFetcher) -> str:
     return check.schema_file or fetch_schema(check.schema_name)
 
 
-def check_spec(path: str | Path, fetch_schema: SchemaFetcher | None = None) -> BatchSpec:
+def check_spec(path: str | Path, fetch_schema: SchemaFetcher | None = None, allow_outside: bool = False) -> BatchSpec:
     """Load ``path`` (see :func:`load_spec`) and validate every local metadata file of its assets.
 
     A folder asset must carry valid metadata (as its ``metadata`` rule says); a
@@ -46,7 +46,7 @@ def check_spec(path: str | Path, fetch_schema: SchemaFetcher | None = None) -> B
     after cloning). Raises :class:`SpecError` listing every problem, each with
     the spec line of the asset and the metadata file and field at fault.
     """
-    spec = load_spec(path)
+    spec = load_spec(path, allow_outside=allow_outside)
     fetch = fetch_schema or _default_fetcher()
     problems = [p for job in spec.assets for p in job_metadata_problems(job, fetch)]
     if problems:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -63,6 +63,7 @@ def publish_batch(
     concurrency: int | None = None,
     recover_interrupted_upload: bool = True,
     credentials: GypsumCredentials | str | None = None,
+    allow_outside: bool = False,
 ) -> list[Outcome]:
     """Publish every asset of the YAML spec at ``spec`` (a path; relative paths inside it are from its folder).
 
@@ -73,6 +74,8 @@ def publish_batch(
             publishes, then publish it again (needs an admin token).
         credentials: A GypsumCredentials block, the name of a saved one, or ``None``
             for the client defaults (GYPSUM_REST_URL, GYPSUM_TOKEN, the cached token).
+        allow_outside: Accept folders outside the spec's own folder (refused by default,
+            so a spec from an untrusted source cannot publish whatever the worker can read).
 
     Returns:
         One outcome per asset, in spec order.
@@ -82,7 +85,7 @@ def publish_batch(
         BatchFailedError: Some assets failed; the others were published.
     """
     creds = resolve_credentials(credentials)
-    batch = check_batch_spec(spec, credentials=creds)
+    batch = check_batch_spec(spec, allow_outside, credentials=creds)
     limit = max(1, min(concurrency or batch.concurrency or DEFAULT_CONCURRENCY, MAX_CONCURRENCY))
     key = artifact_key("gypsum-batch", batch.path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     progress = Progress(len(batch.assets), f"{key}-progress", f"Publishing {len(batch.assets)} assets of {spec}")
@@ -102,9 +105,15 @@ def publish_batch(
 
 
 @task(name="check_spec", task_run_name="check_spec({path})", cache_policy=NO_CACHE)
-def check_batch_spec(path: str, *, credentials: GypsumCredentials | None = None) -> BatchSpec:
+def check_batch_spec(
+    path: str, allow_outside: bool = False, *, credentials: GypsumCredentials | None = None
+) -> BatchSpec:
     """Validate the spec and every local metadata file it names; raise SpecError with every problem."""
-    return check_spec(path, fetch_schema=resolve_credentials(credentials).get_client().fetch_metadata_schema)
+    fetch = resolve_credentials(credentials).get_client().fetch_metadata_schema
+    batch = check_spec(path, fetch_schema=fetch, allow_outside=allow_outside)
+    for field, folder in batch.outside:
+        get_run_logger().warning("%s: %s is outside the spec's folder (allowed)", field, folder)
+    return batch
 
 
 @task(name="publish_asset", task_run_name="publish_asset[{job.label}]", cache_policy=NO_CACHE)

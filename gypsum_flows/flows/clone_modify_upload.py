@@ -116,9 +116,11 @@ def clone_modify_upload(
             if exists:
                 ensure_same_content(label, folder_entries(work), published_entries(project, asset, version, creds))
                 return unchanged(project, asset, version)
-            stats = upload_or_recover(work, project, asset, version, probation=probation, deduplicate=deduplicate,
-                                      credentials=creds, recover=recover_interrupted_upload)
-        outcome = Outcome(outcome="published", detail=f"cloned from {'/'.join(source)}", **stats)
+            outcome = upload_or_recover(work, project, asset, version, probation=probation,
+                                        deduplicate=deduplicate, credentials=creds, recover=recover_interrupted_upload)
+        if outcome.outcome != "published":
+            return outcome
+        outcome.detail = f"cloned from {'/'.join(source)}"
         emit_published(outcome, creds.resolved_url(), probation)
         return outcome
 

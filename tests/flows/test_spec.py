@@ -10,12 +10,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from flows_helpers import BROKEN_METADATA, MALFORMED, write_asset
 
 from gypsum_flows.batch import SpecError, check_spec, load_spec
 from gypsum_flows.batch.spec import MAX_DEPTH, MAX_SPEC_BYTES, spec_json_schema
 from gypsum_flows.cli import main
-
-from flows_helpers import BROKEN_METADATA, MALFORMED, write_asset
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -150,7 +149,8 @@ def test_alias_bomb_is_refused_at_once(spec_dir):
 
 
 def test_a_lone_alias_or_anchor_is_refused_with_its_line(spec_dir):
-    path = write_spec(spec_dir, "defaults: {project: p}\nassets:\n  - &one {asset: a, version: v, directory: data/ok}\n")
+    text = "defaults: {project: p}\nassets:\n  - &one {asset: a, version: v, directory: data/ok}\n"
+    path = write_spec(spec_dir, text)
     with pytest.raises(SpecError, match=r"batch.yaml:3: YAML anchors and aliases .*found anchor &one"):
         load_spec(path)
     path = write_spec(spec_dir, "x: 1\nassets:\n  - *nowhere\n")

@@ -151,6 +151,8 @@ class SpecDocument(BaseModel):
 
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec, description="Values inherited by every asset.")
     concurrency: int | None = Field(None, ge=1, le=64, description="How many assets to publish at once.")
+    strict: StrictBool = Field(False, description="All or nothing: any asset with invalid metadata stops the "
+                               "whole batch before any upload (default: the other assets are published).")
     assets: list[AssetSpec] = Field(min_length=1, description="The versions to publish.")
 
 
@@ -216,6 +218,7 @@ class BatchSpec(BaseModel):
 
     path: str
     concurrency: int | None = None
+    strict: bool = False
     assets: list[AssetJob]
     outside: list[tuple[str, str]] = Field(
         default_factory=list, description="(field, folder) of every allowed folder outside the spec's folder."
@@ -252,8 +255,8 @@ def load_spec(path: str | Path, allow_outside: bool = False) -> BatchSpec:
     jobs, more = resolver.resolve()
     if problems or more:
         raise SpecError(problems + more)
-    return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency, assets=jobs,
-                     outside=resolver.outside)
+    return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency, strict=document.strict,
+                     assets=jobs, outside=resolver.outside)
 
 
 def _read(file: str) -> str:

@@ -177,15 +177,22 @@ def run_per_project(
     """
     waiting = list(jobs)
     running: dict[PrefectFuture[Outcome], AssetJob] = {}
-    while waiting or running:
-        busy = {job.project for job in running.values()}
-        ready = next((job for job in waiting if job.project not in busy), None)
-        if ready is not None and len(running) < limit:
+
+    def fill() -> None:
+        while len(running) < limit:
+            busy = {job.project for job in running.values()}
+            ready = next((job for job in waiting if job.project not in busy), None)
+            if ready is None:
+                return
             waiting.remove(ready)
             running[submit(ready)] = ready
-            continue
+
+    fill()
+    while running:
         done = next(as_completed(list(running)))
-        yield running.pop(done), done
+        job = running.pop(done)
+        fill()  # the next asset starts before the caller reports this one
+        yield job, done
 
 
 def _outcome(job: AssetJob, future: PrefectFuture[Outcome]) -> Outcome:

@@ -194,7 +194,8 @@ def test_a_huge_value_is_echoed_shortened(spec_dir, capsys):
     named = write_spec(spec_dir, f"assets:\n  - {{project: p, asset: '{name}', version: v, directory: '{name}'}}\n",
                        name="named.yaml")
     expected = {typed: ["assets[0].probation: should be true or false (got 'n/xxx", "…)", "unknown key"],
-                named: ["assets[0].asset: cannot contain '/' (got 'n/xxx", "assets[0].directory: cannot use folder"]}
+                named: ["assets[0].asset: asset name cannot contain '/'", "(got 'n/xxx", "…)",
+                        "assets[0].directory: cannot use folder"]}
     for path, words in expected.items():
         assert main(["check", str(path)]) == 1
         err = capsys.readouterr().err

@@ -61,6 +61,7 @@ from .errors import (
     GypsumQuotaExceededError,
     GypsumTransientError,
 )
+from .hints import hint_for
 
 #: Statuses worth repeating a safe request for.
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -191,7 +192,7 @@ def error_for(status: int | None, reason: str, method: str | None = None, url: s
         cls = GypsumInvalidRequestError
     else:
         cls = GypsumHTTPError
-    return cls(reason, status=status, method=method, url=url)
+    return cls(reason + hint_for(status, reason, url), status=status, method=method, url=url)
 
 
 def _error_reason(headers: Mapping[str, str], body: bytes) -> str | None:

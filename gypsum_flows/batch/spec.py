@@ -111,11 +111,31 @@ class AssetSpec(AssetFields):
     clone: CloneSpec | None = Field(None, description="Build the version from an existing one instead.")
 
 
+class UploaderSpec(BaseModel):
+    """Someone allowed to upload into a declared project."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: StrictStr = Field(description="GitHub login or organisation.")
+    trusted: bool = Field(False, description="Skip probation for this uploader's versions.")
+
+
+class ProjectSpec(BaseModel):
+    """A project the batch needs: ``publish`` creates it when it is missing and the token is an admin's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr = Field(description="Project name.")
+    owners: list[StrictStr] = Field(min_length=1, description="GitHub logins or organisations owning it.")
+    uploaders: list[UploaderSpec] = Field(default_factory=list, description="Who else may upload.")
+
+
 class SpecDocument(BaseModel):
     """A batch spec file: shared defaults, an optional concurrency limit and the assets."""
 
     model_config = ConfigDict(extra="forbid", title="gypsum-flows batch spec")
 
+    projects: list[ProjectSpec] = Field(default_factory=list, description="Projects to create if missing.")
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec, description="Values inherited by every asset.")
     concurrency: int | None = Field(None, ge=1, le=64, description="How many assets to publish at once.")
     assets: list[AssetSpec] = Field(min_length=1, description="The versions to publish.")
@@ -183,6 +203,7 @@ class BatchSpec(BaseModel):
 
     path: str
     concurrency: int | None = None
+    projects: list[ProjectSpec] = Field(default_factory=list)
     assets: list[AssetJob]
 
 
@@ -218,7 +239,8 @@ def load_spec(path: str | Path) -> BatchSpec:
     jobs, more = _Resolver(document, Path(path), lines).resolve()
     if problems or more:
         raise SpecError(problems + more)
-    return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency, assets=jobs)
+    return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency,
+                     projects=document.projects, assets=jobs)  # fmt: skip
 
 
 class _Loader(yaml.SafeLoader):
@@ -325,6 +347,8 @@ class _Resolver:
 
     def resolve(self) -> tuple[list[AssetJob], list[SpecProblem]]:
         self.check_defaults()
+        for index, project in enumerate(self.document.projects):
+            self.check_name(("projects", index, "name"), project.name, "project")
         jobs: list[AssetJob] = []
         first_seen: dict[tuple[str, str, str], int] = {}
         for index, entry in enumerate(self.document.assets):

@@ -11,10 +11,12 @@ import argparse
 import importlib
 import sys
 
+from .. import __version__
 from ..errors import GypsumError
 
 #: Command modules under ``gypsum_flows.cli``, in ``--help`` order.
 COMMANDS = ["server", "demo", "index", "recover", "publish"]
+COMMANDS += ["project", "versions", "probation", "login"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Publish datasets to gypsum, run a local gypsum server, index metadata.",
     )
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)

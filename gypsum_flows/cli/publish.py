@@ -49,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = subparsers.add_parser(
         "check",
         help="validate a batch spec and all its local metadata without uploading",
-        description="Validate the spec (names, folders, duplicates, keys) and every metadata file it would publish.",
+        description="Validate the spec (names, folders, duplicates, keys) and every metadata file it would publish. "
+        "With --url, also check that its projects exist on that server (exit 1 if one is missing and undeclared).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -74,6 +75,17 @@ def run_check(args: argparse.Namespace) -> int:
     """Validate the spec and its metadata; print what would be published."""
     spec = _check(args)
     print(f"{args.spec}: OK, {len(spec.assets)} assets")
+    if args.url:
+        from ..blocks import GypsumCredentials
+        from ._projects import missing_projects
+
+        declared = {p.name for p in spec.projects}
+        missing = missing_projects(spec, GypsumCredentials(url=args.url).get_client())
+        for name in missing:
+            what = "publish will create it (needs an admin's token)" if name in declared else "publish will fail"
+            print(f"  project '{name}' does not exist on {args.url}: {what}")
+        if set(missing) - declared:
+            return 1
     for job in spec.assets:
         clone = job.clone
         source = job.directory if clone is None else f"clone of {clone.project}/{clone.asset}/{clone.version}"
@@ -83,17 +95,29 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_publish(args: argparse.Namespace) -> int:
     """Check the spec (before importing Prefect), run publish-batch, print the per-asset summary."""
-    _check(args)
+    spec = _check(args)
+    credentials = _credentials(args)
+    _create_projects(spec, credentials)
     from ..flows import BatchFailedError, publish_batch
 
     try:
         outcomes = publish_batch(args.spec, concurrency=args.concurrency,
-                                 recover_interrupted_upload=not args.no_recover, credentials=_credentials(args))
+                                 recover_interrupted_upload=not args.no_recover, credentials=credentials)
         code = 0
     except BatchFailedError as exc:
         outcomes, code = exc.outcomes, 1
     _print_outcomes(outcomes, args.json)
     return code
+
+
+def _create_projects(spec: Any, credentials: Any) -> None:
+    """Create the projects the spec declares and the server lacks, saying so."""
+    from ..blocks import GypsumCredentials
+    from ._projects import create_declared
+
+    block = GypsumCredentials.load(credentials) if isinstance(credentials, str) else credentials
+    for line in create_declared(spec, block.get_client()):
+        print(line, flush=True)
 
 
 def _credentials(args: argparse.Namespace) -> Any:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from .. import _http, cache
 from ..constants import MANIFEST_FILE
+from ..errors import GypsumNotFoundError
 
 T = TypeVar("T")
 
@@ -58,8 +59,13 @@ def fetch_cacheable_json(
 def load_manifest(
     project: str, asset: str, version: str, cache_dir: str | bool, url: str, overwrite: bool = False
 ) -> dict:
-    """A version's manifest, cached unless ``cache_dir`` is ``False``."""
-    return fetch_cacheable_json(project, asset, version, MANIFEST_FILE, cache_dir, url, overwrite)
+    """A version's manifest, cached unless ``cache_dir`` is ``False``; a missing version's error lists the others."""
+    try:
+        return fetch_cacheable_json(project, asset, version, MANIFEST_FILE, cache_dir, url, overwrite)
+    except GypsumNotFoundError as exc:
+        from .explain import existing_versions, version_not_found
+
+        raise version_not_found(project, asset, version, exc, existing_versions(project, asset, url)) from None
 
 
 def cast_datetime(value: str) -> datetime:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 
-from .. import _http
+from .. import _http, hints
 from ..cache import bucket_path, resolve_cache
 from ..constants import LATEST_FILE, PERMISSIONS_FILE, QUOTA_FILE, SUMMARY_FILE, USAGE_FILE
+from ..errors import GypsumNotFoundError
+from . import explain
 from ._util import cast_datetime, fetch_cacheable_json, fetch_json, load_manifest, strip_prefix
 
 
@@ -34,7 +36,11 @@ def fetch_latest(project: str, asset: str, url: str | None = None) -> str:
         >>> fetch_latest("test-R", "basic", url=server.url)  # doctest: +SKIP
         'v3'
     """
-    return fetch_json(f"{project}/{asset}/{LATEST_FILE}", _http.resolve_url(url))["version"]
+    url = _http.resolve_url(url)
+    try:
+        return fetch_json(f"{project}/{asset}/{LATEST_FILE}", url)["version"]
+    except GypsumNotFoundError as exc:
+        raise explain.no_latest(project, asset, exc, explain.existing_versions(project, asset, url)) from None
 
 
 def fetch_manifest(
@@ -73,7 +79,11 @@ def fetch_summary(
     """
     cache = _cache_or_off(cache_dir)
     url = _http.resolve_url(url)
-    out = fetch_cacheable_json(project, asset, version, SUMMARY_FILE, cache, url, overwrite)
+    try:
+        out = fetch_cacheable_json(project, asset, version, SUMMARY_FILE, cache, url, overwrite)
+    except GypsumNotFoundError as exc:
+        versions = explain.existing_versions(project, asset, url)
+        raise explain.version_not_found(project, asset, version, exc, versions) from None
     for field in ("upload_start", "upload_finish"):
         if field in out:
             out[field] = cast_datetime(out[field])
@@ -90,7 +100,11 @@ def fetch_permissions(project: str, url: str | None = None) -> dict:
         >>> fetch_permissions("test-R", url=server.url)["owners"]  # doctest: +SKIP
         ['owner-user']
     """
-    perms = fetch_json(f"{project}/{PERMISSIONS_FILE}", _http.resolve_url(url))
+    try:
+        perms = fetch_json(f"{project}/{PERMISSIONS_FILE}", _http.resolve_url(url))
+    except GypsumNotFoundError as exc:
+        raise GypsumNotFoundError(hints.create_project(project), status=exc.status, method=exc.method,
+                                  url=exc.url) from None  # fmt: skip
     for uploader in perms.get("uploaders", []):
         if "until" in uploader:
             uploader["until"] = cast_datetime(uploader["until"])

@@ -95,6 +95,16 @@ def _start(app: object, sock: socket.socket) -> tuple[uvicorn.Server, threading.
     return server, thread
 
 
+def generated_users_file(root: str | os.PathLike[str]) -> Path:
+    """Where the users file generated for ``root`` lives: ``<root>.state/users.yaml``, outside the served folder.
+
+    Example:
+        >>> generated_users_file("/data/registry")
+        PosixPath('/data/registry.state/users.yaml')
+    """
+    return state_dir(Path(root).resolve()) / "users.yaml"
+
+
 def serve_in_thread(
     root: str | os.PathLike[str],
     users_file: str | os.PathLike[str] | None = None,
@@ -126,7 +136,7 @@ def serve_in_thread(
     if users_file is None:
         if not is_loopback(host):
             raise ValueError(f"binding to {host} (not loopback) needs an explicit users file (--users)")
-        users_file = generate_users_file(state_dir(root) / "users.yaml")
+        users_file = generate_users_file(generated_users_file(root))
     users_file = Path(users_file).resolve()
     if root in users_file.parents:
         raise ValueError(f"the users file {users_file} is inside the served root {root}; move it out")

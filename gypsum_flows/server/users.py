@@ -125,6 +125,22 @@ def generate_users_file(path: Path, login: str = "local-admin") -> Path:
     return path
 
 
+def admin_token(path: str | os.PathLike[str]) -> str:
+    """The token of the first administrator listed in a users file (``ValueError`` if none has one).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = generate_users_file(pathlib.Path(tempfile.mkdtemp()) / "users.yaml")
+        >>> len(admin_token(f)) > 20
+        True
+    """
+    users = load_users(path)
+    for user in users.users:
+        if users.is_admin(user):
+            return user.token
+    raise ValueError(f"{path}: no administrator has a token in this users file")
+
+
 def identify(call: Call) -> User:
     """The user behind the request's bearer token (401 if none or unknown)."""
     user = call.state.users.find(call.bearer())

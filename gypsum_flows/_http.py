@@ -84,6 +84,12 @@ SAFE = _policy(read=4, statuses=TRANSIENT_STATUSES)
 #: Policy for requests that may change state: only connection refused/unreachable, 429 and 503.
 GUARDED = _policy(read=0, statuses=NOT_ACTED_STATUSES)
 
+#: Options applied to every request, as gypsum_client's ``REQUESTS_MOD`` (change them in place):
+#: ``verify`` (``True``, ``False`` or a CA bundle file or folder), ``cert`` (a client certificate file, or
+#: ``(cert, key)``), ``timeout`` (seconds, or ``(connect, read)``) and ``proxies`` (as in ``requests``).
+REQUESTS_MOD: dict[str, Any] = {"verify": True}
+_MOD_OPTIONS = ("verify", "cert", "timeout", "proxies")
+
 _POOL_SIZE = 32
 #: Bytes per socket write when streaming a request body (urllib3's default of 16 KiB is slow for GiB files).
 _BLOCKSIZE = 1 << 20
@@ -144,26 +150,50 @@ def session() -> requests.Session:
             sess.mount("https://", adapter)
             sess.headers["User-Agent"] = _USER_AGENT
             # requests re-reads the whole environment on every request when trust_env is on (milliseconds
-            # each); proxies are looked up once per host instead (_proxies_for), the CA bundle once here.
+            # each); proxies are looked up once per host instead (_proxies_for), the CA bundle once (_ca_bundle),
+            # and both are handed to each request with REQUESTS_MOD (_send).
             sess.trust_env = False
-            sess.verify = _ca_bundle()
             _session_state.update(pid=os.getpid(), session=sess)
         return _session_state["session"]
 
 
+@functools.lru_cache(maxsize=1)
 def _ca_bundle() -> str:
     """The CA certificates to trust: ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's (as requests)."""
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or requests.certs.where()
 
 
-@functools.lru_cache(maxsize=1)
+def _mod() -> tuple[str | bool, Any, tuple[float, float] | None]:
+    """``(verify, cert, timeout)`` from :data:`REQUESTS_MOD`: what to trust, what to present, how long to wait."""
+    unknown = set(REQUESTS_MOD) - set(_MOD_OPTIONS)
+    if unknown:
+        raise GypsumInvalidRequestError(f"REQUESTS_MOD: unsupported option(s) {sorted(unknown)} "
+                                        f"(supported: {', '.join(_MOD_OPTIONS)})")  # fmt: skip
+    verify = REQUESTS_MOD.get("verify", True)
+    timeout = REQUESTS_MOD.get("timeout")
+    if isinstance(timeout, (int, float)):
+        timeout = (float(timeout), float(timeout))
+    return (_ca_bundle() if verify is True else verify), REQUESTS_MOD.get("cert"), timeout
+
+
 def _connections() -> ConnectionPool:
-    """The process-wide pool of kept-alive connections used by :func:`fetch`."""
-    return ConnectionPool(_ca_bundle())
+    """The process-wide pool of kept-alive connections used by :func:`fetch`, for the current ``REQUESTS_MOD``."""
+    verify, cert, _ = _mod()
+    return _pool(verify, cert if cert is None or isinstance(cert, str) else tuple(cert))
+
+
+@functools.lru_cache(maxsize=8)
+def _pool(verify: str | bool, cert: str | tuple[str, str] | None) -> ConnectionPool:
+    return ConnectionPool(verify if isinstance(verify, str) else None, verify=verify is not False, cert=cert)
+
+
+def _proxies_for(scheme: str, netloc: str) -> dict[str, str]:
+    """``REQUESTS_MOD["proxies"]``, else the environment's proxies for one host."""
+    return REQUESTS_MOD.get("proxies") or _environ_proxies(scheme, netloc)
 
 
 @functools.lru_cache(maxsize=64)
-def _proxies_for(scheme: str, netloc: str) -> dict[str, str]:
+def _environ_proxies(scheme: str, netloc: str) -> dict[str, str]:
     """The environment's proxies (``HTTPS_PROXY``, ``NO_PROXY``...) for one host, looked up once."""
     return requests.utils.get_environ_proxies(f"{scheme}://{netloc}/")
 
@@ -285,6 +315,11 @@ def _with_retries(
         retry.sleep(answer)
 
 
+def _timeout() -> tuple[float, float]:
+    """``REQUESTS_MOD["timeout"]``, else the defaults of :mod:`gypsum_flows.constants`."""
+    return _mod()[2] or (CONNECT_TIMEOUT, READ_TIMEOUT)
+
+
 def _headers(token: str | None, headers: dict[str, str] | None) -> dict[str, str]:
     out = dict(headers or {})
     if token:
@@ -314,9 +349,10 @@ def _send(
     merged.update(headers)
     prepared = requests.PreparedRequest()
     prepared.prepare(method=method, url=url, headers=merged, data=data, **kwargs)
+    verify, cert, _ = _mod()
     try:
         response = sess.get_adapter(url).send(
-            prepared, stream=stream, timeout=timeout, verify=sess.verify, cert=sess.cert,
+            prepared, stream=stream, timeout=timeout, verify=verify, cert=cert,
             proxies=_proxies_for(*urlsplit(url)[:2]),
         )  # fmt: skip
         if not stream:
@@ -369,7 +405,7 @@ def request(
 
     def attempt() -> tuple[int, Mapping[str, str], requests.Response]:
         rewind()
-        response = _send(sess, method, url, sent, data, timeout or (CONNECT_TIMEOUT, READ_TIMEOUT), stream, **kwargs)
+        response = _send(sess, method, url, sent, data, timeout or _timeout(), stream, **kwargs)
         return response.status_code, response.headers, response
 
     response = _with_retries(method, url, policy, attempt, discard=lambda r: r.close())
@@ -416,7 +452,7 @@ def fetch(
     def attempt() -> tuple[int, Mapping[str, str], Reply]:
         rewind()
         try:
-            reply = pool.exchange(method, url, sent, data, timeout or (CONNECT_TIMEOUT, READ_TIMEOUT))
+            reply = pool.exchange(method, url, sent, data, timeout or _timeout())
         except Urllib3Error as exc:
             raise _NoResponse(exc) from None
         except (ValueError, http.client.InvalidURL) as exc:  # a bad scheme, port or character
@@ -451,7 +487,7 @@ def fetch_each(requests: Iterable[Request], *, depth: int, check_body: bool = Tr
         return
     sent = ((method, url, {"User-Agent": _USER_AGENT, **headers}, body) for method, url, headers, body in requests)
     # closing(): the requests still in flight are dropped at once when an error status ends the loop.
-    with closing(_connections().exchange_each(sent, (CONNECT_TIMEOUT, READ_TIMEOUT), depth)) as outcomes:
+    with closing(_connections().exchange_each(sent, _timeout(), depth)) as outcomes:
         for (method, url, headers, body), outcome in outcomes:
             if isinstance(outcome, Exception) or outcome.status in TRANSIENT_STATUSES:
                 yield _fetch_again(method, url, dict(headers), body, outcome, check_body)

@@ -19,6 +19,9 @@ N matching requests). Kinds:
 - ``"status200"``: relay the answer with status 200 whatever it was (the reference
   server's error-body-under-200 quirk).
 
+With ``tls=(cert_file, key_file)`` the proxy speaks HTTPS to its clients (and tells the server so with
+``X-Forwarded-Proto``, so presigned URLs come back as ``https``).
+
 ``counts`` tells how many faults of each kind were injected and ``log`` lists
 ``(method, path, kind or None)`` for every request seen.
 
@@ -35,6 +38,7 @@ import http.client
 import random
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -96,6 +100,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         upstream = http.client.HTTPConnection(self.server.upstream_host, self.server.upstream_port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
+        if self.server.tls:
+            headers["X-Forwarded-Proto"] = "https"
         upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
         for key, value in headers.items():
             upstream.putheader(key, value)
@@ -154,8 +160,13 @@ class _Handler(BaseHTTPRequestHandler):
 class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream: str, faults: list[Fault], seed: int) -> None:
+    def __init__(self, upstream: str, faults: list[Fault], seed: int, tls: tuple[str, str] | None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.tls = tls
+        if tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self.socket = context.wrap_socket(self.socket, server_side=True)
         parts = urlsplit(upstream)
         self.upstream_host, self.upstream_port = parts.hostname, parts.port or 80
         self.faults = faults
@@ -180,10 +191,11 @@ class _ProxyServer(ThreadingHTTPServer):
 class FaultProxy:
     """A running fault-injecting proxy in front of ``upstream`` (see the module docs)."""
 
-    def __init__(self, upstream: str, faults: list[Fault] | None = None, seed: int = 0) -> None:
-        self._server = _ProxyServer(upstream, list(faults or []), seed)
+    def __init__(self, upstream: str, faults: list[Fault] | None = None, seed: int = 0,
+                 tls: tuple[str, str] | None = None) -> None:  # fmt: skip
+        self._server = _ProxyServer(upstream, list(faults or []), seed, tls)
         host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="fault-proxy")
 
     @property

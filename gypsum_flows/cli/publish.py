@@ -20,8 +20,8 @@ from ..errors import GypsumAuthError
 EXAMPLES = """examples:
   gypsum-flows check deployments/specs/scrnaseq.yaml
   GYPSUM_TOKEN=... gypsum-flows publish deployments/specs/scrnaseq.yaml --url http://127.0.0.1:8787
-  gypsum-flows publish specs/release.yaml --token-env RELEASE_TOKEN --concurrency 8
-  gypsum-flows publish specs/release.yaml --credentials-block production-gypsum --json
+  gypsum-flows publish specs/release.yaml --url https://gypsum.artifactdb.com --token-env RELEASE_TOKEN
+  gypsum-flows publish specs/release.yaml --credentials-block production-gypsum --json   # the block names its URL
 """
 
 

@@ -119,9 +119,18 @@ def generate_users_file(path: Path, login: str = "local-admin") -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"admins": [login], "users": [{"login": login, "token": secrets.token_urlsafe(32), "orgs": []}]}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        yaml.safe_dump(doc, handle)
+    # Written whole under a private name, then linked into place: a server and a --print-token starting at
+    # the same moment both end up with the one file that won, never a half-written one.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            yaml.safe_dump(doc, handle)
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)
     return path
 
 

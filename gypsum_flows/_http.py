@@ -51,12 +51,20 @@ from urllib3.util.retry import Retry
 
 from . import __version__
 from ._keepalive import ConnectionPool, Reply, Request, split_url
-from .constants import CONNECT_TIMEOUT, MAX_DOCUMENT_SIZE, READ_TIMEOUT, default_rest_url
+from .constants import (
+    CONNECT_TIMEOUT,
+    ENV_OFFLINE,
+    MAX_DOCUMENT_SIZE,
+    READ_TIMEOUT,
+    default_rest_url,
+    offline_from_environment,
+)
 from .errors import (
     GypsumHTTPError,
     GypsumInvalidRequestError,
     GypsumLockedError,
     GypsumNotFoundError,
+    GypsumOfflineError,
     GypsumPermissionError,
     GypsumQuotaExceededError,
     GypsumTransientError,
@@ -316,6 +324,13 @@ def _with_retries(
         retry.sleep(answer)
 
 
+def refuse_if_offline(what: str, url: str) -> None:
+    """Raise :class:`GypsumOfflineError` in offline mode (``GYPSUM_OFFLINE``): nothing may touch the network."""
+    if offline_from_environment():
+        raise GypsumOfflineError(f"offline ({ENV_OFFLINE} is set): did not {what} {url.split('?')[0]}; only what "
+                                 "the cache holds is available (complete versions, manifests, summaries)")  # fmt: skip
+
+
 def _timeout() -> tuple[float, float]:
     """``REQUESTS_MOD["timeout"]``, else the defaults of :mod:`gypsum_flows.constants`."""
     return _mod()[2] or (CONNECT_TIMEOUT, READ_TIMEOUT)
@@ -402,6 +417,7 @@ def request(
     Example:
         >>> request("GET", "http://127.0.0.1:9/list", policy=GUARDED.new(total=0))  # doctest: +SKIP
     """
+    refuse_if_offline(f"send {method}", url)
     sess, rewind, sent = session(), _rewinder(data), _headers(token, headers)
 
     def attempt() -> tuple[int, Mapping[str, str], requests.Response]:
@@ -443,6 +459,7 @@ def fetch(
     """
     if params:
         url = f"{url}?{urlencode(params)}"
+    refuse_if_offline(f"send {method}", url)
     if _proxies_for(*split_url(url)[:2]):
         return _fetch_proxied(method, url, policy=policy, token=token, headers=headers, data=data, timeout=timeout,
                               check_body=check_body, limit=limit)  # fmt: skip
@@ -501,6 +518,7 @@ def fetch_each(
     first = next(requests, None)
     if first is None:
         return
+    refuse_if_offline(f"send {first[0]}", first[1])
     requests = itertools.chain([first], requests)
     if _proxies_for(*split_url(first[1])[:2]):
         for method, url, headers, body in requests:

@@ -54,7 +54,10 @@ _CHUNK = 1 << 16
 
 @dataclass
 class Fault:
-    """One fault rule: ``kind`` on requests matching ``pattern``, at ``rate`` or for the ``first`` N."""
+    """One fault rule: ``kind`` on requests matching ``pattern``, at ``rate`` or for the ``first`` N.
+
+    ``after`` lets that many matching requests through untouched before the rule applies.
+    """
 
     kind: str
     pattern: str = ""
@@ -62,14 +65,17 @@ class Fault:
     first: int = 0
     retry_after: float = 1.0
     delay: float = 1.0
+    after: int = 0
     matched: int = field(default=0, init=False)
 
     def fires(self, request_line: str, rng: random.Random) -> bool:
         if not re.search(self.pattern, request_line):
             return False
         self.matched += 1
+        if self.matched <= self.after:
+            return False
         if self.first:
-            return self.matched <= self.first
+            return self.matched - self.after <= self.first
         return rng.random() < self.rate
 
 

@@ -11,6 +11,9 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
+from ..constants import MAX_FILE_SIZE
+from ._common import parse_size
+
 EXAMPLES = """examples:
   gypsum-flows server --root ./registry
   gypsum-flows server --root ./registry --port 8787 --users users.yaml --metadata-dir ./metadata
@@ -38,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--metadata-dir", help="folder served under /metadata/ (the SQLite metadata index)")
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+    parser.add_argument("--max-file-size", type=parse_size, default=MAX_FILE_SIZE, metavar="SIZE",
+                        help="refuse uploads of larger files, as the real gypsum does (default: 5GiB less "
+                        "5MiB, gypsum's single-upload limit; 0 for no limit)")  # fmt: skip
     parser.add_argument("--print-token", action="store_true",
                         help="print the admin token of the users file (generating it if needed) and exit")  # fmt: skip
     parser.set_defaults(func=run)
@@ -79,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server = serve_in_thread(args.root, args.users, args.host, args.port, args.metadata_dir)
+        server = serve_in_thread(args.root, args.users, args.host, args.port, args.metadata_dir,
+                                 args.max_file_size or None)  # fmt: skip
         if args.users is None:
             _say_users_file(server.users_file, generated, sys.stdout)
             print(f"its admin token: export GYPSUM_TOKEN=$(gypsum-flows server --root {shlex.quote(args.root)} "

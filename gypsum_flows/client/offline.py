@@ -32,7 +32,7 @@ def _folders(path: str) -> list[str]:
 
 
 def _nothing(what: str, cache_dir: str) -> GypsumOfflineError:
-    return GypsumOfflineError(f"offline (GYPSUM_OFFLINE is set): the cache at {cache_dir} holds no {what}; "
+    return GypsumOfflineError(f"offline mode: the cache at {cache_dir} holds no {what}; "
                               "save it once while online (e.g. save_version)")  # fmt: skip
 
 

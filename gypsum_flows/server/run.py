@@ -13,6 +13,7 @@ from pathlib import Path
 import uvicorn
 from filelock import FileLock, Timeout
 
+from ..constants import MAX_FILE_SIZE
 from .app import create_app, state_dir
 from .users import generate_users_file, load_users
 
@@ -111,13 +112,15 @@ def serve_in_thread(
     host: str = "127.0.0.1",
     port: int = 0,
     metadata_dir: str | os.PathLike[str] | None = None,
+    max_file_size: int | None = MAX_FILE_SIZE,
 ) -> RunningServer:
     """Start a local gypsum server on ``root`` and return once it accepts requests.
 
     Without ``users_file`` a users file with one administrator and a random
     token is generated in the private state folder (``<root>.state/users.yaml``)
     and reused on restart; that needs a loopback ``host``. ``port=0`` picks a
-    free port. Only one server may serve a root at a time.
+    free port. Only one server may serve a root at a time. Uploads of a file over ``max_file_size`` bytes
+    (default: gypsum's 4.995 GiB single-upload limit; ``None`` for none) are refused before the lock.
 
     Raises:
         ValueError: a non-loopback host without a users file, a users file inside
@@ -143,7 +146,7 @@ def serve_in_thread(
     users = load_users(users_file)
     claim = _claim_root(root)
     try:
-        app = create_app(root, users, metadata_dir)
+        app = create_app(root, users, metadata_dir, max_file_size)
         sock = _listen(host, port)
         server, thread = _start(app, sock)
     except BaseException:

@@ -70,7 +70,7 @@ from .errors import (
     GypsumTransientError,
     GypsumUnsafeResponseError,
 )
-from .hints import hint_for
+from .next_steps import for_status
 
 #: Statuses worth repeating a safe request for.
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -231,7 +231,7 @@ def error_for(status: int | None, reason: str, method: str | None = None, url: s
         cls = GypsumInvalidRequestError
     else:
         cls = GypsumHTTPError
-    return cls(reason + hint_for(status, reason, url), status=status, method=method, url=url)
+    return cls(reason + for_status(status, reason, url), status=status, method=method, url=url)
 
 
 def _error_reason(headers: Mapping[str, str], body: bytes) -> str | None:
@@ -603,6 +603,10 @@ def fetch_json(method: str, url: str, attempts: int = 3, limit: int = MAX_DOCUME
     raise AssertionError("unreachable")
 
 
+#: Reads up to ``n`` more bytes of a streamed body.
+BodyReader = Callable[[int], bytes]
+
+
 @contextmanager
 def stream_get(url: str, *, headers: dict[str, str] | None = None) -> Iterator[tuple[int, int | None, BodyReader]]:
     """``GET`` ``url`` and yield its status, its declared ``Content-Length`` (or ``None``) and a body reader.
@@ -623,10 +627,6 @@ def stream_get(url: str, *, headers: dict[str, str] | None = None) -> Iterator[t
         yield response.status_code, int(declared) if declared.isdigit() else None, _body_reader(response, url)
     finally:
         response.close()
-
-
-#: Reads up to ``n`` more bytes of a streamed body.
-BodyReader = Callable[[int], bytes]
 
 
 def _body_reader(response: requests.Response, url: str) -> BodyReader:

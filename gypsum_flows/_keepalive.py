@@ -151,6 +151,9 @@ class ConnectionPool:
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise _broken(netloc, exc) from exc
+        except BaseException:  # e.g. the body's file changed while it was read: the request is half-sent
+            conn.close()
+            raise
         return conn, scheme, netloc
 
     def _receive(self, conn: http.client.HTTPConnection, scheme: str, netloc: str, limit: int | None = None) -> Reply:

@@ -81,6 +81,10 @@ class GypsumUnsafeResponseError(GypsumIntegrityError):
         super().__init__(f"refused {what}" + (f" from {url}" if url else "") + f": {reason}")
 
 
+class GypsumFileChangedError(GypsumError):
+    """A local file changed (size, time or length read) while it was being uploaded; repeating will not help."""
+
+
 class GypsumNameError(GypsumError, ValueError):
     """A project, asset, version or path name is not allowed."""
 

@@ -1,47 +1,68 @@
-"""What to do next, appended to the errors people meet first (the typed error classes stay the same).
+"""What to do about a failure: one table of hints, shared by the CLI and the flows' reports.
+
+Pure code (no Prefect): the CLI prints a hint under an error, and a batch's
+summary table shows one beside each failed asset.
 
 Example:
-    >>> print(hint_for(400, "no existing permissions for project 'demo'", "http://127.0.0.1:8787/upload/start/x"))
-    ; project 'demo' does not exist: create it with 'gypsum-flows project create demo --owner LOGIN' (needs an admin's token)
+    >>> hint_for(GypsumAuthError("no token"))
+    'set GYPSUM_TOKEN (or --token-env VAR), or log in once so the token is cached'
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
-from urllib.parse import urlsplit
+from collections.abc import Callable
 
-_NO_PERMISSIONS = re.compile(r"no existing permissions for project '([^']*)'")
+from .errors import (
+    GypsumAuthError,
+    GypsumLockedError,
+    GypsumMetadataError,
+    GypsumNotFoundError,
+    GypsumPermissionError,
+    GypsumTransientError,
+)
 
 
-def create_project(project: str) -> str:
-    """How to create a missing project, and who may."""
-    return (f"project '{project}' does not exist: create it with "
-            f"'gypsum-flows project create {project} --owner LOGIN' (needs an admin's token)")  # fmt: skip
+def _text_has(*words: str) -> Callable[[BaseException], bool]:
+    return lambda exc: any(word in str(exc) for word in words)
 
 
-def is_local(url: str | None) -> bool:
-    """Whether ``url`` points at this machine (a local gypsum server).
+#: (does this exception match, what to do about it), first match wins.
+HINTS: list[tuple[Callable[[BaseException], bool], str]] = [
+    (_text_has("Failed to reach API"),
+     ("is the Prefect server in PREFECT_API_URL running? Start one (`prefect server start`), "
+      "or unset PREFECT_API_URL to use an embedded one")),
+    (_text_has("attempting to connect to ephemeral"),
+     ("the embedded Prefect server did not start in time: raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, "
+      "or start one (`prefect server start`) and set PREFECT_API_URL")),
+    (lambda exc: isinstance(exc, GypsumAuthError),
+     "set GYPSUM_TOKEN (or --token-env VAR), or log in once so the token is cached"),
+    (lambda exc: isinstance(exc, GypsumLockedError),
+     "another upload holds the project lock: retry later, or ask an admin to run `gypsum-flows recover`"),
+    (lambda exc: isinstance(exc, GypsumPermissionError),
+     "check the token (GYPSUM_TOKEN or --token-env) and that its user may upload to this project"),
+    (lambda exc: (isinstance(exc, GypsumNotFoundError) and "project" in str(exc).lower())
+     or "no existing permissions for project" in str(exc),
+     "does the project exist? An admin creates it: `gypsum-flows project create NAME --owner LOGIN`"),
+    (lambda exc: isinstance(exc, GypsumMetadataError),
+     "fix the metadata file; `gypsum-flows check SPEC` lists every problem without uploading"),
+    (_text_has("already exists with different content"),
+     "published versions are immutable: give the new content a new version name"),
+    (lambda exc: isinstance(exc, GypsumTransientError),
+     "is the gypsum server reachable (--url or GYPSUM_REST_URL)? Retrying later may work"),
+]
+
+
+def hint_for(exc: BaseException) -> str:
+    """What to do about ``exc`` (or its cause), or ``""`` when nothing useful can be said.
 
     Example:
-        >>> is_local("http://127.0.0.1:8787"), is_local("http://localhost:1"), is_local("https://gypsum.artifactdb.com")
-        (True, True, False)
+        >>> hint_for(GypsumAuthError("no token"))
+        'set GYPSUM_TOKEN (or --token-env VAR), or log in once so the token is cached'
     """
-    host = urlsplit(url or "").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def hint_for(status: int | None, reason: str, url: str | None) -> str:
-    """``"; <what to do>"`` for a known error, else ``""``."""
-    missing = _NO_PERMISSIONS.search(reason)
-    if missing:
-        return "; " + create_project(missing.group(1))
-    if status == 401 and is_local(url):
-        return ("; this local server knows only the tokens in its users file (--users, or the generated "
-                "<root>.state/users.yaml): export GYPSUM_TOKEN=$(gypsum-flows server --root ROOT --print-token)")
+    for candidate in (exc, exc.__cause__):
+        if candidate is None:
+            continue
+        for matches, hint in HINTS:
+            if matches(candidate):
+                return hint
     return ""

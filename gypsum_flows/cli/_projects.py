@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import hints
+from .. import next_steps
 from ..errors import GypsumNotFoundError, GypsumPermissionError
 
 
@@ -29,7 +29,7 @@ def create_declared(spec: Any, client: Any) -> list[str]:
     missing = missing_projects(spec, client)
     for name in missing:
         if name not in declared:  # before creating any, so a failing batch creates nothing
-            raise GypsumNotFoundError(hints.create_project(name) + ", or declare it under 'projects:' in the spec")
+            raise GypsumNotFoundError(next_steps.create_project(name) + ", or declare it under 'projects:' in the spec")
     said = []
     for name in missing:
         project = declared[name]

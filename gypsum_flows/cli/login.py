@@ -13,7 +13,7 @@ import sys
 
 from ..constants import ENV_TOKEN
 from ..errors import GypsumAuthError
-from ..hints import is_local
+from ..next_steps import is_local
 from ._common import add_connection, emit, token_from
 
 EXAMPLES = """examples:

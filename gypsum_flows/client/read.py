@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from .. import _http, hints
+from .. import _http, next_steps
 from ..cache import bucket_path, resolve_cache
 from ..constants import LATEST_FILE, PERMISSIONS_FILE, QUOTA_FILE, SUMMARY_FILE, USAGE_FILE, offline_from_environment
 from ..errors import GypsumNotFoundError
@@ -115,9 +115,9 @@ def fetch_permissions(project: str, url: str | None = None) -> dict:
         ['owner-user']
     """
     try:
-        perms = fetch_json(f"{project}/{PERMISSIONS_FILE}", _http.resolve_url(url))
+        perms = fetch_json(f"{project}/{PERMISSIONS_FILE}", _http.resolve_url(url), untrusted.permissions)
     except GypsumNotFoundError as exc:
-        raise GypsumNotFoundError(hints.create_project(project), status=exc.status, method=exc.method,
+        raise GypsumNotFoundError(next_steps.create_project(project), status=exc.status, method=exc.method,
                                   url=exc.url) from None  # fmt: skip
     for uploader in perms.get("uploaders", []):
         if "until" in uploader:
@@ -142,7 +142,7 @@ def fetch_usage(project: str, url: str | None = None) -> int:
         >>> fetch_usage("test-R", url=server.url)  # doctest: +SKIP
         72
     """
-    return fetch_json(f"{project}/{USAGE_FILE}", _http.resolve_url(url))["total"]
+    return fetch_json(f"{project}/{USAGE_FILE}", _http.resolve_url(url), untrusted.usage)
 
 
 def _list_dirs(prefix: str | None, url: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 import threading
@@ -16,6 +17,8 @@ from filelock import FileLock, Timeout
 from ..constants import MAX_FILE_SIZE
 from .app import create_app, state_dir
 from .users import generate_users_file, load_users
+
+logger = logging.getLogger("gypsum_flows.server")
 
 #: Seconds to wait for the server to accept requests.
 STARTUP_TIMEOUT = 30.0
@@ -119,7 +122,8 @@ def serve_in_thread(
     Without ``users_file`` a users file with one administrator and a random
     token is generated in the private state folder (``<root>.state/users.yaml``)
     and reused on restart; that needs a loopback ``host``. ``port=0`` picks a
-    free port. Only one server may serve a root at a time. Uploads of a file over ``max_file_size`` bytes
+    free port. Only one server may serve a root at a time; temporary files
+    that interrupted uploads left behind are removed at start. Uploads of a file over ``max_file_size`` bytes
     (default: gypsum's 4.995 GiB single-upload limit; ``None`` for none) are refused before the lock.
 
     Raises:
@@ -147,6 +151,10 @@ def serve_in_thread(
     claim = _claim_root(root)
     try:
         app = create_app(root, users, metadata_dir, max_file_size)
+        # Holding the claim, no other server writes here: every temporary file is a crashed PUT's.
+        swept = app.state.bucket.sweep_temp()
+        if swept:
+            logger.info("removed %d temporary files left by interrupted uploads in %s", swept, root)
         sock = _listen(host, port)
         server, thread = _start(app, sock)
     except BaseException:

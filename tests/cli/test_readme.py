@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SECTION = "## Your first publication in five minutes"
-TOKEN_COMMANDS = re.compile(r"gypsum-flows (publish|recover|project|probation|login)\b|GYPSUM_TOKEN=|token=")
+TOKEN_COMMANDS = re.compile(r"gypsum-flows (publish|recover|project|probation|login)\b|\bGYPSUM_TOKEN=|\btoken=")
 
 
 def walkthrough() -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,10 +14,15 @@ import pytest
 from flows_helpers import (
     BROKEN_METADATA,
     MALFORMED,
+    age_lock,
+    big_asset_spec,
     create_project,
     credentials,
+    json_outcomes,
+    publish_command,
     read_artifacts,
     requests_matching,
+    subprocess_env,
     wait_for_events,
     write_asset,
 )
@@ -83,13 +88,45 @@ def test_batch_of_ten_with_one_broken_then_rerun_is_unchanged(fresh_gypsum_serve
     assert [p for p in requests_matching(server, "POST", "/upload/start/") if "/lost/" not in p] == starts
 
 
-def test_invalid_spec_fails_the_flow_before_any_request(fresh_gypsum_server, tmp_path):
+def test_invalid_metadata_fails_its_asset_before_any_request(fresh_gypsum_server, tmp_path):
     write_asset(tmp_path / "bad", {"x": "1"}, metadata=BROKEN_METADATA)
     spec = tmp_path / "s.yaml"
     spec.write_text("defaults: {project: p}\nassets:\n  - {asset: a, version: v1, directory: bad}\n")
-    with pytest.raises(SpecError, match=r"s.yaml:3: assets\[0\].directory: .*bioconductor_version"):
+    with pytest.raises(BatchFailedError, match=r"p/a/v1: metadata of p/a/v1 failed validation") as caught:
         publish_batch(str(spec), credentials=credentials(fresh_gypsum_server))
+    [outcome] = caught.value.outcomes
+    assert outcome.outcome == "failed" and "s.yaml:3: assets[0].directory" in outcome.detail
+    assert "bioconductor_version" in outcome.detail and "gypsum-flows check" in outcome.hint
+    with pytest.raises(SpecError, match=r"s.yaml:3: assets\[0\].directory: .*bioconductor_version"):
+        publish_batch(str(spec), credentials=credentials(fresh_gypsum_server), strict=True)
     assert fresh_gypsum_server.request_log == []
+
+
+def test_one_invalid_asset_the_others_are_published_unless_strict(gypsum_server, unique_name, tmp_path, capsys):
+    project = create_project(gypsum_server, unique_name("iso"))
+    for name in ("good1", "good2"):
+        write_asset(tmp_path / name, {"x.txt": name})
+    write_asset(tmp_path / "bad", {"x.txt": "bad"}, metadata=BROKEN_METADATA)
+    body = "".join(f"  - {{asset: {n}, version: v1, directory: {n}}}\n" for n in ("good1", "bad", "good2"))
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(f"strict: true\ndefaults: {{project: {project}}}\nassets:\n{body}")
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text(f"defaults: {{project: {project}}}\nassets:\n{body}")
+    args = ["--url", gypsum_server.url, "--token-env", "ISO_TOKEN"]
+    os.environ["ISO_TOKEN"] = gypsum_server.tokens["owner"]
+    try:
+        assert main(["publish", str(lenient), *args, "--strict"]) == 1
+        assert main(["publish", str(strict), *args]) == 1
+        assert "bioconductor_version" in capsys.readouterr().err
+        assert client.list_assets(project, url=gypsum_server.url) == []  # strict: nothing published
+
+        assert main(["publish", str(lenient), *args]) == 1
+    finally:
+        del os.environ["ISO_TOKEN"]
+    out = capsys.readouterr().out
+    assert re.search(rf"^{project}/good1/v1\s+published", out, re.MULTILINE) and re.search(rf"^{project}/bad/v1\s+failed", out, re.MULTILINE)
+    assert "hint: fix the metadata file" in out
+    assert sorted(client.list_assets(project, url=gypsum_server.url)) == ["good1", "good2"]
 
 
 def test_cli_malformed_specs_reach_nothing(fresh_gypsum_server, tmp_path, capsys):
@@ -99,9 +136,10 @@ def test_cli_malformed_specs_reach_nothing(fresh_gypsum_server, tmp_path, capsys
     for case, (text, line, field, _words) in sorted(MALFORMED.items()):
         spec = tmp_path / f"{case}.yaml"
         spec.write_text(text)
-        assert main(["publish", str(spec), "--url", fresh_gypsum_server.url]) == 1, case
-        err = capsys.readouterr().err
-        assert (f"{spec}:{line}: {field}" if line else str(spec)) in err, (case, err)
+        for command in (["check", str(spec)], ["publish", str(spec), "--url", fresh_gypsum_server.url, "--strict"]):
+            assert main(command) == 1, (case, command)
+            err = capsys.readouterr().err
+            assert (f"{spec}:{line}: {field}" if line else str(spec)) in err, (case, command, err)
     assert fresh_gypsum_server.request_log == []
 
 
@@ -128,6 +166,7 @@ def test_interrupted_upload_needs_admin_to_recover(gypsum_server, unique_name, a
     folder = asset_folder("v1", {"x.txt": "1"})
     client.start_upload(project, "a", "v1", ["x.txt", "_bioconductor.json"], directory=str(folder),
                         url=gypsum_server.url, token=gypsum_server.tokens["owner"])  # never completed
+    age_lock(gypsum_server, project, 3600)  # stale by recover's rule (a younger one would be waited for)
 
     with pytest.raises(InterruptedUploadError, match="gypsum-flows recover"):
         validate_metadata_then_publish(str(folder), project, "a", "v1", credentials=credentials(gypsum_server))
@@ -140,15 +179,9 @@ def test_interrupted_upload_needs_admin_to_recover(gypsum_server, unique_name, a
 def test_killed_batch_then_rerun_completes_everything(fresh_gypsum_server, unique_name, tmp_path):
     server = fresh_gypsum_server
     projects = [create_project(server, unique_name("kill")) for _ in range(2)]
-    lines = ["concurrency: 2", "assets:"]
-    for i in range(6):
-        write_asset(tmp_path / "data" / f"a{i}", {"big.bin": os.urandom(12 * 1024 * 1024), "small.txt": str(i)})
-        lines.append(f"  - {{project: {projects[i % 2]}, asset: a{i}, version: v1, directory: data/a{i}}}")
-    spec = tmp_path / "big.yaml"
-    spec.write_text("\n".join(lines) + "\n")
-    command = [sys.executable, "-m", "gypsum_flows", "publish", str(spec),
-               "--url", server.url, "--token-env", "BATCH_TOKEN", "--json"]
-    env = _subprocess_env(BATCH_TOKEN=server.tokens["admin"])
+    spec = big_asset_spec(tmp_path, projects, 6, megabytes=12)
+    command = publish_command(spec, server.url)
+    env = subprocess_env(PUBLISH_TOKEN=server.tokens["admin"])
 
     with open(tmp_path / "first.log", "wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -157,10 +190,12 @@ def test_killed_batch_then_rerun_completes_everything(fresh_gypsum_server, uniqu
         process.wait(timeout=30)
     locked = [p for p in projects if read_lock(p, url=server.url) is not None]
     assert locked, "the kill should have interrupted an upload"
+    for project in locked:
+        age_lock(server, project, 3600)  # stale by recover's rule (a younger one would be waited for)
 
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    outcomes = [o["outcome"] for o in json.loads(rerun.stdout[rerun.stdout.index("[\n"):])]
+    outcomes = [o["outcome"] for o in json_outcomes(rerun.stdout)]
     assert len(outcomes) == 6 and set(outcomes) <= {"published", "unchanged"}
     for i in range(6):
         project = projects[i % 2]
@@ -171,13 +206,6 @@ def test_killed_batch_then_rerun_completes_everything(fresh_gypsum_server, uniqu
         local = folder_entries(tmp_path / "data" / f"a{i}")
         assert {p: (e["size"], e["md5sum"]) for p, e in manifest.items()} == local
     assert all(read_lock(p, url=server.url) is None for p in projects)
-
-
-def _subprocess_env(**extra: str) -> dict[str, str]:
-    """This session's environment plus the harness's Prefect API URL, so the child reuses its server."""
-    from prefect.settings import PREFECT_API_URL
-
-    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), **extra}
 
 
 def _wait_for_second_upload(server, process: subprocess.Popen, timeout: float = 120.0) -> None:

@@ -9,9 +9,10 @@ Example:
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
+
+from .names import is_loopback
 
 _NO_PERMISSIONS = re.compile(r"no existing permissions for project '([^']*)'")
 
@@ -29,13 +30,7 @@ def is_local(url: str | None) -> bool:
         >>> is_local("http://127.0.0.1:8787"), is_local("http://localhost:1"), is_local("https://gypsum.artifactdb.com")
         (True, True, False)
     """
-    host = urlsplit(url or "").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(urlsplit(url or "").hostname or "")
 
 
 def for_status(status: int | None, reason: str, url: str | None) -> str:

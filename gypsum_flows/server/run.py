@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import socket
@@ -15,6 +14,7 @@ import uvicorn
 from filelock import FileLock, Timeout
 
 from ..constants import MAX_FILE_SIZE
+from ..names import is_loopback
 from .app import create_app, state_dir
 from .users import generate_users_file, load_users
 
@@ -41,21 +41,6 @@ class RunningServer:
         self._server.should_exit = True
         self._thread.join(timeout)
         self._claim.release()
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine.
-
-    Example:
-        >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
-        (True, True, False)
-    """
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _listen(host: str, port: int) -> socket.socket:

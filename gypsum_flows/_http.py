@@ -51,17 +51,26 @@ from urllib3.util.retry import Retry
 
 from . import __version__
 from ._keepalive import ConnectionPool, Reply, Request, split_url
-from .constants import CONNECT_TIMEOUT, MAX_DOCUMENT_SIZE, READ_TIMEOUT, default_rest_url
+from .constants import (
+    CONNECT_TIMEOUT,
+    ENV_OFFLINE,
+    MAX_DOCUMENT_SIZE,
+    READ_TIMEOUT,
+    default_rest_url,
+    offline_from_environment,
+)
 from .errors import (
     GypsumHTTPError,
     GypsumInvalidRequestError,
     GypsumLockedError,
     GypsumNotFoundError,
+    GypsumOfflineError,
     GypsumPermissionError,
     GypsumQuotaExceededError,
     GypsumTransientError,
     GypsumUnsafeResponseError,
 )
+from .next_steps import for_status
 
 #: Statuses worth repeating a safe request for.
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -83,6 +92,12 @@ def _policy(read: int, statuses: frozenset[int]) -> Retry:
 SAFE = _policy(read=4, statuses=TRANSIENT_STATUSES)
 #: Policy for requests that may change state: only connection refused/unreachable, 429 and 503.
 GUARDED = _policy(read=0, statuses=NOT_ACTED_STATUSES)
+
+#: Options applied to every request, as gypsum_client's ``REQUESTS_MOD`` (change them in place):
+#: ``verify`` (``True``, ``False`` or a CA bundle file or folder), ``cert`` (a client certificate file, or
+#: ``(cert, key)``), ``timeout`` (seconds, or ``(connect, read)``) and ``proxies`` (as in ``requests``).
+REQUESTS_MOD: dict[str, Any] = {"verify": True}
+_MOD_OPTIONS = ("verify", "cert", "timeout", "proxies")
 
 _POOL_SIZE = 32
 #: Bytes per socket write when streaming a request body (urllib3's default of 16 KiB is slow for GiB files).
@@ -144,26 +159,50 @@ def session() -> requests.Session:
             sess.mount("https://", adapter)
             sess.headers["User-Agent"] = _USER_AGENT
             # requests re-reads the whole environment on every request when trust_env is on (milliseconds
-            # each); proxies are looked up once per host instead (_proxies_for), the CA bundle once here.
+            # each); proxies are looked up once per host instead (_proxies_for), the CA bundle once (_ca_bundle),
+            # and both are handed to each request with REQUESTS_MOD (_send).
             sess.trust_env = False
-            sess.verify = _ca_bundle()
             _session_state.update(pid=os.getpid(), session=sess)
         return _session_state["session"]
 
 
+@functools.lru_cache(maxsize=1)
 def _ca_bundle() -> str:
     """The CA certificates to trust: ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's (as requests)."""
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or requests.certs.where()
 
 
-@functools.lru_cache(maxsize=1)
+def _mod() -> tuple[str | bool, Any, tuple[float, float] | None]:
+    """``(verify, cert, timeout)`` from :data:`REQUESTS_MOD`: what to trust, what to present, how long to wait."""
+    unknown = set(REQUESTS_MOD) - set(_MOD_OPTIONS)
+    if unknown:
+        raise GypsumInvalidRequestError(f"REQUESTS_MOD: unsupported option(s) {sorted(unknown)} "
+                                        f"(supported: {', '.join(_MOD_OPTIONS)})")  # fmt: skip
+    verify = REQUESTS_MOD.get("verify", True)
+    timeout = REQUESTS_MOD.get("timeout")
+    if isinstance(timeout, (int, float)):
+        timeout = (float(timeout), float(timeout))
+    return (_ca_bundle() if verify is True else verify), REQUESTS_MOD.get("cert"), timeout
+
+
 def _connections() -> ConnectionPool:
-    """The process-wide pool of kept-alive connections used by :func:`fetch`."""
-    return ConnectionPool(_ca_bundle())
+    """The process-wide pool of kept-alive connections used by :func:`fetch`, for the current ``REQUESTS_MOD``."""
+    verify, cert, _ = _mod()
+    return _pool(verify, cert if cert is None or isinstance(cert, str) else tuple(cert))
+
+
+@functools.lru_cache(maxsize=8)
+def _pool(verify: str | bool, cert: str | tuple[str, str] | None) -> ConnectionPool:
+    return ConnectionPool(verify if isinstance(verify, str) else None, verify=verify is not False, cert=cert)
+
+
+def _proxies_for(scheme: str, netloc: str) -> dict[str, str]:
+    """``REQUESTS_MOD["proxies"]``, else the environment's proxies for one host."""
+    return REQUESTS_MOD.get("proxies") or _environ_proxies(scheme, netloc)
 
 
 @functools.lru_cache(maxsize=64)
-def _proxies_for(scheme: str, netloc: str) -> dict[str, str]:
+def _environ_proxies(scheme: str, netloc: str) -> dict[str, str]:
     """The environment's proxies (``HTTPS_PROXY``, ``NO_PROXY``...) for one host, looked up once."""
     return requests.utils.get_environ_proxies(f"{scheme}://{netloc}/")
 
@@ -192,7 +231,7 @@ def error_for(status: int | None, reason: str, method: str | None = None, url: s
         cls = GypsumInvalidRequestError
     else:
         cls = GypsumHTTPError
-    return cls(reason, status=status, method=method, url=url)
+    return cls(reason + for_status(status, reason, url), status=status, method=method, url=url)
 
 
 def _error_reason(headers: Mapping[str, str], body: bytes) -> str | None:
@@ -285,6 +324,18 @@ def _with_retries(
         retry.sleep(answer)
 
 
+def refuse_if_offline(what: str, url: str) -> None:
+    """Raise :class:`GypsumOfflineError` in offline mode (``GYPSUM_OFFLINE``): nothing may touch the network."""
+    if offline_from_environment():
+        raise GypsumOfflineError(f"offline ({ENV_OFFLINE} is set): did not {what} {url.split('?')[0]}; only what "
+                                 "the cache holds is available (complete versions, manifests, summaries)")  # fmt: skip
+
+
+def _timeout() -> tuple[float, float]:
+    """``REQUESTS_MOD["timeout"]``, else the defaults of :mod:`gypsum_flows.constants`."""
+    return _mod()[2] or (CONNECT_TIMEOUT, READ_TIMEOUT)
+
+
 def _headers(token: str | None, headers: dict[str, str] | None) -> dict[str, str]:
     out = dict(headers or {})
     if token:
@@ -314,9 +365,10 @@ def _send(
     merged.update(headers)
     prepared = requests.PreparedRequest()
     prepared.prepare(method=method, url=url, headers=merged, data=data, **kwargs)
+    verify, cert, _ = _mod()
     try:
         response = sess.get_adapter(url).send(
-            prepared, stream=stream, timeout=timeout, verify=sess.verify, cert=sess.cert,
+            prepared, stream=stream, timeout=timeout, verify=verify, cert=cert,
             proxies=_proxies_for(*urlsplit(url)[:2]),
         )  # fmt: skip
         if not stream:
@@ -365,11 +417,12 @@ def request(
     Example:
         >>> request("GET", "http://127.0.0.1:9/list", policy=GUARDED.new(total=0))  # doctest: +SKIP
     """
+    refuse_if_offline(f"send {method}", url)
     sess, rewind, sent = session(), _rewinder(data), _headers(token, headers)
 
     def attempt() -> tuple[int, Mapping[str, str], requests.Response]:
         rewind()
-        response = _send(sess, method, url, sent, data, timeout or (CONNECT_TIMEOUT, READ_TIMEOUT), stream, **kwargs)
+        response = _send(sess, method, url, sent, data, timeout or _timeout(), stream, **kwargs)
         return response.status_code, response.headers, response
 
     response = _with_retries(method, url, policy, attempt, discard=lambda r: r.close())
@@ -406,6 +459,7 @@ def fetch(
     """
     if params:
         url = f"{url}?{urlencode(params)}"
+    refuse_if_offline(f"send {method}", url)
     if _proxies_for(*split_url(url)[:2]):
         return _fetch_proxied(method, url, policy=policy, token=token, headers=headers, data=data, timeout=timeout,
                               check_body=check_body, limit=limit)  # fmt: skip
@@ -417,7 +471,7 @@ def fetch(
     def attempt() -> tuple[int, Mapping[str, str], Reply]:
         rewind()
         try:
-            reply = pool.exchange(method, url, sent, data, timeout or (CONNECT_TIMEOUT, READ_TIMEOUT), limit)
+            reply = pool.exchange(method, url, sent, data, timeout or _timeout(), limit)
         except Urllib3Error as exc:
             raise _NoResponse(exc) from None
         except (ValueError, http.client.InvalidURL) as exc:  # a bad scheme, port or character
@@ -464,6 +518,7 @@ def fetch_each(
     first = next(requests, None)
     if first is None:
         return
+    refuse_if_offline(f"send {first[0]}", first[1])
     requests = itertools.chain([first], requests)
     if _proxies_for(*split_url(first[1])[:2]):
         for method, url, headers, body in requests:
@@ -472,7 +527,7 @@ def fetch_each(
         return
     sent = ((method, url, {"User-Agent": _USER_AGENT, **headers}, body) for method, url, headers, body in requests)
     # closing(): the requests still in flight are dropped at once when an error status ends the loop.
-    with closing(_connections().exchange_each(sent, (CONNECT_TIMEOUT, READ_TIMEOUT), depth, limits)) as outcomes:
+    with closing(_connections().exchange_each(sent, _timeout(), depth, limits)) as outcomes:
         for (method, url, headers, body), outcome in outcomes:
             if isinstance(outcome, Exception) or outcome.status in TRANSIENT_STATUSES:
                 yield _fetch_again(method, url, dict(headers), body, outcome, check_body,

@@ -68,8 +68,9 @@ Request = tuple[str, str, Mapping[str, str], "bytes | None"]
 class ConnectionPool:
     """Idle kept-alive connections per host, shared by all threads (each connection used by one at a time)."""
 
-    def __init__(self, ca_bundle: str | None = None) -> None:
-        self._ca_bundle = ca_bundle
+    def __init__(self, ca_bundle: str | None = None, verify: bool = True, cert: str | tuple[str, str] | None = None
+                 ) -> None:  # fmt: skip
+        self._ca_bundle, self._verify, self._cert = ca_bundle, verify, cert
         self._ssl_context: ssl.SSLContext | None = None
         self._idle: dict[tuple[str, str], list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
@@ -190,13 +191,18 @@ class ConnectionPool:
         raise ValueError(f"unsupported URL scheme '{scheme}'")
 
     def _tls(self) -> ssl.SSLContext:
-        """The TLS context, trusting ``ca_bundle`` (a file or a folder) or the system's certificates."""
+        """The TLS context: trusting ``ca_bundle`` (a file or a folder) or the system's certificates, or
+        checking nothing when not ``verify``; presenting the client certificate ``cert`` if given."""
         if self._ssl_context is None:
             bundle = self._ca_bundle
             folder = bundle is not None and os.path.isdir(bundle)
-            self._ssl_context = ssl.create_default_context(
-                cafile=None if folder else bundle, capath=bundle if folder else None
-            )
+            context = ssl.create_default_context(cafile=None if folder else bundle, capath=bundle if folder else None)
+            if not self._verify:
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            if self._cert:
+                certfile, keyfile = (self._cert, None) if isinstance(self._cert, str) else self._cert
+                context.load_cert_chain(certfile, keyfile)
+            self._ssl_context = context
         return self._ssl_context
 
     @staticmethod

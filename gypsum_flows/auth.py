@@ -266,7 +266,13 @@ def oauth_flow(
     return token
 
 
-def _validate(token: str, github_url: str, user_agent: str | None) -> TokenInfo:
+def validate_token(token: str, github_url: str = DEFAULT_GITHUB_URL, user_agent: str | None = None) -> TokenInfo:
+    """The login and expiry of ``token``, asked of ``github_url``'s ``/user``; :class:`GypsumAuthError` if refused.
+
+    Example:
+        >>> validate_token(token, github_url=server.url + "/github")["name"]  # doctest: +SKIP
+        'local-admin'
+    """
     headers = {"User-Agent": user_agent} if user_agent else None
     try:
         response = _http.request("GET", f"{github_url.rstrip('/')}/user", token=token, headers=headers)
@@ -316,11 +322,12 @@ def set_access_token(
         return None
     if token == "auto":
         if not _is_interactive():
-            raise GypsumAuthError("not an interactive session: pass the token to set_access_token(token)")
+            raise GypsumAuthError("no token found and not an interactive session: set GYPSUM_TOKEN, run "
+                                  "'gypsum-flows login', or pass the token to set_access_token(token)")
         if not (app_key and app_secret):
             app_key, app_secret = _github_app(_http.resolve_url(app_url), user_agent)
         token = oauth_flow(app_key, app_secret, **oauth)  # type: ignore[arg-type]
-    info = _validate(token, github_url, user_agent)
+    info = validate_token(token, github_url, user_agent)
     if key is not None:
         _write_token_file(key, info)
     with _memory_lock:

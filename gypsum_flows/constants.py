@@ -49,6 +49,13 @@ SMALL_FILE_SIZE = 1 << 20
 #: The largest JSON document (manifest, summary, listing...) read from a server; a larger one is refused.
 MAX_DOCUMENT_SIZE = 256 << 20
 
+#: The largest file gypsum takes: one presigned PUT per file, and Cloudflare R2 refuses single uploads over
+#: 5 MiB less than 5 GiB (4.995 GiB). The client checks it before starting an upload to a server that is not
+#: local; the local server enforces it by default (``--max-file-size``).
+MAX_FILE_SIZE = 5 * 2**30 - 5 * 2**20
+#: Set to 1 (or true/yes) for offline mode: nothing touches the network, answers come from the cache.
+ENV_OFFLINE = "GYPSUM_OFFLINE"
+
 #: Internal file names inside the bucket (section 2).
 PERMISSIONS_FILE = "..permissions"
 QUOTA_FILE = "..quota"
@@ -64,6 +71,11 @@ LOGS_PREFIX = "..logs/"
 def default_rest_url() -> str:
     """The REST URL from ``GYPSUM_REST_URL``, else the public instance."""
     return os.environ.get(ENV_REST_URL) or DEFAULT_REST_URL
+
+
+def offline_from_environment() -> bool:
+    """Whether ``GYPSUM_OFFLINE`` asks for offline mode (read now)."""
+    return os.environ.get(ENV_OFFLINE, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def default_cache_dir() -> str:

@@ -61,6 +61,10 @@ class GypsumTransientError(GypsumHTTPError):
     """A network failure, timeout, 429 or 5xx that may succeed if repeated."""
 
 
+class GypsumOfflineError(GypsumTransientError):
+    """Offline mode (``GYPSUM_OFFLINE``) kept a request from being sent; never worth repeating as is."""
+
+
 class GypsumIntegrityError(GypsumError):
     """A downloaded or uploaded file does not match its expected size or MD5."""
 
@@ -109,7 +113,7 @@ def is_transient(exc: BaseException) -> bool:
 
     Transient: network failures, timeouts, 429, 5xx, a project locked by
     another operation and a download that kept arriving corrupted. Never: invalid requests, permissions, missing objects,
-    quota or a response refused as unsafe.
+    quota, a response refused as unsafe, or a request that offline mode kept from being sent.
 
     Example:
         >>> is_transient(GypsumTransientError("boom", status=503))
@@ -117,6 +121,6 @@ def is_transient(exc: BaseException) -> bool:
         >>> is_transient(GypsumInvalidRequestError("bad", status=400))
         False
     """
-    if isinstance(exc, GypsumUnsafeResponseError):
+    if isinstance(exc, (GypsumUnsafeResponseError, GypsumOfflineError)):
         return False
     return isinstance(exc, (GypsumTransientError, GypsumLockedError, GypsumIntegrityError))

@@ -42,7 +42,7 @@ HINTS: list[tuple[Callable[[BaseException], bool], str]] = [
      "check the token (GYPSUM_TOKEN or --token-env) and that its user may upload to this project"),
     (lambda exc: (isinstance(exc, GypsumNotFoundError) and "project" in str(exc).lower())
      or "no existing permissions for project" in str(exc),
-     "does the project exist? An admin creates it first (create_project); or check its name"),
+     "does the project exist? An admin creates it: `gypsum-flows project create NAME --owner LOGIN`"),
     (lambda exc: isinstance(exc, GypsumMetadataError),
      "fix the metadata file; `gypsum-flows check SPEC` lists every problem without uploading"),
     (_text_has("already exists with different content"),

@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import ipaddress
+
 from .errors import GypsumNameError
 
 
@@ -80,3 +82,18 @@ def version_key(project: str, asset: str, version: str, path: str | None = None)
     """The bucket key of a version folder, or of ``path`` inside it."""
     base = f"{project}/{asset}/{version}"
     return f"{base}/{path}" if path else base
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine.
+
+    Example:
+        >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+        (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

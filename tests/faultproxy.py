@@ -22,6 +22,9 @@ N matching requests). Kinds:
 - ``"status200"``: relay the answer with status 200 whatever it was (the reference
   server's error-body-under-200 quirk).
 
+With ``tls=(cert_file, key_file)`` the proxy speaks HTTPS to its clients (and tells the server so with
+``X-Forwarded-Proto``, so presigned URLs come back as ``https``).
+
 ``counts`` tells how many faults of each kind were injected and ``log`` lists
 ``(method, path, kind or None)`` for every request seen.
 
@@ -38,6 +41,7 @@ import http.client
 import random
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -53,7 +57,10 @@ _CHUNK = 1 << 16
 
 @dataclass
 class Fault:
-    """One fault rule: ``kind`` on requests matching ``pattern``, at ``rate`` or for the ``first`` N."""
+    """One fault rule: ``kind`` on requests matching ``pattern``, at ``rate`` or for the ``first`` N.
+
+    ``after`` lets that many matching requests through untouched before the rule applies.
+    """
 
     kind: str
     pattern: str = ""
@@ -61,6 +68,7 @@ class Fault:
     first: int = 0
     retry_after: float = 1.0
     delay: float = 1.0
+    after: int = 0
     matched: int = field(default=0, init=False)
     stalled: threading.Event = field(default_factory=threading.Event, init=False)
 
@@ -68,8 +76,10 @@ class Fault:
         if not re.search(self.pattern, request_line):
             return False
         self.matched += 1
+        if self.matched <= self.after:
+            return False
         if self.first:
-            return self.matched <= self.first
+            return self.matched - self.after <= self.first
         return rng.random() < self.rate
 
 
@@ -100,6 +110,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         upstream = http.client.HTTPConnection(self.server.upstream_host, self.server.upstream_port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
+        if self.server.tls:
+            headers["X-Forwarded-Proto"] = "https"
         upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
         for key, value in headers.items():
             upstream.putheader(key, value)
@@ -162,8 +174,13 @@ class _Handler(BaseHTTPRequestHandler):
 class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream: str, faults: list[Fault], seed: int) -> None:
+    def __init__(self, upstream: str, faults: list[Fault], seed: int, tls: tuple[str, str] | None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.tls = tls
+        if tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self.socket = context.wrap_socket(self.socket, server_side=True)
         parts = urlsplit(upstream)
         self.upstream_host, self.upstream_port = parts.hostname, parts.port or 80
         self.faults = faults
@@ -188,10 +205,11 @@ class _ProxyServer(ThreadingHTTPServer):
 class FaultProxy:
     """A running fault-injecting proxy in front of ``upstream`` (see the module docs)."""
 
-    def __init__(self, upstream: str, faults: list[Fault] | None = None, seed: int = 0) -> None:
-        self._server = _ProxyServer(upstream, list(faults or []), seed)
+    def __init__(self, upstream: str, faults: list[Fault] | None = None, seed: int = 0,
+                 tls: tuple[str, str] | None = None) -> None:  # fmt: skip
+        self._server = _ProxyServer(upstream, list(faults or []), seed, tls)
         host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="fault-proxy")
 
     @property

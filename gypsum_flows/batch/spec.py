@@ -144,11 +144,31 @@ class AssetSpec(AssetFields):
     clone: CloneSpec | None = Field(None, description="Build the version from an existing one instead.")
 
 
+class UploaderSpec(BaseModel):
+    """Someone allowed to upload into a declared project."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: StrictStr = Field(description="GitHub login or organisation.")
+    trusted: bool = Field(False, description="Skip probation for this uploader's versions.")
+
+
+class ProjectSpec(BaseModel):
+    """A project the batch needs: ``publish`` creates it when it is missing and the token is an admin's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr = Field(description="Project name.")
+    owners: list[StrictStr] = Field(min_length=1, description="GitHub logins or organisations owning it.")
+    uploaders: list[UploaderSpec] = Field(default_factory=list, description="Who else may upload.")
+
+
 class SpecDocument(BaseModel):
     """A batch spec file: shared defaults, an optional concurrency limit and the assets."""
 
     model_config = ConfigDict(extra="forbid", title="gypsum-flows batch spec")
 
+    projects: list[ProjectSpec] = Field(default_factory=list, description="Projects to create if missing.")
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec, description="Values inherited by every asset.")
     concurrency: int | None = Field(None, ge=1, le=64, description="How many assets to publish at once.")
     strict: StrictBool = Field(False, description="All or nothing: any asset with invalid metadata stops the "
@@ -219,6 +239,7 @@ class BatchSpec(BaseModel):
     path: str
     concurrency: int | None = None
     strict: bool = False
+    projects: list[ProjectSpec] = Field(default_factory=list)
     assets: list[AssetJob]
     outside: list[tuple[str, str]] = Field(
         default_factory=list, description="(field, folder) of every allowed folder outside the spec's folder."
@@ -256,7 +277,7 @@ def load_spec(path: str | Path, allow_outside: bool = False) -> BatchSpec:
     if problems or more:
         raise SpecError(problems + more)
     return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency, strict=document.strict,
-                     assets=jobs, outside=resolver.outside)
+                     projects=document.projects, assets=jobs, outside=resolver.outside)  # fmt: skip
 
 
 def _read(file: str) -> str:
@@ -445,6 +466,8 @@ class _Resolver:
 
     def resolve(self) -> tuple[list[AssetJob], list[SpecProblem]]:
         self.check_defaults()
+        for index, project in enumerate(self.document.projects):
+            self.check_name(("projects", index, "name"), project.name, "project")
         jobs: list[AssetJob] = []
         first_seen: dict[tuple[str, str, str], int] = {}
         for index, entry in enumerate(self.document.assets):

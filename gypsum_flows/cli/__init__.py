@@ -12,10 +12,12 @@ import argparse
 import importlib
 import sys
 
+from .. import __version__
 from .boundary import error_lines
 
 #: Command modules under ``gypsum_flows.cli``, in ``--help`` order.
 COMMANDS = ["server", "demo", "index", "recover", "publish"]
+COMMANDS += ["project", "versions", "probation", "login"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Publish datasets to gypsum, run a local gypsum server, index metadata.",
     )
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)

@@ -27,8 +27,8 @@ from . import prefect_startup
 EXAMPLES = """examples:
   gypsum-flows check deployments/specs/scrnaseq.yaml
   GYPSUM_TOKEN=... gypsum-flows publish deployments/specs/scrnaseq.yaml --url http://127.0.0.1:8787
-  gypsum-flows publish specs/release.yaml --token-env RELEASE_TOKEN --concurrency 8
-  gypsum-flows publish specs/release.yaml --credentials-block production-gypsum --json
+  gypsum-flows publish specs/release.yaml --url https://gypsum.artifactdb.com --token-env RELEASE_TOKEN
+  gypsum-flows publish specs/release.yaml --credentials-block production-gypsum --json   # the block names its URL
 """
 
 
@@ -59,7 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = subparsers.add_parser(
         "check",
         help="validate a batch spec and all its local metadata without uploading",
-        description="Validate the spec (names, folders, duplicates, keys) and every metadata file it would publish.",
+        description="Validate the spec (names, folders, duplicates, keys) and every metadata file it would publish. "
+        "With --url, also check that its projects exist on that server (exit 1 if one is missing and undeclared).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -91,6 +92,17 @@ def run_check(args: argparse.Namespace) -> int:
     if invalid:
         raise SpecError([problem for found in invalid.values() for problem in found])
     print(f"{args.spec}: OK, {len(spec.assets)} assets")
+    if args.url:
+        from ..blocks import GypsumCredentials
+        from ._projects import missing_projects
+
+        declared = {p.name for p in spec.projects}
+        missing = missing_projects(spec, GypsumCredentials(url=args.url).get_client())
+        for name in missing:
+            what = "publish will create it (needs an admin's token)" if name in declared else "publish will fail"
+            print(f"  project '{name}' does not exist on {args.url}: {what}")
+        if set(missing) - declared:
+            return 1
     for job in spec.assets:
         clone = job.clone
         source = job.directory if clone is None else f"clone of {clone.project}/{clone.asset}/{clone.version}"
@@ -113,13 +125,15 @@ def run_publish(args: argparse.Namespace) -> int:
     if problems:
         print(f"{len(invalid)} of {len(spec.assets)} assets have invalid metadata and will not be published "
               "(--strict publishes nothing then):", *(f"  {p}" for p in problems), sep="\n", file=sys.stderr)
+    credentials = _credentials(args)
+    _create_projects(spec, credentials)
     prefect_startup.prepare(verbose=args.verbose)
     from ..flows import BatchFailedError, publish_batch
 
     prefect_startup.announce()
     try:
         outcomes = publish_batch(args.spec, concurrency=args.concurrency, recover_interrupted_upload=not args.no_recover,
-                                 credentials=_credentials(args), strict=args.strict,
+                                 credentials=credentials, strict=args.strict,
                                  allow_outside=args.allow_outside)  # fmt: skip
         code = 0
     except BatchFailedError as exc:
@@ -128,6 +142,16 @@ def run_publish(args: argparse.Namespace) -> int:
         prefect_startup.shutdown()
     _print_outcomes(outcomes, args.json)
     return code
+
+
+def _create_projects(spec: Any, credentials: Any) -> None:
+    """Create the projects the spec declares and the server lacks, saying so."""
+    from ..blocks import GypsumCredentials
+    from ._projects import create_declared
+
+    block = GypsumCredentials.load(credentials) if isinstance(credentials, str) else credentials
+    for line in create_declared(spec, block.get_client()):
+        print(line, flush=True)
 
 
 def _credentials(args: argparse.Namespace) -> Any:

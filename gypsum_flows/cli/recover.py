@@ -9,8 +9,8 @@ from ..constants import STALE_LOCK_AGE
 
 EXAMPLES = """examples:
   gypsum-flows recover --url http://127.0.0.1:8787 --dry-run          # list locks, change nothing
-  GYPSUM_TOKEN=<admin token> gypsum-flows recover --older-than 2h     # clear locks older than 2 hours
-  gypsum-flows recover --project scrnaseq --older-than 30m --json
+  GYPSUM_TOKEN=<admin token> gypsum-flows recover --url http://127.0.0.1:8787 --older-than 2h   # older than 2 h
+  gypsum-flows recover --url http://127.0.0.1:8787 --project scrnaseq --older-than 30m --json
 """
 
 

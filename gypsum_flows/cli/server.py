@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import signal
+import sys
 import threading
+from pathlib import Path
+from typing import TextIO
+
+from ..constants import MAX_FILE_SIZE
+from ._common import parse_size
 
 EXAMPLES = """examples:
   gypsum-flows server --root ./registry
   gypsum-flows server --root ./registry --port 8787 --users users.yaml --metadata-dir ./metadata
   gypsum-flows server --root ./registry --port 0 --quiet     # any free port, no request log
+  export GYPSUM_TOKEN=$(gypsum-flows server --root ./registry --print-token)   # its admin token, then exit
 """
 
 
@@ -33,12 +41,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--metadata-dir", help="folder served under /metadata/ (the SQLite metadata index)")
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+    parser.add_argument("--max-file-size", type=parse_size, default=MAX_FILE_SIZE, metavar="SIZE",
+                        help="refuse uploads of larger files, as the real gypsum does (default: 5GiB less "
+                        "5MiB, gypsum's single-upload limit; 0 for no limit)")  # fmt: skip
+    parser.add_argument("--print-token", action="store_true",
+                        help="print the admin token of the users file (generating it if needed) and exit")  # fmt: skip
     parser.set_defaults(func=run)
+
+
+def print_token(args: argparse.Namespace) -> int:
+    """Print only the admin token on stdout (for ``$(...)``); where it comes from goes to stderr."""
+    from ..server.run import generated_users_file
+    from ..server.users import admin_token, generate_users_file
+
+    users = args.users or generated_users_file(args.root)
+    if args.users is None:
+        _say_users_file(users, generated=not users.exists(), stream=sys.stderr)
+        generate_users_file(users)
+    print(admin_token(users), flush=True)
+    return 0
+
+
+def _say_users_file(users: Path, generated: bool, stream: TextIO) -> None:
+    what = "generated users file (one admin and its token)" if generated else "reusing users file"
+    print(f"{what}: {users}", file=stream, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
     """Start the server, print where it listens, and block until SIGINT or SIGTERM."""
     from ..server import serve_in_thread
+    from ..server.run import generated_users_file
+
+    if args.print_token:
+        return print_token(args)
+    generated = args.users is None and not generated_users_file(args.root).exists()
 
     if not args.quiet:
         # One line per request (method, path, status, time); never headers, never query strings.
@@ -49,9 +85,12 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server = serve_in_thread(args.root, args.users, args.host, args.port, args.metadata_dir)
+        server = serve_in_thread(args.root, args.users, args.host, args.port, args.metadata_dir,
+                                 args.max_file_size or None)  # fmt: skip
         if args.users is None:
-            print(f"generated users file (one admin and its token): {server.users_file}", flush=True)
+            _say_users_file(server.users_file, generated, sys.stdout)
+            print(f"its admin token: export GYPSUM_TOKEN=$(gypsum-flows server --root {shlex.quote(args.root)} "
+                  "--print-token)", flush=True)  # fmt: skip
         print(f"gypsum server listening on {server.url}", flush=True)
         while not stop.wait(0.5):
             pass

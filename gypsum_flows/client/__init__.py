@@ -25,7 +25,9 @@ Example:
 
 from __future__ import annotations
 
+from .._http import REQUESTS_MOD
 from ..auth import access_token, set_access_token
+from ..constants import BUCKET_CACHE_NAME
 from .admin import (
     approve_probation,
     create_project,
@@ -57,6 +59,9 @@ from .read import (
 from .upload import abort_upload, complete_upload, start_upload, upload_directory, upload_files
 
 __all__ = [
+    # constants, as gypsum_client's
+    "BUCKET_CACHE_NAME",
+    "REQUESTS_MOD",
     # configuration and auth
     "access_token",
     "cache_directory",
@@ -106,6 +111,8 @@ from .search import (  # noqa: E402
     GypsumSearchClause,
     define_text_query,
     gsc,
+    search_metadata,
+    search_metadata_filter,
     search_metadata_text,
     search_metadata_text_filter,
     translate_text_query,
@@ -117,6 +124,8 @@ __all__ += [
     "fetch_metadata_database",
     "fetch_metadata_schema",
     "gsc",
+    "search_metadata",
+    "search_metadata_filter",
     "search_metadata_text",
     "search_metadata_text_filter",
     "translate_text_query",

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from .. import _http, cache
 from ..constants import MANIFEST_FILE
-from ..errors import GypsumUnsafeResponseError
+from ..errors import GypsumNotFoundError, GypsumUnsafeResponseError
 from ..names import version_key
 from . import untrusted
 
@@ -78,8 +78,16 @@ def fetch_cacheable_json(
 def load_manifest(
     project: str, asset: str, version: str, cache_dir: str | bool, url: str, overwrite: bool = False
 ) -> dict:
-    """A version's manifest, cached unless ``cache_dir`` is ``False``; checked by :func:`untrusted.manifest`."""
-    return fetch_cacheable_json(project, asset, version, MANIFEST_FILE, cache_dir, url, overwrite)
+    """A version's manifest, cached unless ``cache_dir`` is ``False``; checked by :func:`untrusted.manifest`.
+
+    A missing version's error lists the versions that exist.
+    """
+    try:
+        return fetch_cacheable_json(project, asset, version, MANIFEST_FILE, cache_dir, url, overwrite)
+    except GypsumNotFoundError as exc:
+        from .explain import existing_versions, version_not_found
+
+        raise version_not_found(project, asset, version, exc, existing_versions(project, asset, url)) from None
 
 
 def cast_datetime(value: str) -> datetime:

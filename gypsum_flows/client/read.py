@@ -17,10 +17,12 @@ from __future__ import annotations
 import contextlib
 import os
 
-from .. import _http
+from .. import _http, next_steps
 from ..cache import bucket_path, resolve_cache
-from ..constants import LATEST_FILE, PERMISSIONS_FILE, QUOTA_FILE, SUMMARY_FILE, USAGE_FILE
-from . import untrusted
+from ..constants import LATEST_FILE, PERMISSIONS_FILE, QUOTA_FILE, SUMMARY_FILE, USAGE_FILE, offline_from_environment
+from ..errors import GypsumNotFoundError
+from . import explain, untrusted
+from . import offline as cached
 from ._util import cast_datetime, fetch_cacheable_json, fetch_json, load_manifest
 
 
@@ -28,8 +30,15 @@ def _cache_or_off(cache_dir: str | bool | None) -> str | bool:
     return False if cache_dir is False else resolve_cache(cache_dir)  # type: ignore[arg-type]
 
 
-def fetch_latest(project: str, asset: str, url: str | None = None) -> str:
+def _offline(flag: bool | None) -> bool:
+    """``offline=`` if given, else ``GYPSUM_OFFLINE``."""
+    return offline_from_environment() if flag is None else flag
+
+
+def fetch_latest(project: str, asset: str, url: str | None = None, offline: bool | None = None) -> str:
     """The latest (non-probational) version of an asset.
+
+    Offline (``offline=True`` or ``GYPSUM_OFFLINE=1``): the newest settled version in the cache.
 
     Raises:
         GypsumNotFoundError: The asset has no latest version.
@@ -39,7 +48,13 @@ def fetch_latest(project: str, asset: str, url: str | None = None) -> str:
         >>> fetch_latest("test-R", "basic", url=server.url)  # doctest: +SKIP
         'v3'
     """
-    return fetch_json(f"{project}/{asset}/{LATEST_FILE}", _http.resolve_url(url), untrusted.latest)
+    if _offline(offline):
+        return cached.latest(project, asset)
+    url = _http.resolve_url(url)
+    try:
+        return fetch_json(f"{project}/{asset}/{LATEST_FILE}", url, untrusted.latest)
+    except GypsumNotFoundError as exc:
+        raise explain.no_latest(project, asset, exc, explain.existing_versions(project, asset, url)) from None
 
 
 def fetch_manifest(
@@ -78,7 +93,11 @@ def fetch_summary(
     """
     cache = _cache_or_off(cache_dir)
     url = _http.resolve_url(url)
-    out = fetch_cacheable_json(project, asset, version, SUMMARY_FILE, cache, url, overwrite)
+    try:
+        out = fetch_cacheable_json(project, asset, version, SUMMARY_FILE, cache, url, overwrite)
+    except GypsumNotFoundError as exc:
+        versions = explain.existing_versions(project, asset, url)
+        raise explain.version_not_found(project, asset, version, exc, versions) from None
     for field in ("upload_start", "upload_finish"):
         if field in out:
             out[field] = cast_datetime(out[field])
@@ -95,7 +114,11 @@ def fetch_permissions(project: str, url: str | None = None) -> dict:
         >>> fetch_permissions("test-R", url=server.url)["owners"]  # doctest: +SKIP
         ['owner-user']
     """
-    perms = fetch_json(f"{project}/{PERMISSIONS_FILE}", _http.resolve_url(url), untrusted.permissions)
+    try:
+        perms = fetch_json(f"{project}/{PERMISSIONS_FILE}", _http.resolve_url(url), untrusted.permissions)
+    except GypsumNotFoundError as exc:
+        raise GypsumNotFoundError(next_steps.create_project(project), status=exc.status, method=exc.method,
+                                  url=exc.url) from None  # fmt: skip
     for uploader in perms.get("uploaders", []):
         if "until" in uploader:
             uploader["until"] = cast_datetime(uploader["until"])
@@ -128,33 +151,40 @@ def _list_dirs(prefix: str | None, url: str) -> list[str]:
     return untrusted.listed_names(_http.get_json(f"{url}/list", params=params), prefix or "", url)
 
 
-def list_projects(url: str | None = None) -> list[str]:
-    """All project names.
+def list_projects(url: str | None = None, offline: bool | None = None) -> list[str]:
+    """All project names (offline: those in the cache).
 
     Example:
         >>> "test-R" in list_projects(url=server.url)  # doctest: +SKIP
         True
     """
+    if _offline(offline):
+        return cached.listing("project", cached.cached_projects(), None)
     return _list_dirs(None, _http.resolve_url(url))
 
 
-def list_assets(project: str, url: str | None = None) -> list[str]:
-    """The assets of a project.
+def list_assets(project: str, url: str | None = None, offline: bool | None = None) -> list[str]:
+    """The assets of a project (offline: those in the cache).
 
     Example:
         >>> list_assets("test-R", url=server.url)  # doctest: +SKIP
         ['basic']
     """
+    if _offline(offline):
+        return cached.listing(f"asset of project '{project}'", cached.cached_assets(None, project), None)
     return _list_dirs(f"{project}/", _http.resolve_url(url))
 
 
-def list_versions(project: str, asset: str, url: str | None = None) -> list[str]:
-    """The versions of an asset (``[]`` for an unknown asset).
+def list_versions(project: str, asset: str, url: str | None = None, offline: bool | None = None) -> list[str]:
+    """The versions of an asset (``[]`` for an unknown asset; offline: those in the cache).
 
     Example:
         >>> list_versions("test-R", "basic", url=server.url)  # doctest: +SKIP
         ['v1', 'v2', 'v3']
     """
+    if _offline(offline):
+        found = cached.cached_versions(None, project, asset)
+        return cached.listing(f"version of {project}/{asset}", found, None)
     return _list_dirs(f"{project}/{asset}/", _http.resolve_url(url))
 
 
@@ -165,8 +195,11 @@ def list_files(
     prefix: str | None = None,
     include_dot: bool = True,
     url: str | None = None,
+    offline: bool | None = None,
 ) -> list[str]:
     """Paths of the objects stored in a version, relative to it (internal ``..`` files included).
+
+    Offline: from the manifest of a complete cached version.
 
     Link entries have no object and are not listed; see :func:`fetch_manifest`.
 
@@ -174,6 +207,9 @@ def list_files(
         >>> list_files("test-R", "basic", "v2", url=server.url)  # doctest: +SKIP
         ['..links', '..manifest', '..summary', 'foo/..links']
     """
+    if _offline(offline):
+        paths = [p for p in cached.files(project, asset, version) if p.startswith(prefix or "")]
+        return paths if include_dot else [p for p in paths if not p.startswith("..")]
     base, url = f"{project}/{asset}/{version}/", _http.resolve_url(url)
     query = base + (prefix or "")
     entries = _http.get_json(f"{url}/list", params={"recursive": "true", "prefix": query})

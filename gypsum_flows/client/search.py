@@ -38,6 +38,8 @@ _COLUMNS = {
     "path": "paths.path",
     "user": "versions.user",
 }
+#: Every column a clause may compare, by clause type: the defaults of R's ``searchMetadataFilter`` names.
+_NAMES = {**_COLUMNS, "time": "versions.time"}
 
 #: The ``user_version`` from which the index has ``user`` and ``time`` columns (1.1.0).
 _USER_TIME_VERSION = 1001000
@@ -207,9 +209,11 @@ class _SqlBuilder:
     document; without, it intersects the tokens' document lists.
     """
 
-    def __init__(self, pid: str, counts: Mapping[str, int] | None = None) -> None:
+    def __init__(self, pid: str, counts: Mapping[str, int] | None = None, columns: Mapping[str, str] = _NAMES
+                 ) -> None:  # fmt: skip
         self.pid = pid
         self.counts = counts
+        self.columns = columns
         self.values: dict[str, Any] = {}
 
     def param(self, value: Any) -> str:
@@ -235,8 +239,8 @@ class _SqlBuilder:
         if query.type == "or":
             return self._or(query.children)
         if query.type == "time":
-            return f"versions.time {'>' if query.after else '<='} {self.param(query.time)}"
-        return f"{_COLUMNS[query.type]} {'LIKE' if query.partial else '='} {self.param(query.text)}"
+            return f"{self.columns['time']} {'>' if query.after else '<='} {self.param(query.time)}"
+        return f"{self.columns[query.type]} {'LIKE' if query.partial else '='} {self.param(query.text)}"
 
     def _estimate(self, clause: GypsumSearchClause) -> float:
         return math.inf if clause.partial or self.counts is None else self.counts.get(clause.text, 0)
@@ -270,10 +274,11 @@ class _SqlBuilder:
         return "(" + " OR ".join(parts) + ")"
 
 
-def _filter(clause: GypsumSearchClause | None, pid_name: str, counts: Mapping[str, int] | None) -> dict[str, Any]:
+def _filter(clause: GypsumSearchClause | None, pid_name: str, counts: Mapping[str, int] | None,
+            columns: Mapping[str, str] = _NAMES) -> dict[str, Any]:  # fmt: skip
     if clause is None:
         return {"where": [], "parameters": {}}
-    builder = _SqlBuilder(pid_name, counts)
+    builder = _SqlBuilder(pid_name, counts, columns)
     return {"where": [builder.build(clause)], "parameters": builder.values}
 
 
@@ -319,6 +324,32 @@ def search_metadata_text_filter(
         {'where': [], 'parameters': {}}
     """
     return _filter(_sanitize(_as_clause(query)), pid_name, None)
+
+
+def search_metadata_filter(
+    query: str | list[str] | GypsumSearchClause,
+    pid_name: str = "paths.pid",
+    project_name: str = "versions.project",
+    asset_name: str = "versions.asset",
+    version_name: str = "versions.version",
+    path_name: str = "paths.path",
+    user_name: str = "versions.user",
+    time_name: str = "versions.time",
+) -> dict[str, Any]:
+    """R's ``searchMetadataFilter``: :func:`search_metadata_text_filter` with every column's name settable.
+
+    Args:
+        query: A string, a non-empty list of strings (AND), or a clause.
+        pid_name, project_name, asset_name, version_name, path_name, user_name, time_name: The name or alias
+            of each column in the outer query (R's ``pid.name``, ``project.name``, ...).
+
+    Example:
+        >>> search_metadata_filter(gsc(project="p"), project_name="v.project")
+        {'where': ['v.project = :p0'], 'parameters': {'p0': 'p'}}
+    """
+    columns = {"project": project_name, "asset": asset_name, "version": version_name, "path": path_name,
+               "user": user_name, "time": time_name}  # fmt: skip
+    return _filter(_sanitize(_as_clause(query)), pid_name, None, columns)
 
 
 def search_metadata_text(
@@ -473,3 +504,7 @@ def translate_text_query(text: str) -> GypsumSearchClause:
         ('and', 'or', 'title', True)
     """
     return _Parser(text).parse()
+
+
+#: R 1.2's name for :func:`search_metadata_text` (``searchMetadata``).
+search_metadata = search_metadata_text

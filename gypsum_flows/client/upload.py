@@ -21,16 +21,18 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .. import _http
+from .. import _http, next_steps
 from .._keepalive import Reply
 from ..auth import resolve_token
-from ..constants import SMALL_FILE_SIZE
+from ..constants import MAX_FILE_SIZE, SMALL_FILE_SIZE
 from ..errors import (
     GypsumError,
     GypsumFileChangedError,
     GypsumHTTPError,
+    GypsumInvalidRequestError,
     GypsumPermissionError,
     GypsumTransientError,
+    is_transient,
 )
 from ..md5cache import file_md5
 from ..names import check_name
@@ -42,6 +44,12 @@ from .read import fetch_summary
 
 #: Small files are signed, then sent, this many at a time, so no signed URL waits long to be used.
 _SIGNING_BATCH = 256
+#: Key of an upload's ``init`` listing the files whose PUT the server confirmed in this session: a later
+#: ``upload_files`` of the same session signs and sends only the others (gypsum's protocol hands out one
+#: presigned URL per file and request, so a file not confirmed is simply signed again).
+CONFIRMED = "confirmed_paths"
+#: Rounds of ``upload_files`` within one session that ``upload_directory`` tries after transient failures.
+UPLOAD_ROUNDS = 3
 log = logging.getLogger(__name__)
 
 
@@ -92,6 +100,20 @@ def _request_files(described: list[dict], links: list[dict] | None) -> list[dict
     return out
 
 
+def _check_sizes(files: Any, directory: str | None) -> None:
+    """Refuse, before anything is hashed or sent, a file larger than gypsum's single-PUT limit."""
+    for item in [files] if isinstance(files, str) else files:
+        if isinstance(item, dict):
+            path, size = item.get("path"), item.get("size")
+        else:
+            path = item
+            size = os.path.getsize(os.path.join(directory, item) if directory is not None else item)
+        if isinstance(size, int) and size > MAX_FILE_SIZE:
+            raise GypsumInvalidRequestError(
+                f"'{path}' is {size:,} bytes, over gypsum's limit of {MAX_FILE_SIZE:,} bytes (4.995 GiB) per file: "
+                "split it into smaller files; nothing was sent and the project is not locked")  # fmt: skip
+
+
 def start_upload(
     project: str,
     asset: str,
@@ -132,6 +154,10 @@ def start_upload(
     """
     for name, kind in ((project, "project"), (asset, "asset"), (version, "version")):
         check_name(name, kind)
+    url = _http.resolve_url(url)
+    _http.refuse_if_offline("start an upload", url)
+    if not next_steps.is_local(url):
+        _check_sizes(files, directory)
     body = {
         "files": _request_files(_describe_files(files, directory, deduplicate), links),
         "on_probation": probation,
@@ -139,7 +165,7 @@ def start_upload(
     try:
         response = _http.request(
             "POST",
-            f"{_http.resolve_url(url)}/upload/start/{names_path(project, asset, version)}",
+            f"{url}/upload/start/{names_path(project, asset, version)}",
             policy=_http.GUARDED,
             token=resolve_token(token),
             json=body,
@@ -170,7 +196,8 @@ def _local(directory: str | None, path: str) -> str:
 
 
 def _upload_one(
-    item: dict, expected: os.stat_result, directory: str | None, url: str, session_token: str, report: Reporter
+    item: dict, expected: os.stat_result, directory: str | None, url: str, session_token: str, report: Reporter,
+    confirmed: list[str],
 ) -> None:
     """Sign one file's URL, then PUT its bytes streamed from disk with ``Content-MD5``.
 
@@ -186,6 +213,7 @@ def _upload_one(
     except Exception as exc:
         raise _about_file(exc, path) from exc
     report.file_done(path)
+    confirmed.append(path)
 
 
 def upload_files(
@@ -196,6 +224,10 @@ def upload_files(
     progress: ProgressOption = None,
 ) -> None:
     """Upload the files of a started upload, ``concurrent`` at a time.
+
+    Files this session already delivered (listed under :data:`CONFIRMED` in
+    ``init``, which this call keeps up to date) are skipped, so calling it
+    again after a transient failure sends only the rest.
 
     Small files (up to 1 MiB) are signed and sent from one thread with
     ``concurrent`` requests in flight on kept-alive connections; larger ones
@@ -217,7 +249,9 @@ def upload_files(
         >>> upload_files(init, directory=d, url=server.url)  # doctest: +SKIP
     """
     url = _http.resolve_url(url)
-    items = init["file_urls"]
+    confirmed: list[str] = init.setdefault(CONFIRMED, [])
+    done = set(confirmed)
+    items = [i for i in init["file_urls"] if i["path"] not in done]
     for item in items:
         if item.get("method") != "presigned":
             raise ValueError(f"unknown upload method {item.get('method')!r} for file '{item['path']}'")
@@ -232,15 +266,16 @@ def upload_files(
     with Reporter("upload", files_total=len(items), bytes_total=total, progress=progress) as report:
         run_parallel(
             jobs,
-            lambda job: _upload_small(job, stats, directory, url, token, report, concurrent) if isinstance(job, list)
-            else _upload_one(job, stats[job["path"]], directory, url, token, report),
+            lambda job: _upload_small(job, stats, directory, url, token, report, concurrent, confirmed)
+            if isinstance(job, list)
+            else _upload_one(job, stats[job["path"]], directory, url, token, report, confirmed),
             concurrent,
         )  # fmt: skip
 
 
 def _upload_small(
     items: list[dict], stats: dict[str, os.stat_result], directory: str | None, url: str, session_token: str,
-    report: Reporter, depth: int,
+    report: Reporter, depth: int, confirmed: list[str],
 ) -> None:  # fmt: skip
     """Upload small files from this one thread, ``depth`` requests in flight: sign a batch, then PUT it.
 
@@ -260,6 +295,7 @@ def _upload_small(
         for item, _ in _each_file(batch, puts):
             report.add_bytes(stats[item["path"]].st_size, item["path"])
             report.file_done(item["path"])
+            confirmed.append(item["path"])
 
 
 def _each_file(items: list[dict], replies: Iterator[Reply]) -> Iterator[tuple[dict, Reply]]:
@@ -369,19 +405,33 @@ def upload_directory(
         True
     """
     url = _http.resolve_url(url)
+    _http.refuse_if_offline("upload", url)
     listing = prepare_directory_upload(directory, links="always", cache_dir=cache_dir)
     init = start_upload(
         project, asset, version, listing["files"], links=listing["links"], deduplicate=deduplicate,
         probation=probation, url=url, token=token, directory=directory,
     )  # fmt: skip
     try:
-        upload_files(init, directory=directory, url=url, concurrent=concurrent, progress=progress)
+        _upload_resuming(init, directory, url, concurrent, progress)
         complete_upload(init, url=url)
     except BaseException:
         if abort_failed:
             _abort_quietly(init, url)
         raise
     return True
+
+
+def _upload_resuming(init: dict, directory: str, url: str, concurrent: int, progress: ProgressOption) -> None:
+    """``upload_files``, run again within the same session after a transient failure (only unconfirmed files)."""
+    for attempt in range(1, UPLOAD_ROUNDS + 1):
+        try:
+            upload_files(init, directory=directory, url=url, concurrent=concurrent, progress=progress)
+            return
+        except GypsumError as exc:
+            if attempt == UPLOAD_ROUNDS or not is_transient(exc):
+                raise
+            left = len(init["file_urls"]) - len(set(init[CONFIRMED]))
+            log.warning("upload interrupted (%s); sending the %d files not yet confirmed again", exc, left)
 
 
 def _abort_quietly(init: dict, url: str) -> None:

@@ -32,7 +32,7 @@ from prefect.cache_policies import NO_CACHE
 from ..batch.metadata import MetadataCheck
 from ..batch.spec import LATEST
 from ..blocks import GypsumCredentials
-from ..errors import GypsumError
+from ..errors import GypsumError, GypsumNotFoundError
 from ..names import bad_path_reason
 from ..tasks import clone_version, fetch_latest
 from .checks import (
@@ -142,7 +142,7 @@ def publish_clone(
         else:
             source = (source_project or project, source_asset or asset, source_version)
             if source_version == LATEST:
-                source = (source[0], source[1], fetch_latest(source[0], source[1], credentials=credentials))
+                source = (source[0], source[1], _latest_source(source[0], source[1], credentials))
         with tempfile.TemporaryDirectory(prefix="gypsum-clone-") as scratch:
             work = os.path.join(scratch, version)
             clone_version(*source, work, credentials=credentials)
@@ -241,3 +241,12 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return info.st_size, info.st_mtime_ns
+
+
+def _latest_source(project: str, asset: str, creds: GypsumCredentials) -> str:
+    """The latest version of the clone source; an error saying there is nothing to clone from if none."""
+    try:
+        return fetch_latest(project, asset, credentials=creds)
+    except GypsumNotFoundError as exc:
+        raise GypsumNotFoundError(f"nothing to clone from: {exc.reason}", status=exc.status, method=exc.method,
+                                  url=exc.url) from None  # fmt: skip

@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..constants import MAX_FILE_SIZE
 from . import admin, probation, read, upload
 from .storage import Bucket
 from .signing import Signer, load_secret
@@ -166,7 +167,8 @@ class RawPathGateway:
 
 
 def create_app(
-    root: str | os.PathLike[str], users: Users, metadata_dir: str | os.PathLike[str] | None = None
+    root: str | os.PathLike[str], users: Users, metadata_dir: str | os.PathLike[str] | None = None,
+    max_file_size: int | None = MAX_FILE_SIZE,
 ) -> Starlette:
     """The Starlette application serving the bucket stored under ``root``.
 
@@ -196,6 +198,7 @@ def create_app(
     app.state.signer = Signer(load_secret(state))
     app.state.metadata_dir = Path(metadata_dir).resolve() if metadata_dir else None
     app.state.request_log = request_log
+    app.state.max_file_size = max_file_size  # as the real gypsum's object store; None: no limit
     return app
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import socket
@@ -14,6 +13,8 @@ from pathlib import Path
 import uvicorn
 from filelock import FileLock, Timeout
 
+from ..constants import MAX_FILE_SIZE
+from ..names import is_loopback
 from .app import create_app, state_dir
 from .users import generate_users_file, load_users
 
@@ -40,21 +41,6 @@ class RunningServer:
         self._server.should_exit = True
         self._thread.join(timeout)
         self._claim.release()
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine.
-
-    Example:
-        >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
-        (True, True, False)
-    """
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -98,12 +84,23 @@ def _start(app: object, sock: socket.socket) -> tuple[uvicorn.Server, threading.
     return server, thread
 
 
+def generated_users_file(root: str | os.PathLike[str]) -> Path:
+    """Where the users file generated for ``root`` lives: ``<root>.state/users.yaml``, outside the served folder.
+
+    Example:
+        >>> generated_users_file("/data/registry")
+        PosixPath('/data/registry.state/users.yaml')
+    """
+    return state_dir(Path(root).resolve()) / "users.yaml"
+
+
 def serve_in_thread(
     root: str | os.PathLike[str],
     users_file: str | os.PathLike[str] | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
     metadata_dir: str | os.PathLike[str] | None = None,
+    max_file_size: int | None = MAX_FILE_SIZE,
 ) -> RunningServer:
     """Start a local gypsum server on ``root`` and return once it accepts requests.
 
@@ -111,7 +108,8 @@ def serve_in_thread(
     token is generated in the private state folder (``<root>.state/users.yaml``)
     and reused on restart; that needs a loopback ``host``. ``port=0`` picks a
     free port. Only one server may serve a root at a time; temporary files
-    that interrupted uploads left behind are removed at start.
+    that interrupted uploads left behind are removed at start. Uploads of a file over ``max_file_size`` bytes
+    (default: gypsum's 4.995 GiB single-upload limit; ``None`` for none) are refused before the lock.
 
     Raises:
         ValueError: a non-loopback host without a users file, a users file inside
@@ -130,14 +128,14 @@ def serve_in_thread(
     if users_file is None:
         if not is_loopback(host):
             raise ValueError(f"binding to {host} (not loopback) needs an explicit users file (--users)")
-        users_file = generate_users_file(state_dir(root) / "users.yaml")
+        users_file = generate_users_file(generated_users_file(root))
     users_file = Path(users_file).resolve()
     if root in users_file.parents:
         raise ValueError(f"the users file {users_file} is inside the served root {root}; move it out")
     users = load_users(users_file)
     claim = _claim_root(root)
     try:
-        app = create_app(root, users, metadata_dir)
+        app = create_app(root, users, metadata_dir, max_file_size)
         # Holding the claim, no other server writes here: every temporary file is a crashed PUT's.
         swept = app.state.bucket.sweep_temp()
         if swept:

@@ -119,10 +119,35 @@ def generate_users_file(path: Path, login: str = "local-admin") -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"admins": [login], "users": [{"login": login, "token": secrets.token_urlsafe(32), "orgs": []}]}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        yaml.safe_dump(doc, handle)
+    # Written whole under a private name, then linked into place: a server and a --print-token starting at
+    # the same moment both end up with the one file that won, never a half-written one.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            yaml.safe_dump(doc, handle)
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)
     return path
+
+
+def admin_token(path: str | os.PathLike[str]) -> str:
+    """The token of the first administrator listed in a users file (``ValueError`` if none has one).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = generate_users_file(pathlib.Path(tempfile.mkdtemp()) / "users.yaml")
+        >>> len(admin_token(f)) > 20
+        True
+    """
+    users = load_users(path)
+    for user in users.users:
+        if users.is_admin(user):
+            return user.token
+    raise ValueError(f"{path}: no administrator has a token in this users file")
 
 
 def identify(call: Call) -> User:

@@ -151,3 +151,46 @@ def test_same_names_parameters_and_defaults(name):
         if param.name not in CHANGED_DEFAULTS:
             assert mine[param.name].default == param.default, (name, param.name)
     assert name in ours.__all__ and "unlock_project" in ours.__all__
+
+
+def test_constants_match():
+    assert ours.BUCKET_CACHE_NAME == ref.BUCKET_CACHE_NAME == "bucket"
+    assert ours.REQUESTS_MOD == ref.REQUESTS_MOD == {"verify": True}
+
+
+@pytest.fixture
+def requests_mods():
+    """Both clients' REQUESTS_MOD, restored afterwards."""
+    saved = dict(ours.REQUESTS_MOD), dict(ref.REQUESTS_MOD)
+    yield ours.REQUESTS_MOD, ref.REQUESTS_MOD
+    for mod, old in zip((ours.REQUESTS_MOD, ref.REQUESTS_MOD), saved):
+        mod.clear()
+        mod.update(old)
+
+
+def test_requests_mod_verify_applies_to_every_request(basic, project, gypsum_server, tmp_path, requests_mods):
+    from client_helpers import self_signed_cert, tree
+
+    from gypsum_flows.errors import GypsumTransientError
+
+    mine, theirs = requests_mods
+    cert, key = self_signed_cert(tmp_path)
+    with FaultProxy(gypsum_server.url, tls=(cert, key)) as tls:
+        with pytest.raises(GypsumTransientError, match="certificate verify failed"):  # not trusted by default
+            ours.list_versions(basic.project, "basic", url=tls.url)
+        theirs["verify"] = mine["verify"] = cert  # a custom CA bundle, as gypsum_client allows
+        assert ours.list_versions(basic.project, "basic", url=tls.url) == ref.list_versions(
+            basic.project, "basic", url=tls.url) == ["v1", "v2", "v3"]  # fmt: skip
+        # Kept-alive file GETs (save_version) and PUTs (upload_directory) go over TLS with that bundle too.
+        saved = ours.save_version(basic.project, "basic", "v1", cache_dir=str(tmp_path / "c1"), url=tls.url)
+        assert {k: v for k, v in tree(saved).items() if not k.startswith("..")} == {"blah.txt": BLAH,
+                                                                                  "foo/bar.txt": BAR}  # fmt: skip
+        src = write_files(tmp_path / "src", {f"f{i}.txt": f"{i}".encode() for i in range(5)})
+        ours.upload_directory(str(src), project, "a", "v1", url=tls.url, token=gypsum_server.tokens["owner"])
+        assert tls.requests_matching(r"^PUT /upload/put/") == 5
+        assert tls.requests_matching(r"^GET /file/") >= 2
+        mine["verify"] = False  # no checks at all
+        assert ours.fetch_latest(project, "a", url=tls.url) == "v1"
+        mine["verify"], mine["bogus"] = cert, 1
+        with pytest.raises(ValueError, match=r"REQUESTS_MOD: unsupported option\(s\) \['bogus'\]"):
+            ours.fetch_latest(project, "a", url=tls.url)

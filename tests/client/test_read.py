@@ -72,10 +72,12 @@ def test_summary_latest_and_project_files(basic, cache, gypsum_server):
 def test_missing_things_are_typed_not_found(basic):
     with pytest.raises(GypsumNotFoundError) as info:
         client.fetch_latest(basic.project, "no-such-asset", url=basic.url)
-    assert info.value.status == 404 and info.value.reason == "object not found"
+    assert info.value.status == 404
+    assert info.value.reason == f"{basic.project}/no-such-asset has no latest version: the asset does not exist"
     assert isinstance(info.value, FileNotFoundError)
-    with pytest.raises(GypsumNotFoundError):
+    with pytest.raises(GypsumNotFoundError) as info:
         client.fetch_manifest(basic.project, "basic", "v9", cache_dir=False, url=basic.url)
+    assert info.value.reason == f"version 'v9' of {basic.project}/basic does not exist (its versions: v1, v2, v3)"
 
 
 def test_defaults_are_read_at_call_time(basic, tmp_path, monkeypatch):

@@ -83,3 +83,16 @@ def test_delete_of_a_missing_path_is_an_error(published_v1):
     with pytest.raises(GypsumError, match="no such file"):
         clone_modify_upload(project, "asset", "v4", delete=["nope.txt"], credentials=credentials(server))
     assert "v4" not in client.list_versions(project, "asset", url=server.url)
+
+
+def test_clone_from_a_missing_asset_says_there_is_nothing_to_clone_from(published_v1):
+    from gypsum_flows.errors import GypsumNotFoundError
+
+    server, project = published_v1
+    with pytest.raises(GypsumNotFoundError, match=f"nothing to clone from: {project}/ghost has no latest version: "
+                                                  "the asset does not exist"):  # fmt: skip
+        clone_modify_upload(project, "copy", "v1", source_asset="ghost", credentials=credentials(server))
+    with pytest.raises(GypsumNotFoundError, match=r"version 'v7' of .* does not exist \(its versions: v1\)"):
+        clone_modify_upload(project, "copy", "v1", source_asset="asset", source_version="v7",
+                            credentials=credentials(server))  # fmt: skip
+    assert client.list_versions(project, "copy", url=server.url) == []

@@ -219,3 +219,30 @@ def test_translate_text_query_errors(text: str, where: str) -> None:
     with pytest.raises(ValueError, match="invalid text query") as info:
         translate_text_query(text)
     assert where in str(info.value)
+
+
+def test_r_named_aliases(db: Path) -> None:
+    """R 1.2's ``searchMetadata`` and ``searchMetadataFilter``, whose column names can be aliases."""
+    from gypsum_flows import client
+
+    query = (gsc("brain") | gsc("lung")) & gsc(project="P1") & gsc(user="a%", partial=True) & gsc(time=150)
+    assert client.search_metadata is client.search_metadata_text
+    rows = client.search_metadata(db, query, latest=False, include_metadata=False)
+    assert {f"{r['project']}/{r['asset']}/{r['version']}" for r in rows} == {"P1/A1/v2"}
+    where = client.search_metadata_filter(query, pid_name="pp.pid", project_name="vv.project",
+                                          asset_name="vv.asset", version_name="vv.version", path_name="pp.path",
+                                          user_name="vv.user", time_name="vv.time")  # fmt: skip
+    sql = where["where"][0]
+    assert "vv.project = :" in sql and "vv.user LIKE :" in sql and "vv.time > :" in sql and "pp.pid IN" in sql
+    assert "versions." not in sql and "paths." not in sql
+    conn = connect(db)
+    try:
+        found_rows = conn.execute(
+            "SELECT vv.project, vv.asset, vv.version FROM paths AS pp LEFT JOIN versions AS vv ON pp.vid = vv.vid "
+            f"WHERE {sql}", where["parameters"]).fetchall()  # fmt: skip
+    finally:
+        conn.close()
+    assert [tuple(r) for r in found_rows] == [("P1", "A1", "v2")]
+    by_path = client.search_metadata_filter(gsc(path="x/%", partial=True), path_name="pp.path")
+    assert by_path == {"where": ["pp.path LIKE :p0"], "parameters": {"p0": "x/%"}}
+    assert client.search_metadata_filter(" ,, ") == {"where": [], "parameters": {}}

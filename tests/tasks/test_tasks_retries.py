@@ -17,6 +17,7 @@ from testdata import write_files
 
 from gypsum_flows import client
 from gypsum_flows.blocks import GypsumCredentials
+from gypsum_flows.client.upload import UPLOAD_ROUNDS
 from gypsum_flows.errors import (
     GypsumInvalidRequestError,
     GypsumNotFoundError,
@@ -157,8 +158,9 @@ def test_upload_version_retries_a_whole_clean_attempt(
     project = unique_name("upretry")
     publish(gypsum_server, project, "basic", "v1", {"a.txt": b"abc", "deep/c.txt": b"charlie"})
     folder = write_files(tmp_path / "v2", {"a.txt": b"abc", "b.txt": b"bravo", "deep/c.txt": b"charlie"})
-    # Five broken answers exhaust the client's own retries for the one new file: the attempt fails mid-session.
-    proxy.set_faults([Fault("truncate", pattern=r"^POST /upload/presigned-file/", first=5)])
+    # Five broken answers exhaust the client's own retries for the one new file, in each of the rounds the
+    # session resumes for: the attempt fails mid-session.
+    proxy.set_faults([Fault("truncate", pattern=r"^POST /upload/presigned-file/", first=5 * UPLOAD_ROUNDS)])
 
     @flow
     def publish_v2():
@@ -172,7 +174,7 @@ def test_upload_version_retries_a_whole_clean_attempt(
     steps = [path.split("/")[2] for method, path, _ in proxy.log if path.startswith("/upload/") and method == "POST"]
     # The failed attempt is aborted; the next one starts from scratch and completes.
     first_try, second_try = steps[: steps.index("abort") + 1], steps[steps.index("abort") + 1 :]
-    assert first_try == ["start"] + ["presigned-file"] * 5 + ["abort"]
+    assert first_try == ["start"] + ["presigned-file"] * 5 * UPLOAD_ROUNDS + ["abort"]
     assert second_try == ["start", "presigned-file", "complete"]
     assert stats == {
         "project": project,

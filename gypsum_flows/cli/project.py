@@ -1,0 +1,164 @@
+"""``gypsum-flows project``: create projects and inspect or change their permissions, quota, usage and lock."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_connection, emit, names, parse_size, table, token_from
+
+EXAMPLES = """examples:
+  export GYPSUM_TOKEN=$(gypsum-flows server --root ./registry --print-token)   # the local server's admin
+  gypsum-flows project create scrnaseq-examples --owner alice --uploader bob:trusted --quota 10GB \\
+      --url http://127.0.0.1:8787
+  gypsum-flows project permissions scrnaseq-examples --url http://127.0.0.1:8787
+  gypsum-flows project permissions scrnaseq-examples --add-uploader carol --url http://127.0.0.1:8787
+  gypsum-flows project quota scrnaseq-examples --set 20GB --url http://127.0.0.1:8787
+  gypsum-flows project usage scrnaseq-examples --refresh --url http://127.0.0.1:8787 --json
+  gypsum-flows project unlock scrnaseq-examples --url http://127.0.0.1:8787
+  gypsum-flows project remove scrnaseq-examples --yes --url http://127.0.0.1:8787
+"""
+
+
+def _uploader(text: str) -> dict:
+    """``LOGIN`` or ``LOGIN:trusted`` as an uploader entry."""
+    login, _, flag = text.partition(":")
+    if not login or flag not in ("", "trusted"):
+        raise argparse.ArgumentTypeError(f"expected LOGIN or LOGIN:trusted, got {text!r}")
+    return {"id": login, "trusted": True} if flag else {"id": login}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``project`` and its subcommands."""
+    parser = subparsers.add_parser(
+        "project", help="create projects; show or change permissions, quota, usage; unlock or remove (admins)",
+        description="Project administration. Creating, removing, unlocking and setting quotas need an admin's "
+        "token; changing permissions needs an owner's or an admin's; showing needs none.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    create = sub.add_parser("create", help="create a project (admins)", epilog=EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    create.add_argument("project", help="project name")
+    create.add_argument("--owner", action="append", required=True, metavar="LOGIN",
+                        help="GitHub login or organisation owning the project; repeatable")  # fmt: skip
+    create.add_argument("--uploader", action="append", type=_uploader, metavar="LOGIN[:trusted]",
+                        help="allow this login to upload (':trusted' skips probation); repeatable")  # fmt: skip
+    _quota_arguments(create, "--quota")
+    create.set_defaults(func=run_create)
+
+    perms = sub.add_parser("permissions", help="show a project's owners and uploaders, or add to them")
+    perms.add_argument("project", help="project name")
+    perms.add_argument("--add-owner", action="append", metavar="LOGIN", help="add an owner; repeatable")
+    perms.add_argument("--add-uploader", action="append", type=_uploader, metavar="LOGIN[:trusted]",
+                       help="add an uploader; repeatable")  # fmt: skip
+    perms.set_defaults(func=run_permissions)
+
+    quota = sub.add_parser("quota", help="show a project's quota, or change it (admins)")
+    quota.add_argument("project", help="project name")
+    _quota_arguments(quota, "--set")
+    quota.set_defaults(func=run_quota)
+
+    usage = sub.add_parser("usage", help="show a project's storage usage")
+    usage.add_argument("project", help="project name")
+    usage.add_argument("--refresh", action="store_true", help="recompute it from the bucket first (admins)")
+    usage.set_defaults(func=run_usage)
+
+    unlock = sub.add_parser("unlock", help="remove a project's lock left by a failed upload (admins)")
+    unlock.add_argument("project", help="project name")
+    unlock.set_defaults(func=run_unlock)
+
+    remove = sub.add_parser("remove", help="delete a project and everything in it (admins)")
+    remove.add_argument("project", help="project name")
+    remove.add_argument("--yes", action="store_true", help="really delete (required)")
+    remove.set_defaults(func=run_remove)
+
+    for action in (create, perms, quota, usage, unlock, remove):
+        add_connection(action)
+
+
+def _quota_arguments(parser: argparse.ArgumentParser, baseline_flag: str) -> None:
+    parser.add_argument(baseline_flag, dest="baseline", type=parse_size, metavar="SIZE",
+                        help="quota in bytes at creation, e.g. 10GB or 5GiB")  # fmt: skip
+    parser.add_argument("--growth-rate", type=parse_size, metavar="SIZE", help="quota growth per year")
+    parser.add_argument("--year", type=int, help="year the quota starts from")
+
+
+def run_create(args: argparse.Namespace) -> int:
+    """Create the project and print what it now holds."""
+    from ..client import create_project
+
+    names(project=args.project)
+    create_project(args.project, owners=args.owner, uploaders=args.uploader, baseline=args.baseline,
+                   growth_rate=args.growth_rate, year=args.year, url=args.url, token=token_from(args))  # fmt: skip
+    emit(args, {"project": args.project, "owners": args.owner, "uploaders": args.uploader or []},
+         f"created project '{args.project}' (owners: {', '.join(args.owner)})")  # fmt: skip
+    return 0
+
+
+def run_permissions(args: argparse.Namespace) -> int:
+    """Add owners or uploaders if asked, then show the permissions."""
+    from ..client import fetch_permissions, set_permissions
+
+    names(project=args.project)
+    if args.add_owner or args.add_uploader:
+        set_permissions(args.project, owners=args.add_owner, uploaders=args.add_uploader, url=args.url,
+                        token=token_from(args))  # fmt: skip
+    perms = fetch_permissions(args.project, url=args.url)
+    rows = [[u["id"], "yes" if u.get("trusted") else "no", u.get("asset", "*"), u.get("version", "*"),
+             str(u.get("until", "-"))] for u in perms.get("uploaders", [])]  # fmt: skip
+    text = f"owners: {', '.join(perms.get('owners', [])) or '(none)'}\n"
+    text += table(rows, ["uploader", "trusted", "asset", "version", "until"]) if rows else "uploaders: (none)"
+    emit(args, perms, text)
+    return 0
+
+
+def run_quota(args: argparse.Namespace) -> int:
+    """Change the quota if asked, then show it."""
+    from ..client import fetch_permissions, fetch_quota, set_quota
+
+    names(project=args.project)
+    fetch_permissions(args.project, url=args.url)  # a missing project's error says how to create it
+    if args.baseline is not None or args.growth_rate is not None or args.year is not None:
+        set_quota(args.project, baseline=args.baseline, growth_rate=args.growth_rate, year=args.year,
+                  url=args.url, token=token_from(args))  # fmt: skip
+    quota = fetch_quota(args.project, url=args.url)
+    emit(args, quota, f"{args.project}: baseline {quota['baseline']:,} bytes, growth {quota['growth_rate']:,} "
+                      f"bytes/year from {quota['year']}")  # fmt: skip
+    return 0
+
+
+def run_usage(args: argparse.Namespace) -> int:
+    """Show (optionally recompute) the usage."""
+    from ..client import fetch_permissions, fetch_usage, refresh_usage
+
+    names(project=args.project)
+    fetch_permissions(args.project, url=args.url)
+    total = (refresh_usage(args.project, url=args.url, token=token_from(args)) if args.refresh
+             else fetch_usage(args.project, url=args.url))  # fmt: skip
+    emit(args, {"project": args.project, "total": total}, f"{args.project}: {total:,} bytes used")
+    return 0
+
+
+def run_unlock(args: argparse.Namespace) -> int:
+    """Remove the project's lock."""
+    from ..client import fetch_permissions, unlock_project
+
+    names(project=args.project)
+    fetch_permissions(args.project, url=args.url)
+    unlock_project(args.project, url=args.url, token=token_from(args))
+    emit(args, {"project": args.project, "unlocked": True}, f"unlocked project '{args.project}'")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    """Delete the project (only with ``--yes``)."""
+    from ..client import fetch_permissions, remove_project
+
+    names(project=args.project)
+    if not args.yes:
+        raise ValueError(f"this deletes project '{args.project}' and all its versions: add --yes to do it")
+    fetch_permissions(args.project, url=args.url)
+    remove_project(args.project, url=args.url, token=token_from(args))
+    emit(args, {"project": args.project, "removed": True}, f"removed project '{args.project}'")
+    return 0

@@ -118,6 +118,8 @@ class SpecDocument(BaseModel):
 
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec, description="Values inherited by every asset.")
     concurrency: int | None = Field(None, ge=1, le=64, description="How many assets to publish at once.")
+    fan_out: bool | None = Field(None, description="Publish each asset as its own run of the publish-asset "
+                                 "deployment, on any worker of its pool (default false: in the batch's process).")
     assets: list[AssetSpec] = Field(min_length=1, description="The versions to publish.")
 
 
@@ -179,10 +181,11 @@ class AssetJob(BaseModel):
 
 
 class BatchSpec(BaseModel):
-    """A validated spec: where it came from, its concurrency limit and its jobs."""
+    """A validated spec: where it came from, its concurrency limit, whether it fans out, and its jobs."""
 
     path: str
     concurrency: int | None = None
+    fan_out: bool = False
     assets: list[AssetJob]
 
 
@@ -218,7 +221,8 @@ def load_spec(path: str | Path) -> BatchSpec:
     jobs, more = _Resolver(document, Path(path), lines).resolve()
     if problems or more:
         raise SpecError(problems + more)
-    return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency, assets=jobs)
+    return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency,
+                     fan_out=bool(document.fan_out), assets=jobs)
 
 
 class _Loader(yaml.SafeLoader):

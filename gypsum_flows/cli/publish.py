@@ -22,6 +22,7 @@ EXAMPLES = """examples:
   GYPSUM_TOKEN=... gypsum-flows publish deployments/specs/scrnaseq.yaml --url http://127.0.0.1:8787
   gypsum-flows publish specs/release.yaml --token-env RELEASE_TOKEN --concurrency 8
   gypsum-flows publish specs/release.yaml --credentials-block production-gypsum --json
+  gypsum-flows publish /shared/release.yaml --fan-out --credentials-block production-gypsum
 """
 
 
@@ -44,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     publish.add_argument("--no-recover", action="store_true",
                          help="do not clear an interrupted upload of a version this batch publishes")  # fmt: skip
     publish.add_argument("--json", action="store_true", help="print the per-asset outcomes as JSON")
+    publish.add_argument("--fan-out", action="store_true", default=None,
+                         help="publish each asset as its own run of the per-asset deployment, on any worker of "
+                         "its pool (needs PREFECT_API_URL; default: the spec's fan_out)")  # fmt: skip
+    publish.add_argument("--asset-deployment", metavar="FLOW/NAME", default="publish-asset/default",
+                         help="the per-asset deployment --fan-out starts (default: %(default)s)")  # fmt: skip
     publish.set_defaults(func=run_publish)
 
     check = subparsers.add_parser(
@@ -83,12 +89,17 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_publish(args: argparse.Namespace) -> int:
     """Check the spec (before importing Prefect), run publish-batch, print the per-asset summary."""
-    _check(args)
+    spec = _check(args)
+    fan_out = spec.fan_out if args.fan_out is None else args.fan_out
+    if fan_out and not args.credentials_block and (args.url or args.token_env or args.cache_dir):
+        raise GypsumAuthError("--fan-out: workers load the credentials by name; save a GypsumCredentials block "
+                              "and pass --credentials-block NAME instead of --url/--token-env/--cache-dir")
     from ..flows import BatchFailedError, publish_batch
 
     try:
         outcomes = publish_batch(args.spec, concurrency=args.concurrency,
-                                 recover_interrupted_upload=not args.no_recover, credentials=_credentials(args))
+                                 recover_interrupted_upload=not args.no_recover, credentials=_credentials(args),
+                                 fan_out=fan_out, asset_deployment=args.asset_deployment)
         code = 0
     except BatchFailedError as exc:
         outcomes, code = exc.outcomes, 1

@@ -42,6 +42,7 @@ from .checks import (
     target_is_published,
     upload_or_recover,
 )
+from .project_slots import project_slot
 from .report import Outcome, artifact_key, emit_published, reported, unchanged
 
 #: Edits a working folder in place; must replace files rather than write into them (they link into the cache).
@@ -122,8 +123,9 @@ def clone_modify_upload(
         emit_published(outcome, creds.resolved_url(), probation)
         return outcome
 
-    return reported(f"Clone, modify and upload {label}", artifact_key("gypsum-clone", project, asset),
-                    project, asset, version, run)
+    with project_slot(project):  # one publisher per project, across machines
+        return reported(f"Clone, modify and upload {label}", artifact_key("gypsum-clone", project, asset),
+                        project, asset, version, run)
 
 
 def check_changes(overlay: str | None, delete: list[str]) -> None:

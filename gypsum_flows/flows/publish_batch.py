@@ -34,6 +34,8 @@ from ..blocks import GypsumCredentials
 from ..errors import GypsumError
 from .checks import published_folder_outcome, resolve_credentials
 from .clone_modify_upload import clone_modify_upload
+from .fan_out import ASSET_DEPLOYMENT, on_workers
+from .project_slots import project_slot
 from .report import Outcome, Progress, artifact_key, publish_report
 from .validate_publish import validate_metadata_then_publish
 
@@ -63,6 +65,8 @@ def publish_batch(
     concurrency: int | None = None,
     recover_interrupted_upload: bool = True,
     credentials: GypsumCredentials | str | None = None,
+    fan_out: bool | None = None,
+    asset_deployment: str = ASSET_DEPLOYMENT,
 ) -> list[Outcome]:
     """Publish every asset of the YAML spec at ``spec`` (a path; relative paths inside it are from its folder).
 
@@ -73,6 +77,10 @@ def publish_batch(
             publishes, then publish it again (needs an admin token).
         credentials: A GypsumCredentials block, the name of a saved one, or ``None``
             for the client defaults (GYPSUM_REST_URL, GYPSUM_TOKEN, the cached token).
+        fan_out: Publish each asset as its own run of ``asset_deployment``, on any worker
+            of its pool (default: the spec's ``fan_out``, else in this process); needs a
+            saved block's name (or ``None``) as ``credentials``.
+        asset_deployment: The per-asset deployment fan-out starts.
 
     Returns:
         One outcome per asset, in spec order.
@@ -88,8 +96,11 @@ def publish_batch(
     progress = Progress(len(batch.assets), f"{key}-progress", f"Publishing {len(batch.assets)} assets of {spec}")
     results: dict[int, Outcome] = {}
 
-    def submit(job: AssetJob) -> PrefectFuture[Outcome]:
+    def in_process(job: AssetJob) -> PrefectFuture[Outcome]:
         return publish_asset.submit(job, recover_interrupted_upload, credentials=creds)
+
+    fanned = batch.fan_out if fan_out is None else fan_out
+    submit = on_workers(batch.path, recover_interrupted_upload, credentials, asset_deployment) if fanned else in_process
 
     for job, future in run_per_project(batch.assets, limit, submit):
         results[job.spec_index] = _outcome(job, future)
@@ -112,8 +123,14 @@ def publish_asset(job: AssetJob, recover_interrupted_upload: bool, *, credential
     """Publish one asset of a batch through its subflow (clone-modify-upload or validate-then-publish).
 
     A folder already published with the same files is reported as unchanged
-    without a subflow (the batch checked its metadata already).
+    without a subflow (the batch checked its metadata already). The project's
+    slot is held throughout, so no other run anywhere publishes into it meanwhile.
     """
+    with project_slot(job.project):
+        return _publish_asset(job, recover_interrupted_upload, credentials)
+
+
+def _publish_asset(job: AssetJob, recover_interrupted_upload: bool, credentials: GypsumCredentials) -> Outcome:
     if job.clone is None:
         done = published_folder_outcome(job.directory, job.project, job.asset, job.version, credentials,
                                         recover_interrupted_upload)

@@ -21,6 +21,7 @@ from .checks import (
     resolve_credentials,
     upload_or_recover,
 )
+from .project_slots import project_slot
 from .report import Outcome, artifact_key, emit_published, reported
 
 
@@ -75,4 +76,5 @@ def validate_metadata_then_publish(
         emit_published(outcome, creds.resolved_url(), probation)
         return outcome
 
-    return reported(f"Publish {label}", artifact_key("gypsum-publish", project, asset), project, asset, version, run)
+    with project_slot(project):  # one publisher per project, across machines
+        return reported(f"Publish {label}", artifact_key("gypsum-publish", project, asset), project, asset, version, run)

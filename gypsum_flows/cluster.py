@@ -223,9 +223,12 @@ class PrefectServer:
 
 
 class Worker:
-    """``prefect worker start --type process`` with a home, cache and working folder of its own under ``base``."""
+    """``prefect worker start --type process`` with a home, cache and working folder of its own under ``base``.
 
-    def __init__(self, base: Path, server: PrefectServer, pool: str, name: str,
+    ``limit`` caps the flow runs it runs at once (``--limit``).
+    """
+
+    def __init__(self, base: Path, server: PrefectServer, pool: str, name: str, limit: int | None = None,
                  env: dict[str, str] | None = None) -> None:  # fmt: skip
         self.base = Path(base)
         self.name = name
@@ -233,7 +236,7 @@ class Worker:
         self.log = self.base / "worker.log"
         self.env = {**server.env, **(env or {}), "PREFECT_HOME": str(self.home), "GYPSUM_CACHE_DIR": str(self.cache)}
         self.command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process",
-                        "--name", name]
+                        "--name", name, *(["--limit", str(limit)] if limit else [])]
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Worker:

@@ -7,8 +7,8 @@ loopback port (as the ``postgres`` user when run as root, since PostgreSQL
 refuses root). :class:`PrefectServer` is ``prefect server start`` on that
 database. :class:`Worker` is ``prefect worker start`` with its own
 ``PREFECT_HOME``, ``GYPSUM_CACHE_DIR`` and working folder, like a separate
-machine. Every process runs in its own session, so stopping (or killing) one
-stops the flow runs it started too.
+machine. Stopping (or killing) a process also stops every process below it,
+such as the flow runs a worker started.
 
 Example::
 
@@ -46,6 +46,9 @@ FAST_POLLING = {
     "PREFECT_WORKER_HEARTBEAT_SECONDS": "5",
     "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
     "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
+    # On a busy machine a new PostgreSQL connection can take longer than the 5 s default, and fail requests.
+    "PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT": "60",
+    "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
 }
 
 
@@ -89,17 +92,47 @@ def _tail(path: Path, size: int = 3000) -> str:
         return ""
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from ``/proc``): flow-run processes may run in sessions of their own."""
+    children: dict[int, list[int]] = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def _signal(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
 def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM, wait: float = 20) -> None:
-    """Signal ``process``'s whole session; SIGKILL what is left after ``wait`` seconds."""
+    """Signal ``process``, its session and every descendant; SIGKILL what is left after ``wait`` seconds."""
+    below = _descendants(process.pid)
     for signum, seconds in ((sig, wait), (signal.SIGKILL, 10)):
         try:
             os.killpg(process.pid, signum)
-            process.wait(seconds)
-            return
         except ProcessLookupError:
-            return
+            pass
+        _signal(below, signum)
+        try:
+            process.wait(seconds)
         except subprocess.TimeoutExpired:
             continue
+        if signum == signal.SIGKILL or not any(Path(f"/proc/{pid}").exists() for pid in below):
+            break
+    _signal(below, signal.SIGKILL)
 
 
 class Postgres:

@@ -21,18 +21,23 @@ Example::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from uuid import UUID
 
-from prefect import task
+import httpx
+from prefect import get_client, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.futures import PrefectFuture
 from pydantic import ValidationError
 
 from ..batch.spec import AssetJob
 from ..blocks import GypsumCredentials
 from ..errors import GypsumError
+from .checks import InterruptedUploadError, published_folder_outcome, resolve_credentials
 from .report import Outcome
 
 #: The per-asset deployment fan-out starts (``flow name/deployment name``).
@@ -56,9 +61,11 @@ def on_workers(
         outcome = submit(job).result()
     """
     name = credentials_name(credentials)
+    creds = resolve_credentials(credentials)
 
     def submit(job: AssetJob) -> PrefectFuture[Outcome]:
-        return publish_asset_on_worker.submit(job, spec, recover_interrupted_upload, name, deployment)
+        return publish_asset_on_worker.submit(job, spec, recover_interrupted_upload, name, deployment,
+                                              credentials_block=creds)  # fmt: skip
 
     return submit
 
@@ -86,27 +93,70 @@ def credentials_name(credentials: GypsumCredentials | str | None) -> str | None:
     )
 
 
-@task(name="publish_asset_on_worker", task_run_name="publish_asset_on_worker[{job.label}]", cache_policy=NO_CACHE)
+# Retried when starting the run fails (an API error): a second run of an asset is harmless, it holds the
+# project's slot and finds the version published.
+@task(name="publish_asset_on_worker", task_run_name="publish_asset_on_worker[{job.label}]", cache_policy=NO_CACHE,
+      retries=2, retry_delay_seconds=5)
 def publish_asset_on_worker(
-    job: AssetJob, spec: str, recover_interrupted_upload: bool, credentials: str | None, deployment: str
+    job: AssetJob,
+    spec: str,
+    recover_interrupted_upload: bool,
+    credentials: str | None,
+    deployment: str,
+    *,
+    credentials_block: GypsumCredentials,
 ) -> Outcome:
     """Start one run of ``deployment`` for ``job``, wait for it to finish, and return its outcome.
+
+    A folder already published with the same files is reported ``unchanged``
+    here, without a run (a re-run of a big batch starts no processes); an
+    interrupted upload is left to the run, which holds the project's slot.
 
     Example::
 
         @flow
         def one(job: AssetJob) -> Outcome:
-            return publish_asset_on_worker(job, "/shared/spec.yaml", True, "gypsum", ASSET_DEPLOYMENT)
+            return publish_asset_on_worker(job, "/shared/spec.yaml", True, "gypsum", ASSET_DEPLOYMENT,
+                                           credentials_block=GypsumCredentials.load("gypsum"))
     """
+    if job.clone is None:
+        try:
+            done = published_folder_outcome(job.directory, job.project, job.asset, job.version, credentials_block,
+                                            recover=False)  # fmt: skip
+        except InterruptedUploadError:
+            done = None
+        if done is not None:
+            return done
     run = run_deployment(
         deployment,
         parameters={"spec": spec, "project": job.project, "asset": job.asset, "version": job.version,
                     "recover_interrupted_upload": recover_interrupted_upload, "credentials": credentials},
-        timeout=None,
-        poll_interval=POLL_SECONDS,
+        timeout=0,
         tags=["gypsum", "fan-out"],
     )  # fmt: skip
-    return run_outcome(job, run)
+    return run_outcome(job, wait_for_run(run.id))
+
+
+def wait_for_run(run_id: UUID) -> FlowRun:
+    """The flow run ``run_id`` once it is final; a failed read of its state (5xx, network) is read again.
+
+    A run outlives any error of the batch's connection to the API, so a
+    momentary error must not turn a run that goes on into a failed asset.
+
+    Example::
+
+        final = wait_for_run(run_deployment(ASSET_DEPLOYMENT, parameters={...}, timeout=0).id)
+    """
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                run = client.read_flow_run(run_id)
+                if run.state is not None and run.state.is_final():
+                    return run
+            except (httpx.TransportError, PrefectHTTPStatusError) as exc:
+                if isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code < 500:
+                    raise
+            time.sleep(POLL_SECONDS)
 
 
 def run_outcome(job: AssetJob, run: FlowRun) -> Outcome:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="rounds per worker count (the fastest is shown)")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.workers.split(",")]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the cluster's processes on the way out
 
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     gypsum, url, token = start_gypsum(work)

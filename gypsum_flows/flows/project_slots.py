@@ -28,15 +28,17 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from prefect import get_client
+from prefect import get_client, get_run_logger
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
-from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.exceptions import MissingContextError, ObjectAlreadyExists, ObjectNotFound
 
 #: Prefix of every project slot's global concurrency limit.
 SLOT_PREFIX = "gypsum-project-"
@@ -103,9 +105,21 @@ def project_slot(project: str) -> Iterator[None]:
         return
     name = slot_name(project)
     ensure_slot(name)
+    asked = time.monotonic()
     with concurrency(name, occupy=1, lease_duration=LEASE_SECONDS, strict=True):
+        waited = time.monotonic() - asked
+        if waited >= 1:
+            _logger().info("Project %s was busy: waited %.1f s for its slot %s", project, waited, name)
         token = _held.set(held | {project})
         try:
             yield
         finally:
             _held.reset(token)
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    """The run's logger inside a flow or task run, this module's outside."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)

@@ -22,7 +22,7 @@ POOL = "gypsum-process"
 BLOCK = "gypsum"
 PROXIED_BLOCK = "gypsum-proxied"
 #: Seconds a batch of the tests may take (workers poll each second; each asset run is a fresh process).
-BATCH_TIMEOUT = 600
+BATCH_TIMEOUT = 1500
 
 #: Saves a GypsumCredentials block from the environment, so the token never appears in a command line.
 SAVE_BLOCK = (
@@ -119,6 +119,12 @@ def finish_batch(process: subprocess.Popen, cluster: Cluster, name: str) -> tupl
 def flow_runs(cluster: Cluster, name_like: str) -> list[dict]:
     """Flow runs whose name contains ``name_like``."""
     return cluster.prefect.api("POST", "/flow_runs/filter", json={"flow_runs": {"name": {"like_": name_like}}})
+
+
+def run_logs(cluster: Cluster, run_id: str) -> str:
+    """Every log message of a flow run, one per line."""
+    logs = cluster.prefect.api("POST", "/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}})
+    return "\n".join(entry["message"] for entry in logs)
 
 
 def worker_of(cluster: Cluster, run: dict) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -16,6 +17,7 @@ from scale_helpers import (
     create_projects,
     finish_batch,
     flow_runs,
+    run_logs,
     start_batch,
     wait_for,
     worker_of,
@@ -24,7 +26,8 @@ from scale_helpers import (
 
 from gypsum_flows.flows.project_slots import LEASE_SECONDS
 
-pytestmark = pytest.mark.slow
+#: Minutes: a few on a quiet 2-core machine, many more when others share it (each asset run is a fresh process).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 
 def grid(projects: list[str], assets: int, version: str = "v1") -> list[Job]:
@@ -113,6 +116,10 @@ def test_a_worker_killed_mid_asset_then_a_rerun_completes(cluster, unique_name, 
     assert_complete_once(cluster, jobs)
     assert_no_lock_left(cluster, projects)
     # The re-run waited for the dead run's slot no longer than its lease (plus the server's check and a margin).
+    [rerun] = [r for r in flow_runs(cluster, f"publish-asset-{victim.project}-{victim.asset}")
+               if r["state_type"] == "COMPLETED"]  # fmt: skip
+    waits = [float(m) for m in re.findall(r"waited ([0-9.]+) s for its slot", run_logs(cluster, rerun["id"]))]
+    assert all(w < LEASE_SECONDS + 30 for w in waits), waits
     relocked = [e[0] for e in cluster.gypsum.handle.lock_history
                 if e[1:] == ("locked", victim.project, victim.asset, victim.version) and e[0] > killed_at]
-    assert relocked and relocked[0] - killed_at < LEASE_SECONDS + 60, (relocked, killed_at)
+    assert relocked, "the victim was not uploaded again"

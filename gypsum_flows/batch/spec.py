@@ -118,8 +118,10 @@ class SpecDocument(BaseModel):
 
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec, description="Values inherited by every asset.")
     concurrency: int | None = Field(None, ge=1, le=64, description="How many assets to publish at once.")
-    fan_out: bool | None = Field(None, description="Publish each asset as its own run of the publish-asset "
-                                 "deployment, on any worker of its pool (default false: in the batch's process).")
+    strict: StrictBool = Field(False, description="All or nothing: any asset with invalid metadata stops the "
+                               "whole batch before any upload (default: the other assets are published).")
+    fan_out: StrictBool = Field(False, description="Publish each asset as its own run of the publish-asset "
+                                "deployment, on any worker of its pool (default: in the batch's process).")
     assets: list[AssetSpec] = Field(min_length=1, description="The versions to publish.")
 
 
@@ -185,6 +187,7 @@ class BatchSpec(BaseModel):
 
     path: str
     concurrency: int | None = None
+    strict: bool = False
     fan_out: bool = False
     assets: list[AssetJob]
 
@@ -221,8 +224,8 @@ def load_spec(path: str | Path) -> BatchSpec:
     jobs, more = _Resolver(document, Path(path), lines).resolve()
     if problems or more:
         raise SpecError(problems + more)
-    return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency,
-                     fan_out=bool(document.fan_out), assets=jobs)
+    return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency, strict=document.strict,
+                     fan_out=document.fan_out, assets=jobs)
 
 
 class _Loader(yaml.SafeLoader):

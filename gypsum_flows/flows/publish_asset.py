@@ -6,9 +6,10 @@ can pick up any asset. It can also be run by hand to publish a single version
 of a spec. The run reads the spec (so every worker needs a path to the spec
 and its folders: a shared filesystem or a pull step), finds the asset by
 ``project/asset/version``, holds the project's slot
-(:mod:`gypsum_flows.flows.project_slots`) and publishes it exactly as the
-in-process batch does: an already published version is ``unchanged``, an
-interrupted upload of it is recovered (admin token) and redone.
+(:mod:`gypsum_flows.flows.project_slots`) and publishes it with the task the
+in-process batch runs (after checking its metadata): an already published
+version is ``unchanged``, an interrupted upload of it is recovered (admin
+token) and redone.
 
 The outcome is the flow's return value, and also the message of its final
 state, so the batch that started the run reads it without sharing result
@@ -29,9 +30,9 @@ from prefect.states import Completed, State
 
 from ..batch.spec import AssetJob, load_spec
 from ..errors import GypsumSpecError
-from .checks import resolve_credentials
+from .checks import check_folder_metadata, raise_for_violations, resolve_credentials
 from .project_slots import project_slot
-from .publish_batch import publish_asset
+from .publish_batch import submit_asset
 from .report import Outcome
 
 
@@ -64,8 +65,11 @@ def publish_asset_flow(
         GypsumSpecError: The spec holds no such asset.
     """
     job = find_job(spec, project, asset, version)
+    creds = resolve_credentials(credentials)
+    if job.clone is None and job.metadata is not None:  # a clone's metadata is checked after cloning
+        raise_for_violations(job.label, check_folder_metadata(job.directory, job.metadata, credentials=creds))
     with project_slot(project):
-        outcome = publish_asset(job, recover_interrupted_upload, credentials=resolve_credentials(credentials))
+        outcome = submit_asset(job, recover_interrupted_upload, creds).result()
     return Completed(message=outcome.model_dump_json(), data=outcome)
 
 

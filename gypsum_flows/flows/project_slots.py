@@ -17,6 +17,12 @@ after the kill. A run that waits for a held slot retries after the server's
 ``Retry-After`` (the slot's average occupancy, at most
 ``PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS``, 30 s).
 
+Slots are taken in deployment runs (started by workers: fan-out's
+``publish-asset``, a deployed batch or manual deployment run), whose server
+runs the repossessor. A flow called directly (``gypsum-flows publish``, often
+on the ephemeral server, which frees no expired lease) relies on the batch's
+in-process ordering instead, so a killed local run never blocks the next.
+
 Holding is re-entrant within a run: a flow that holds a project's slot and
 calls another publishing flow on the same project does not wait for itself.
 
@@ -39,6 +45,7 @@ from prefect import get_client, get_run_logger
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import MissingContextError, ObjectAlreadyExists, ObjectNotFound
+from prefect.runtime import flow_run as prefect_flow_run
 
 #: Prefix of every project slot's global concurrency limit.
 SLOT_PREFIX = "gypsum-project-"
@@ -89,8 +96,10 @@ def ensure_slot(name: str) -> None:
 
 
 @contextmanager
-def project_slot(project: str) -> Iterator[None]:
+def project_slot(project: str, required: bool = False) -> Iterator[None]:
     """Hold ``project``'s slot for the body: wait while another run anywhere holds it.
+
+    Only in a deployment run, unless ``required``.
 
     Example::
 
@@ -100,7 +109,7 @@ def project_slot(project: str) -> Iterator[None]:
                 upload_version("./v1", "scrnaseq", "zeisel-brain", "v1")
     """
     held = _held.get()
-    if project in held:
+    if project in held or not (required or prefect_flow_run.deployment_id):
         yield
         return
     name = slot_name(project)

@@ -68,7 +68,7 @@ def publish_asset_flow(
     creds = resolve_credentials(credentials)
     if job.clone is None and job.metadata is not None:  # a clone's metadata is checked after cloning
         raise_for_violations(job.label, check_folder_metadata(job.directory, job.metadata, credentials=creds))
-    with project_slot(project):
+    with project_slot(project, required=True):
         outcome = submit_asset(job, recover_interrupted_upload, creds).result()
     return Completed(message=outcome.model_dump_json(), data=outcome)
 

@@ -41,14 +41,14 @@ def test_a_slot_is_created_on_demand_held_once_and_released(unique_name):
 
     def other() -> None:
         inside.wait(60)
-        with project_slot(project):
+        with project_slot(project, required=True):
             order.append("other")
 
     thread = threading.Thread(target=other)
     thread.start()
-    with project_slot(project):
+    with project_slot(project, required=True):
         assert active_slots(project) == 1
-        with project_slot(project):  # re-entrant: a nested publishing flow does not wait for itself
+        with project_slot(project, required=True):  # re-entrant: a nested publishing flow does not wait for itself
             inside.set()
             time.sleep(1.5)  # the other thread is waiting meanwhile (it cannot get in before we leave)
             order.append("first")

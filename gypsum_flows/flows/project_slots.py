@@ -45,7 +45,7 @@ from prefect import get_client, get_run_logger
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import MissingContextError, ObjectAlreadyExists, ObjectNotFound
-from prefect.runtime import flow_run as prefect_flow_run
+from prefect.runtime import deployment as prefect_deployment
 
 #: Prefix of every project slot's global concurrency limit.
 SLOT_PREFIX = "gypsum-project-"
@@ -109,7 +109,7 @@ def project_slot(project: str, required: bool = False) -> Iterator[None]:
                 upload_version("./v1", "scrnaseq", "zeisel-brain", "v1")
     """
     held = _held.get()
-    if project in held or not (required or prefect_flow_run.deployment_id):
+    if project in held or not (required or prefect_deployment.id):
         yield
         return
     name = slot_name(project)

@@ -173,6 +173,8 @@ class SpecDocument(BaseModel):
     concurrency: int | None = Field(None, ge=1, le=64, description="How many assets to publish at once.")
     strict: StrictBool = Field(False, description="All or nothing: any asset with invalid metadata stops the "
                                "whole batch before any upload (default: the other assets are published).")
+    fan_out: StrictBool = Field(False, description="Publish each asset as its own run of the publish-asset "
+                                "deployment, on any worker of its pool (default: in the batch's process).")
     assets: list[AssetSpec] = Field(min_length=1, description="The versions to publish.")
 
 
@@ -234,12 +236,14 @@ class AssetJob(BaseModel):
 
 
 class BatchSpec(BaseModel):
-    """A validated spec: where it came from, its concurrency limit, its jobs, and its outside folders."""
+    """A validated spec: where it came from, its concurrency limit, whether it fans out, its jobs, and its
+    outside folders."""
 
     path: str
     concurrency: int | None = None
     strict: bool = False
     projects: list[ProjectSpec] = Field(default_factory=list)
+    fan_out: bool = False
     assets: list[AssetJob]
     outside: list[tuple[str, str]] = Field(
         default_factory=list, description="(field, folder) of every allowed folder outside the spec's folder."
@@ -277,7 +281,8 @@ def load_spec(path: str | Path, allow_outside: bool = False) -> BatchSpec:
     if problems or more:
         raise SpecError(problems + more)
     return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency, strict=document.strict,
-                     projects=document.projects, assets=jobs, outside=resolver.outside)  # fmt: skip
+                     projects=document.projects, fan_out=document.fan_out, assets=jobs,
+                     outside=resolver.outside)  # fmt: skip
 
 
 def _read(file: str) -> str:

@@ -29,6 +29,7 @@ EXAMPLES = """examples:
   GYPSUM_TOKEN=... gypsum-flows publish deployments/specs/scrnaseq.yaml --url http://127.0.0.1:8787
   gypsum-flows publish specs/release.yaml --url https://gypsum.artifactdb.com --token-env RELEASE_TOKEN
   gypsum-flows publish specs/release.yaml --credentials-block production-gypsum --json   # the block names its URL
+  gypsum-flows publish /shared/release.yaml --fan-out --credentials-block production-gypsum
 """
 
 
@@ -54,6 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="all or nothing: publish nothing if any asset's metadata is invalid")  # fmt: skip
     publish.add_argument("--verbose", "-v", action="store_true", help="show Prefect's logs of every run")
     publish.add_argument("--json", action="store_true", help="print the per-asset outcomes as JSON")
+    publish.add_argument("--fan-out", action="store_true", default=None,
+                         help="publish each asset as its own run of the per-asset deployment, on any worker of "
+                         "its pool (needs PREFECT_API_URL; default: the spec's fan_out)")  # fmt: skip
+    publish.add_argument("--asset-deployment", metavar="FLOW/NAME", default="publish-asset/default",
+                         help="the per-asset deployment --fan-out starts (default: %(default)s)")  # fmt: skip
     publish.set_defaults(func=run_publish)
 
     check = subparsers.add_parser(
@@ -119,6 +125,10 @@ def run_publish(args: argparse.Namespace) -> int:
     from ..batch import SpecError
 
     spec, invalid = _check(args)
+    fan_out = spec.fan_out if args.fan_out is None else args.fan_out
+    if fan_out and not args.credentials_block and (args.url or args.token_env or args.cache_dir):
+        raise GypsumAuthError("--fan-out: workers load the credentials by name; save a GypsumCredentials block "
+                              "and pass --credentials-block NAME instead of --url/--token-env/--cache-dir")
     problems = [problem for found in invalid.values() for problem in found]
     if problems and (args.strict or spec.strict):
         raise SpecError(problems)
@@ -133,8 +143,8 @@ def run_publish(args: argparse.Namespace) -> int:
     prefect_startup.announce()
     try:
         outcomes = publish_batch(args.spec, concurrency=args.concurrency, recover_interrupted_upload=not args.no_recover,
-                                 credentials=credentials, strict=args.strict,
-                                 allow_outside=args.allow_outside)  # fmt: skip
+                                 credentials=credentials, strict=args.strict, allow_outside=args.allow_outside,
+                                 fan_out=fan_out, asset_deployment=args.asset_deployment)  # fmt: skip
         code = 0
     except BatchFailedError as exc:
         outcomes, code = exc.outcomes, 1

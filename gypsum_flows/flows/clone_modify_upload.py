@@ -45,6 +45,7 @@ from .checks import (
     target_is_published,
     upload_or_recover,
 )
+from .project_slots import project_slot
 from .report import Outcome, artifact_key, emit_published, reported, unchanged
 
 #: Edits a working folder in place; must replace files rather than write into them (they link into the cache).
@@ -160,8 +161,9 @@ def publish_clone(
         emit_published(outcome, credentials.resolved_url(), probation)
         return outcome
 
-    return reported(f"Clone, modify and upload {label}", artifact_key("gypsum-clone", project, asset),
-                    project, asset, version, run)
+    with project_slot(project):  # one publisher per project, across machines
+        return reported(f"Clone, modify and upload {label}", artifact_key("gypsum-clone", project, asset),
+                        project, asset, version, run)
 
 
 def check_changes(overlay: str | None, delete: list[str]) -> None:

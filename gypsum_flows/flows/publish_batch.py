@@ -44,6 +44,7 @@ from ..blocks import GypsumCredentials
 from ..errors import GypsumError, GypsumMetadataError
 from .checks import resolve_credentials
 from .clone_modify_upload import publish_clone
+from .fan_out import ASSET_DEPLOYMENT, on_workers
 from .report import Outcome, Progress, artifact_key, failed, publish_report
 from .validate_publish import publish_folder
 
@@ -75,6 +76,8 @@ def publish_batch(
     credentials: GypsumCredentials | str | None = None,
     strict: bool | None = None,
     allow_outside: bool = False,
+    fan_out: bool | None = None,
+    asset_deployment: str = ASSET_DEPLOYMENT,
 ) -> list[Outcome]:
     """Publish every asset of the YAML spec at ``spec`` (a path; relative paths inside it are from its folder).
 
@@ -89,6 +92,10 @@ def publish_batch(
             (default: the spec's ``strict``, else false: the other assets are published).
         allow_outside: Accept folders outside the spec's own folder (refused by default,
             so a spec from an untrusted source cannot publish whatever the worker can read).
+        fan_out: Publish each asset as its own run of ``asset_deployment``, on any worker
+            of its pool (default: the spec's ``fan_out``, else in this process); needs a
+            saved block's name (or ``None``) as ``credentials``.
+        asset_deployment: The per-asset deployment fan-out starts.
 
     Returns:
         One outcome per asset, in spec order.
@@ -108,8 +115,14 @@ def publish_batch(
                for job in batch.assets if job.spec_index in invalid}  # fmt: skip
     todo = [job for job in batch.assets if job.spec_index not in invalid]
 
-    def submit(job: AssetJob) -> PrefectFuture[Outcome]:
+    def in_process(job: AssetJob) -> PrefectFuture[Outcome]:
         return submit_asset(job, recover_interrupted_upload, creds)
+
+    fanned = batch.fan_out if fan_out is None else fan_out
+    if fanned:
+        submit = on_workers(batch.path, recover_interrupted_upload, credentials, asset_deployment, allow_outside)
+    else:
+        submit = in_process
 
     for job, future in run_per_project(todo, limit, submit):
         results[job.spec_index] = _outcome(job, future)

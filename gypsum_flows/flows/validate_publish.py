@@ -26,6 +26,7 @@ from .checks import (
     resolve_credentials,
     upload_or_recover,
 )
+from .project_slots import project_slot
 from .report import Outcome, artifact_key, emit_published, reported
 
 
@@ -106,4 +107,5 @@ def publish_folder(
             emit_published(outcome, credentials.resolved_url(), probation)
         return outcome
 
-    return reported(f"Publish {label}", artifact_key("gypsum-publish", project, asset), project, asset, version, run)
+    with project_slot(project):  # one publisher per project, across machines
+        return reported(f"Publish {label}", artifact_key("gypsum-publish", project, asset), project, asset, version, run)

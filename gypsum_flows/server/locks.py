@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,15 +42,18 @@ def lock_project(bucket: Bucket, project: str, asset: str, version: str) -> str:
     The caller holds ``bucket.project_lock(project)``.
     """
     if bucket.exists(lock_key(project)):
+        bucket.lock_history.append((time.time(), "refused", project, asset, version))
         raise HttpError("project asset has already been locked", 403)
     session = str(uuid.uuid4())
     bucket.put_json(lock_key(project), {"session_hash": hash_session(session), "asset": asset, "version": version})
+    bucket.lock_history.append((time.time(), "locked", project, asset, version))
     return session
 
 
 def unlock_project(bucket: Bucket, project: str) -> None:
     """Release the lock (no error if it is not held)."""
     bucket.delete(lock_key(project))
+    bucket.lock_history.append((time.time(), "unlocked", project, "", ""))
 
 
 def check_lock(bucket: Bucket, project: str, asset: str, version: str, session: str) -> str:

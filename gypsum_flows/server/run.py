@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,8 @@ class RunningServer:
     root: Path
     users_file: Path
     request_log: list[tuple[str, str]] = field(repr=False)
+    #: ``(time, event, project, asset, version)`` of project locks taken, refused and released.
+    lock_history: deque[tuple[float, str, str, str, str]] = field(repr=False)
     _server: uvicorn.Server = field(repr=False)
     _thread: threading.Thread = field(repr=False)
     _claim: FileLock = field(repr=False)
@@ -147,4 +150,5 @@ def serve_in_thread(
         raise
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    return RunningServer(f"http://{shown}:{bound_port}", root, users_file, app.state.request_log, server, thread, claim)
+    return RunningServer(f"http://{shown}:{bound_port}", root, users_file, app.state.request_log,
+                         app.state.bucket.lock_history, server, thread, claim)

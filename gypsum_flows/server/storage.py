@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,9 @@ class Bucket:
         # tick); the identity catches edits from outside.
         self._memos: dict[tuple[str, str], tuple[_Identity, Any]] = {}
         self._writes = 0
+        #: ``(time, event, project, asset, version)`` of the latest project locks "locked", "refused"
+        #: (already held) and "unlocked": who held a project when, for admins and tests.
+        self.lock_history: deque[tuple[float, str, str, str, str]] = deque(maxlen=100_000)
 
     # ---- keys and locks -------------------------------------------------
     def path(self, key: str) -> str:

@@ -36,7 +36,8 @@ def test_every_deployment_names_a_packaged_flow_and_only_its_parameters():
         assert set(deployment["parameters"]) <= accepted, deployment["entrypoint"]
         assert deployment["enforce_parameter_schema"] is True
         assert deployment["work_pool"]["name"] == POOL
-    assert names == {"publish-batch", "validate-metadata-then-publish", "clone-modify-upload", "approve-probation"}
+    assert names == {"publish-batch", "publish-asset", "validate-metadata-then-publish", "clone-modify-upload",
+                     "approve-probation"}
 
 
 def test_credentials_are_a_block_name_never_a_secret():

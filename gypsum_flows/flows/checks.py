@@ -276,6 +276,7 @@ def upload_or_recover(
     deduplicate: bool,
     credentials: GypsumCredentials,
     recover: bool,
+    inputs: list[str] | None = None,
 ) -> dict[str, Any]:
     """``upload_version``, once more after clearing this very version if a failure left it half-started.
 
@@ -291,7 +292,7 @@ def upload_or_recover(
             return upload_or_recover("./v1", "scrnaseq", "zeisel-brain", "v1", probation=False,
                                      deduplicate=True, credentials=credentials, recover=True)
     """
-    options = {"probation": probation, "deduplicate": deduplicate, "credentials": credentials}
+    options = {"probation": probation, "deduplicate": deduplicate, "inputs": inputs, "credentials": credentials}
     try:
         return upload_version(directory, project, asset, version, **options)
     except GypsumError:

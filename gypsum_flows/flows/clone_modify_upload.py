@@ -30,7 +30,7 @@ from ..batch.metadata import MetadataCheck
 from ..batch.spec import LATEST
 from ..blocks import GypsumCredentials
 from ..errors import GypsumError
-from ..names import bad_path_reason
+from ..names import bad_path_reason, version_asset_key
 from ..tasks import clone_version, fetch_latest
 from .checks import (
     check_folder_metadata,
@@ -67,6 +67,7 @@ def clone_modify_upload(
     deduplicate: bool = True,
     metadata: MetadataCheck | None = MetadataCheck(),
     recover_interrupted_upload: bool = True,
+    inputs: list[str] | None = None,
     credentials: GypsumCredentials | str | None = None,
 ) -> Outcome:
     """Clone a version, apply changes, and upload the result as ``project/asset/version``.
@@ -87,6 +88,8 @@ def clone_modify_upload(
         deduplicate: Files identical to the latest version's become links.
         metadata: Metadata files to validate in the final folder; ``None`` skips it.
         recover_interrupted_upload: Remove an interrupted upload of this very version first (admin).
+        inputs: Asset keys of further versions it was made from; the cloned version is
+            always recorded as its upstream Prefect asset.
         credentials: A GypsumCredentials block, the name of a saved one, or ``None`` for the client defaults.
 
     Returns:
@@ -117,7 +120,8 @@ def clone_modify_upload(
                 ensure_same_content(label, folder_entries(work), published_entries(project, asset, version, creds))
                 return unchanged(project, asset, version)
             stats = upload_or_recover(work, project, asset, version, probation=probation, deduplicate=deduplicate,
-                                      credentials=creds, recover=recover_interrupted_upload)
+                                      credentials=creds, recover=recover_interrupted_upload,
+                                      inputs=[version_asset_key(*source), *(inputs or [])])
         outcome = Outcome(outcome="published", detail=f"cloned from {'/'.join(source)}", **stats)
         emit_published(outcome, creds.resolved_url(), probation)
         return outcome

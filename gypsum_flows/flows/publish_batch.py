@@ -124,6 +124,7 @@ def publish_asset(job: AssetJob, recover_interrupted_upload: bool, *, credential
         "deduplicate": job.deduplicate,
         "metadata": job.metadata,
         "recover_interrupted_upload": recover_interrupted_upload,
+        "inputs": job.inputs,
         "credentials": credentials,
     }
     if job.clone is not None:

@@ -34,6 +34,7 @@ def validate_metadata_then_publish(
     deduplicate: bool = True,
     metadata: MetadataCheck | None = MetadataCheck(),
     recover_interrupted_upload: bool = True,
+    inputs: list[str] | None = None,
     credentials: GypsumCredentials | str | None = None,
 ) -> Outcome:
     """Validate every metadata file of ``directory``, then publish it as ``project/asset/version``.
@@ -54,6 +55,8 @@ def validate_metadata_then_publish(
         metadata: Which files to validate against which schema; ``None`` skips validation.
         recover_interrupted_upload: If an earlier upload of this very version was
             interrupted (its lock still held), remove it and publish again (admin token).
+        inputs: Asset keys (``gypsum://PROJECT/ASSET/VERSION``) of the versions this one
+            was made from, recorded as its upstream Prefect assets.
         credentials: A GypsumCredentials block or the name of a saved one; ``None``
             uses the client defaults (GYPSUM_REST_URL, GYPSUM_TOKEN, the cached token).
 
@@ -70,7 +73,7 @@ def validate_metadata_then_publish(
         if done is not None:
             return done
         stats = upload_or_recover(directory, project, asset, version, probation=probation, deduplicate=deduplicate,
-                                  credentials=creds, recover=recover_interrupted_upload)
+                                  credentials=creds, recover=recover_interrupted_upload, inputs=inputs)
         outcome = Outcome(outcome="published", **stats)
         emit_published(outcome, creds.resolved_url(), probation)
         return outcome

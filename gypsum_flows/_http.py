@@ -51,7 +51,7 @@ from urllib3.util.retry import Retry
 
 from . import __version__
 from ._keepalive import ConnectionPool, Reply, Request, split_url
-from .constants import CONNECT_TIMEOUT, READ_TIMEOUT, default_rest_url
+from .constants import CONNECT_TIMEOUT, MAX_DOCUMENT_SIZE, READ_TIMEOUT, default_rest_url
 from .errors import (
     GypsumHTTPError,
     GypsumInvalidRequestError,
@@ -60,6 +60,7 @@ from .errors import (
     GypsumPermissionError,
     GypsumQuotaExceededError,
     GypsumTransientError,
+    GypsumUnsafeResponseError,
 )
 
 #: Statuses worth repeating a safe request for.
@@ -388,6 +389,7 @@ def fetch(
     params: Mapping[str, str] | None = None,
     timeout: tuple[float, float] | None = None,
     check_body: bool = True,
+    limit: int | None = None,
 ) -> Reply:
     """Send a request that is safe to repeat and read its whole response, on a kept-alive connection.
 
@@ -395,7 +397,8 @@ def fetch(
     (a :data:`SAFE` one: such requests may be repeated), with the same typed
     errors as :func:`request`. A file ``data`` is
     streamed (its ``Content-Length`` taken from the file) and rewound before
-    each attempt.
+    each attempt. With a ``limit``, no more than ``limit + 1`` bytes of the
+    body are read: a longer body comes back cut there, for the caller to refuse.
 
     Example:
         >>> fetch("GET", "http://127.0.0.1:9/list", params={"prefix": "p/"}).body  # doctest: +SKIP
@@ -404,9 +407,8 @@ def fetch(
     if params:
         url = f"{url}?{urlencode(params)}"
     if _proxies_for(*split_url(url)[:2]):
-        response = request(method, url, policy=policy, token=token, headers=headers, data=data, timeout=timeout,
-                           check_body=check_body)  # fmt: skip
-        return Reply(response.status_code, response.reason or "", response.headers, response.content)  # type: ignore[arg-type]
+        return _fetch_proxied(method, url, policy=policy, token=token, headers=headers, data=data, timeout=timeout,
+                              check_body=check_body, limit=limit)  # fmt: skip
     sent = {"User-Agent": _USER_AGENT, **_headers(token, headers)}
     if hasattr(data, "fileno") and "Content-Length" not in sent:
         sent["Content-Length"] = str(os.fstat(data.fileno()).st_size - data.tell())  # type: ignore[union-attr]
@@ -415,7 +417,7 @@ def fetch(
     def attempt() -> tuple[int, Mapping[str, str], Reply]:
         rewind()
         try:
-            reply = pool.exchange(method, url, sent, data, timeout or (CONNECT_TIMEOUT, READ_TIMEOUT))
+            reply = pool.exchange(method, url, sent, data, timeout or (CONNECT_TIMEOUT, READ_TIMEOUT), limit)
         except Urllib3Error as exc:
             raise _NoResponse(exc) from None
         except (ValueError, http.client.InvalidURL) as exc:  # a bad scheme, port or character
@@ -427,13 +429,32 @@ def fetch(
     return reply
 
 
-def fetch_each(requests: Iterable[Request], *, depth: int, check_body: bool = True) -> Iterator[Reply]:
+def _fetch_proxied(method: str, url: str, *, limit: int | None, check_body: bool, **kwargs: Any) -> Reply:
+    """:func:`fetch` through ``requests`` (which knows proxies), reading at most ``limit + 1`` bytes of the body."""
+    if limit is None:
+        response = request(method, url, check_body=check_body, **kwargs)
+        return Reply(response.status_code, response.reason or "", response.headers, response.content)  # type: ignore[arg-type]
+    with closing(request(method, url, stream=True, check_body=check_body, **kwargs)) as response:
+        read = _body_reader(response, url)
+        parts, got = [], 0
+        while got <= limit and (part := read(limit + 1 - got)):
+            parts.append(part)
+            got += len(part)
+    reply = Reply(response.status_code, response.reason or "", response.headers, b"".join(parts))  # type: ignore[arg-type]
+    _raise_for(reply.status, reply.headers, reply.body, reply.reason, method, url, check_body)
+    return reply
+
+
+def fetch_each(
+    requests: Iterable[Request], *, depth: int, check_body: bool = True, limits: Mapping[str, int] | None = None
+) -> Iterator[Reply]:
     """:func:`fetch` for many requests ``(method, url, headers, body)``, ``depth`` in flight from this one thread.
 
     Yields the replies in the order of ``requests``, which is read as
     requests go out (so bodies can be read from disk just in time). A request
     that broke off or got a transient status is sent again through
     :func:`fetch`, with the whole :data:`SAFE` policy; an error status raises.
+    ``limits`` maps URLs to the ``limit`` of :func:`fetch` for their bodies.
 
     Example:
         >>> gets = (("GET", url, {}, None) for url in urls)  # doctest: +SKIP
@@ -446,22 +467,25 @@ def fetch_each(requests: Iterable[Request], *, depth: int, check_body: bool = Tr
     requests = itertools.chain([first], requests)
     if _proxies_for(*split_url(first[1])[:2]):
         for method, url, headers, body in requests:
-            yield fetch(method, url, headers=dict(headers), data=body, check_body=check_body)
+            yield fetch(method, url, headers=dict(headers), data=body, check_body=check_body,
+                        limit=limits.get(url) if limits else None)  # fmt: skip
         return
     sent = ((method, url, {"User-Agent": _USER_AGENT, **headers}, body) for method, url, headers, body in requests)
     # closing(): the requests still in flight are dropped at once when an error status ends the loop.
-    with closing(_connections().exchange_each(sent, (CONNECT_TIMEOUT, READ_TIMEOUT), depth)) as outcomes:
+    with closing(_connections().exchange_each(sent, (CONNECT_TIMEOUT, READ_TIMEOUT), depth, limits)) as outcomes:
         for (method, url, headers, body), outcome in outcomes:
             if isinstance(outcome, Exception) or outcome.status in TRANSIENT_STATUSES:
-                yield _fetch_again(method, url, dict(headers), body, outcome, check_body)
+                yield _fetch_again(method, url, dict(headers), body, outcome, check_body,
+                                   limits.get(url) if limits else None)  # fmt: skip
                 continue
             _raise_for(outcome.status, outcome.headers, outcome.body, outcome.reason, method, url, check_body)
             yield outcome
 
 
 def _fetch_again(
-    method: str, url: str, headers: dict[str, str], body: bytes | None, first: Reply | Exception, check_body: bool
-) -> Reply:
+    method: str, url: str, headers: dict[str, str], body: bytes | None, first: Reply | Exception, check_body: bool,
+    limit: int | None,
+) -> Reply:  # fmt: skip
     """:func:`fetch` for a request whose first attempt (by :func:`fetch_each`) failed, which counts under the policy."""
     answer = None if isinstance(first, Exception) else HTTPResponse(
         status=first.status, headers=dict(first.headers), preload_content=False)  # fmt: skip
@@ -474,7 +498,7 @@ def _fetch_again(
         _raise_for(first.status, first.headers, first.body, first.reason, method, url, check_body)
         raise
     retry.sleep(answer)
-    return fetch(method, url, policy=retry, headers=headers, data=body, check_body=check_body)
+    return fetch(method, url, policy=retry, headers=headers, data=body, check_body=check_body, limit=limit)
 
 
 def response_json(response: requests.Response | Reply, *, allow_empty: bool = False) -> Any:
@@ -484,6 +508,9 @@ def response_json(response: requests.Response | Reply, *, allow_empty: bool = Fa
         return None
     try:
         return json.loads(body)
+    except RecursionError:
+        raise GypsumUnsafeResponseError("the JSON is nested too deeply to read",
+                                        url=None if isinstance(response, Reply) else response.url) from None  # fmt: skip
     except ValueError:
         if isinstance(response, Reply):
             raise GypsumTransientError("response is not valid JSON", status=response.status) from None
@@ -492,7 +519,7 @@ def response_json(response: requests.Response | Reply, *, allow_empty: bool = Fa
 
 
 def get_json(url: str, attempts: int = 3, **kwargs: Any) -> Any:
-    """``GET`` a JSON document (see :func:`fetch`); a garbled body is fetched again.
+    """``GET`` a JSON document (see :func:`fetch_json`); a garbled body is fetched again.
 
     Example:
         >>> get_json("http://127.0.0.1:9/list", params={"prefix": "x/"})  # doctest: +SKIP
@@ -500,14 +527,19 @@ def get_json(url: str, attempts: int = 3, **kwargs: Any) -> Any:
     return fetch_json("GET", url, attempts=attempts, check_body=False, **kwargs)
 
 
-def fetch_json(method: str, url: str, attempts: int = 3, **kwargs: Any) -> Any:
+def fetch_json(method: str, url: str, attempts: int = 3, limit: int = MAX_DOCUMENT_SIZE, **kwargs: Any) -> Any:
     """The JSON body of :func:`fetch`; a garbled body is fetched again, up to ``attempts`` times in all.
+
+    Raises:
+        GypsumUnsafeResponseError: The body is larger than ``limit`` bytes or nested too deeply to parse.
 
     Example:
         >>> fetch_json("POST", "http://127.0.0.1:9/upload/presigned-file/x", token="t")  # doctest: +SKIP
     """
     for attempt in range(attempts):
-        reply = fetch(method, url, **kwargs)
+        reply = fetch(method, url, limit=limit, **kwargs)
+        if len(reply.body) > limit:
+            raise GypsumUnsafeResponseError(f"the response is larger than the {limit}-byte limit", url=url)
         try:
             return response_json(reply)
         except GypsumTransientError as exc:
@@ -517,31 +549,41 @@ def fetch_json(method: str, url: str, attempts: int = 3, **kwargs: Any) -> Any:
 
 
 @contextmanager
-def stream_get(
-    url: str, *, headers: dict[str, str] | None = None, chunk_size: int = 1 << 20
-) -> Iterator[tuple[int, Iterator[bytes]]]:
-    """``GET`` ``url`` and yield its status and an iterator over its body in chunks.
+def stream_get(url: str, *, headers: dict[str, str] | None = None) -> Iterator[tuple[int, int | None, BodyReader]]:
+    """``GET`` ``url`` and yield its status, its declared ``Content-Length`` (or ``None``) and a body reader.
 
-    A connection failure before the body arrives is retried under :data:`SAFE`;
+    ``read(n)`` returns up to ``n`` more bytes of the body (``b""`` at its end),
+    so the caller decides how much it reads, and never holds more. A
+    connection failure before the body arrives is retried under :data:`SAFE`;
     a failure while the body streams raises :class:`GypsumTransientError`, so
     the caller can restart or resume the download.
 
     Example:
-        >>> with stream_get("http://127.0.0.1:9/file/x") as (status, chunks):  # doctest: +SKIP
-        ...     data = b"".join(chunks)
+        >>> with stream_get("http://127.0.0.1:9/file/x") as (status, length, read):  # doctest: +SKIP
+        ...     first = read(1 << 20)
     """
     response = request("GET", url, headers=headers, stream=True, check_body=False)
-
-    def chunks() -> Iterator[bytes]:
-        try:
-            yield from response.iter_content(chunk_size)
-        except requests.RequestException as exc:
-            raise transport_error(_root_cause(exc), "GET", url) from None
-
+    declared = response.headers.get("Content-Length", "")
     try:
-        yield response.status_code, chunks()
+        yield response.status_code, int(declared) if declared.isdigit() else None, _body_reader(response, url)
     finally:
         response.close()
+
+
+#: Reads up to ``n`` more bytes of a streamed body.
+BodyReader = Callable[[int], bytes]
+
+
+def _body_reader(response: requests.Response, url: str) -> BodyReader:
+    """A :data:`BodyReader` over a streamed ``requests`` response; network failures become transient errors."""
+
+    def read(n: int) -> bytes:
+        try:
+            return response.raw.read(n, decode_content=True)
+        except (Urllib3Error, OSError) as exc:
+            raise transport_error(exc, "GET", url) from None
+
+    return read
 
 
 def put_file(url: str, fileobj: IO[bytes], *, headers: dict[str, str]) -> None:

@@ -77,9 +77,9 @@ class ConnectionPool:
 
     def exchange(
         self, method: str, url: str, headers: dict[str, str], body: IO[bytes] | bytes | None,
-        timeout: tuple[float, float],
+        timeout: tuple[float, float], limit: int | None = None,
     ) -> Reply:  # fmt: skip
-        """Send one request and read its whole response.
+        """Send one request and read its whole response (at most ``limit + 1`` bytes of it, see :func:`read_body`).
 
         Raises:
             ConnectTimeoutError: The connection could not be made (the server never saw the request).
@@ -88,11 +88,12 @@ class ConnectionPool:
             http.client.InvalidURL: The URL cannot be sent.
         """
         sent = self._send(method, url, headers, body, timeout)
-        return self._receive(*sent)
+        return self._receive(*sent, limit)
 
     def exchange_each(
-        self, requests: Iterable[Request], timeout: tuple[float, float], depth: int
-    ) -> Iterator[tuple[Request, Reply | Exception]]:
+        self, requests: Iterable[Request], timeout: tuple[float, float], depth: int,
+        limits: Mapping[str, int] | None = None,
+    ) -> Iterator[tuple[Request, Reply | Exception]]:  # fmt: skip
         """Send ``requests`` from this one thread, ``depth`` at a time, each on a connection of its own;
         yield each with its reply (or the exception :meth:`exchange` would raise), in order.
 
@@ -100,6 +101,7 @@ class ConnectionPool:
         request goes out before a reply is yielded, so the server works while the caller handles it.
         One thread keeping several requests in flight moves many small files faster than several
         threads doing one each, which spend their time handing Python's GIL to each other.
+        ``limits`` maps URLs to the largest body to accept from them (see :func:`read_body`).
         """
         pending = iter(requests)
         in_flight: deque[tuple[Request, tuple | Exception]] = deque()
@@ -118,7 +120,8 @@ class ConnectionPool:
             while in_flight:
                 request, sent = in_flight.popleft()
                 try:
-                    outcome: Reply | Exception = sent if isinstance(sent, Exception) else self._receive(*sent)
+                    limit = limits.get(request[1]) if limits else None
+                    outcome: Reply | Exception = sent if isinstance(sent, Exception) else self._receive(*sent, limit)
                 except ProtocolError as exc:
                     outcome = exc
                 start_next()
@@ -147,17 +150,20 @@ class ConnectionPool:
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise _broken(netloc, exc) from exc
+        except BaseException:  # e.g. the body's file changed while it was read: the request is half-sent
+            conn.close()
+            raise
         return conn, scheme, netloc
 
-    def _receive(self, conn: http.client.HTTPConnection, scheme: str, netloc: str) -> Reply:
-        """Read the whole answer to the request sent on ``conn``, then give the connection back."""
+    def _receive(self, conn: http.client.HTTPConnection, scheme: str, netloc: str, limit: int | None = None) -> Reply:
+        """Read the whole answer to the request sent on ``conn`` (see :func:`read_body`), then give the connection back."""
         try:
             response = conn.getresponse()
-            reply = Reply(response.status, response.reason, response.headers, response.read())
+            reply = Reply(response.status, response.reason, response.headers, read_body(response, limit))
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise _broken(netloc, exc) from exc
-        if response.will_close:
+        if response.will_close or not response.isclosed():  # not isclosed(): an oversized body left unread
             conn.close()
         self._release(scheme, netloc, conn)
         return reply
@@ -212,6 +218,27 @@ class ConnectionPool:
                 idle.append(conn)
                 return
         conn.close()
+
+
+def read_body(response: http.client.HTTPResponse, limit: int | None) -> bytes:
+    """The body of ``response``, or only its first ``limit + 1`` bytes when it is larger than ``limit``.
+
+    A server answering with more bytes than a file has cannot make us read (or hold) them:
+    the caller sees a body one byte too long and refuses it.
+
+    Raises:
+        http.client.IncompleteRead: The body ended before its ``Content-Length``.
+    """
+    if limit is None:
+        return response.read()
+    parts, got = [], 0
+    while got <= limit and (part := response.read(limit + 1 - got)):
+        parts.append(part)
+        got += len(part)
+    body = b"".join(parts)
+    if got <= limit and response.length:
+        raise http.client.IncompleteRead(body, response.length)
+    return body
 
 
 def _broken(netloc: str, exc: BaseException) -> ProtocolError:

@@ -13,6 +13,9 @@ folder, is checked against the manifest's size and MD5 when they are known,
 and is moved into place with ``os.replace``; the temporary file is removed
 whatever happens. A file that keeps arriving corrupted raises
 :class:`~gypsum_flows.errors.GypsumIntegrityError` and never enters the cache.
+No more than one byte beyond the expected size is ever read: a longer body
+is refused (:class:`~gypsum_flows.errors.GypsumUnsafeResponseError`), and so
+is a path that would leave its version's folder (:func:`version_files`).
 
 Example:
     >>> bucket_path("/c", "test-R", "basic", "v1", "foo/bar.txt")
@@ -24,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
-import json
 import os
 import queue
 import shutil
@@ -40,11 +42,13 @@ from .constants import (
     BUCKET_CACHE_NAME,
     COMPLETE_MARKER,
     LOCK_SUFFIX,
+    MAX_DOCUMENT_SIZE,
     SMALL_FILE_SIZE,
     STATUS_CACHE_NAME,
     default_cache_dir,
 )
-from .errors import GypsumIntegrityError, GypsumTransientError
+from .errors import GypsumIntegrityError, GypsumNameError, GypsumTransientError, GypsumUnsafeResponseError
+from .names import is_safe_key, version_key
 
 #: How many times a download that broke or arrived corrupted is attempted in all.
 DOWNLOAD_ATTEMPTS = 3
@@ -52,6 +56,8 @@ DOWNLOAD_ATTEMPTS = 3
 _THREADED_MD5_SIZE = 16 << 20
 #: Chunks (of up to 1 MiB) waiting for that thread at most.
 _QUEUED_CHUNKS = 8
+#: Bytes read at a time from a streamed download.
+_CHUNK = 1 << 20
 
 ByteCallback = Callable[[int], None]
 #: Checks a downloaded body beyond size and MD5: what is wrong with it, or ``None``.
@@ -92,6 +98,44 @@ def bucket_path(cache_dir: str, project: str, asset: str, version: str, path: st
     return os.path.join(*parts, *(path.split("/") if path else []))
 
 
+def version_files(cache_dir: str, project: str, asset: str, version: str, paths: Iterable[str]) -> dict[str, str]:
+    """Where the files ``paths`` of a version live in the cache, each checked to stay inside the version's folder.
+
+    The last line of defence after the names and paths were checked: a path
+    that would land in another version's folder, or outside the cache, is refused.
+
+    Raises:
+        GypsumNameError: ``project``, ``asset`` or ``version`` is not a folder name.
+        GypsumUnsafeResponseError: A path leaves the version's folder.
+
+    Example:
+        >>> version_files("/c", "P", "A", "V", ["x/y.txt"])
+        {'x/y.txt': '/c/bucket/P/A/V/x/y.txt'}
+    """
+    _check_names(project, asset, version)
+    folder = bucket_path(cache_dir, project, asset, version)
+    inside, normpath = os.path.normpath(folder) + os.sep, os.path.normpath
+    out = {}
+    for path in paths:
+        out[path] = where = os.path.join(folder, *path.split("/"))
+        if not normpath(where).startswith(inside):
+            key = version_key(project, asset, version, path)
+            raise GypsumUnsafeResponseError(f"it would be written outside {folder}", key=key)
+    return out
+
+
+def _check_names(project: str, asset: str, version: str) -> None:
+    """Refuse names that would not be one folder each in the cache (``..``, ``/``, empty...)."""
+    for kind, name in (("project", project), ("asset", asset), ("version", version)):
+        if not isinstance(name, str) or "/" in name or not is_safe_key(name):
+            raise GypsumNameError(f"{kind} name {name!r} cannot name a folder in the cache")
+
+
+def version_file(cache_dir: str, project: str, asset: str, version: str, path: str) -> str:
+    """:func:`version_files` for one path."""
+    return version_files(cache_dir, project, asset, version, (path,))[path]
+
+
 def _status_path(cache_dir: str, project: str, asset: str, version: str) -> str:
     return os.path.join(cache_dir, STATUS_CACHE_NAME, project, asset, version)
 
@@ -103,6 +147,7 @@ def complete_marker(cache_dir: str, project: str, asset: str, version: str) -> s
 
 def version_lock(cache_dir: str, project: str, asset: str, version: str) -> FileLock:
     """The lock guarding a whole version in the cache (``status/P/A/V.LOCK``, as gypsum_client)."""
+    _check_names(project, asset, version)
     path = _status_path(cache_dir, project, asset, version) + LOCK_SUFFIX
     _make_parent(path)
     return FileLock(path)
@@ -220,41 +265,40 @@ class _Partial:
             self.digest.close()
 
 
-def _fetch_into(url: str, tmp: str, partial: _Partial, expected: int | None) -> None:
-    """Stream ``url`` into ``tmp``, resuming after ``partial.size`` bytes when the server honours ``Range``."""
+def _fetch_into(url: str, tmp: str, partial: _Partial, expected: int | None, key: str) -> None:
+    """Stream ``url`` into ``tmp``, resuming after ``partial.size`` bytes when the server honours ``Range``.
+
+    Never reads more than ``expected + 1`` bytes in all; a body declared or found longer is refused.
+    """
     resume = 0 < partial.size < (expected if expected is not None else 0)
     if partial.size and not resume:
         partial.restart()
     headers = {"Range": f"bytes={partial.size}-"} if resume else None
-    with _http.stream_get(url, headers=headers) as (status, chunks):
+    with _http.stream_get(url, headers=headers) as (status, length, read):
         if resume and status != 206:
             partial.restart()  # the server sent the whole object again
+        cap = None if expected is None else expected + 1
+        if cap is not None and length is not None and partial.size + length >= cap:
+            raise _oversized(key, url, partial.size + length, expected)  # type: ignore[arg-type]
         with open(tmp, "ab" if partial.size else "wb") as out:
-            for chunk in chunks:
+            while chunk := read(_CHUNK if cap is None else min(_CHUNK, cap - partial.size)):
                 out.write(chunk)
                 partial.add(chunk)
+                if partial.size == cap:
+                    raise _oversized(key, url, None, expected)  # type: ignore[arg-type]
+
+
+def _oversized(key: str, url: str, declared: int | None, size: int) -> GypsumUnsafeResponseError:
+    what = f"declared a body of {declared} bytes" if declared is not None else "sent a longer body"
+    return GypsumUnsafeResponseError(f"the server {what}, more than the {size} bytes expected", key=key, url=url)
 
 
 def _check(key: str, got: tuple[int, str], size: int | None, md5: str | None) -> str | None:
     """Why a download does not match the manifest, or ``None``."""
     if size is not None and got[0] != size:
         return f"'{key}' arrived with {got[0]} bytes, the manifest says {size}"
-    if md5 is not None and got[1] != md5:
+    if md5 is not None and got[1] != md5.lower():
         return f"'{key}' arrived with MD5 {got[1]}, the manifest says {md5}"
-    return None
-
-
-def json_problem(data: bytes) -> str | None:
-    """Why ``data`` is not valid JSON, or ``None`` (internal files have no MD5 to check).
-
-    Example:
-        >>> json_problem(b'{"version": "v1"}') is None
-        True
-    """
-    try:
-        json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return f"is not valid JSON ({exc})"
     return None
 
 
@@ -272,14 +316,17 @@ def download(
 
     The caller holds :func:`file_lock` and has made the folder. Objects of at
     most :data:`SMALL_FILE_SIZE` bytes, and internal files checked by
-    ``verify(body)`` (which returns what is wrong, or ``None``), arrive in one
-    response read whole, on a kept-alive connection; others (large files, or
-    of unknown size like the metadata database) stream to disk. A broken or
-    corrupted transfer is retried up to :data:`DOWNLOAD_ATTEMPTS` times in
-    all; a streamed transfer that broke off resumes with a ``Range`` request.
+    ``verify(body)`` (which returns what is wrong, or ``None``, or raises to
+    refuse the body), arrive in one response read whole (internal files up to
+    :data:`MAX_DOCUMENT_SIZE` bytes), on a kept-alive connection; others (large
+    files, or of unknown size like the metadata database) stream to disk. A
+    broken or corrupted transfer is retried up to :data:`DOWNLOAD_ATTEMPTS`
+    times in all; a streamed transfer that broke off resumes with a ``Range``
+    request. A body longer than ``size`` is refused at once.
 
     Raises:
         GypsumIntegrityError: The file kept arriving with the wrong size or MD5.
+        GypsumUnsafeResponseError: The body is longer than ``size`` or refused by ``verify``.
         GypsumTransientError: The transfer kept failing.
     """
     if verify is not None or (size is not None and size <= SMALL_FILE_SIZE):
@@ -294,18 +341,25 @@ def _download_whole(
 ) -> None:  # fmt: skip
     problem = ""
     for _ in range(DOWNLOAD_ATTEMPTS):
-        body = _http.fetch("GET", url, check_body=False).body
-        problem = _keep_body(destination, body, key, size, md5, on_bytes, verify)
+        body = _http.fetch("GET", url, check_body=False, limit=body_limit(size)).body
+        problem = _keep_body(url, destination, body, key, size, md5, on_bytes, verify)
         if not problem:
             return
-    raise GypsumIntegrityError(f"{problem} (after {DOWNLOAD_ATTEMPTS} attempts)")
+    raise GypsumIntegrityError(f"{problem} (after {DOWNLOAD_ATTEMPTS} attempts, from {url})")
+
+
+def body_limit(size: int | None) -> int:
+    """The most bytes a whole-read body may have: the manifest's ``size``, else :data:`MAX_DOCUMENT_SIZE`."""
+    return MAX_DOCUMENT_SIZE if size is None else size
 
 
 def _keep_body(
-    destination: str, body: bytes, key: str, size: int | None, md5: str | None, on_bytes: ByteCallback | None,
-    verify: BodyCheck | None,
+    url: str, destination: str, body: bytes, key: str, size: int | None, md5: str | None,
+    on_bytes: ByteCallback | None, verify: BodyCheck | None,
 ) -> str:  # fmt: skip
     """Write ``body`` to ``destination`` atomically if it is intact; otherwise what is wrong (nothing written)."""
+    if len(body) > body_limit(size):
+        raise _oversized(key, url, None, body_limit(size))
     problem = _check(key, (len(body), hashlib.md5(body).hexdigest()), size, md5) or ""
     if not problem and verify is not None and (bad := verify(body)):
         problem = f"'{key}' {bad}"
@@ -329,13 +383,15 @@ def store_fetched(
 ) -> None:
     """Keep ``body``, already fetched from ``url``, at ``destination`` if intact, else download it again.
 
-    For the small files :func:`gypsum_flows._http.fetch_each` brings in; the
-    caller holds the version lock and has made the folder.
+    For the small files :func:`gypsum_flows._http.fetch_each` brings in (with
+    :func:`body_limit` as their limit); the caller holds the version lock and
+    has made the folder.
 
     Raises:
         GypsumIntegrityError: The file kept arriving with the wrong size or MD5.
+        GypsumUnsafeResponseError: The body is longer than ``size`` or refused by ``verify``.
     """
-    if _keep_body(destination, body, key, size, md5, on_bytes, verify):
+    if _keep_body(url, destination, body, key, size, md5, on_bytes, verify):
         download(url, destination, key=key, size=size, md5=md5, on_bytes=on_bytes, verify=verify)
 
 
@@ -346,7 +402,7 @@ def _download_streamed(
     with _temporary_beside(destination) as tmp, contextlib.closing(_Partial(on_bytes, size)) as partial:
         for attempt in range(DOWNLOAD_ATTEMPTS):
             try:
-                _fetch_into(url, tmp, partial, size)
+                _fetch_into(url, tmp, partial, size, key)
             except GypsumTransientError:
                 if attempt == DOWNLOAD_ATTEMPTS - 1:
                     partial.restart()
@@ -357,7 +413,7 @@ def _download_streamed(
                 os.replace(tmp, destination)
                 return
             partial.restart()
-    raise GypsumIntegrityError(f"{problem} (after {DOWNLOAD_ATTEMPTS} attempts)")
+    raise GypsumIntegrityError(f"{problem} (after {DOWNLOAD_ATTEMPTS} attempts, from {url})")
 
 
 def save_object(

@@ -38,6 +38,8 @@ READ_TIMEOUT = 120.0
 #: Files up to this size move as one request or response body, several in flight from one thread;
 #: larger ones stream from or to disk, each on a thread of its own.
 SMALL_FILE_SIZE = 1 << 20
+#: The largest JSON document (manifest, summary, listing...) read from a server; a larger one is refused.
+MAX_DOCUMENT_SIZE = 256 << 20
 
 #: Internal file names inside the bucket (section 2).
 PERMISSIONS_FILE = "..permissions"

@@ -65,6 +65,22 @@ class GypsumIntegrityError(GypsumError):
     """A downloaded or uploaded file does not match its expected size or MD5."""
 
 
+class GypsumUnsafeResponseError(GypsumIntegrityError):
+    """A server sent a path, name, link, document or body that is unsafe or malformed; refused, never retried.
+
+    ``key`` is the object (or listing) refused and ``url`` where it came from.
+    """
+
+    def __init__(self, reason: str, *, key: str | None = None, url: str | None = None) -> None:
+        self.reason, self.key, self.url = reason, key, url
+        what = f"'{key}'" if key else "a response"
+        super().__init__(f"refused {what}" + (f" from {url}" if url else "") + f": {reason}")
+
+
+class GypsumFileChangedError(GypsumError):
+    """A local file changed (size, time or length read) while it was being uploaded; repeating will not help."""
+
+
 class GypsumNameError(GypsumError, ValueError):
     """A project, asset, version or path name is not allowed."""
 
@@ -92,8 +108,8 @@ def is_transient(exc: BaseException) -> bool:
     """Whether repeating the operation that raised ``exc`` may succeed.
 
     Transient: network failures, timeouts, 429, 5xx, a project locked by
-    another operation and a download that kept arriving corrupted. Never: invalid requests, permissions, missing objects
-    or quota.
+    another operation and a download that kept arriving corrupted. Never: invalid requests, permissions, missing objects,
+    quota or a response refused as unsafe.
 
     Example:
         >>> is_transient(GypsumTransientError("boom", status=503))
@@ -101,4 +117,6 @@ def is_transient(exc: BaseException) -> bool:
         >>> is_transient(GypsumInvalidRequestError("bad", status=400))
         False
     """
+    if isinstance(exc, GypsumUnsafeResponseError):
+        return False
     return isinstance(exc, (GypsumTransientError, GypsumLockedError, GypsumIntegrityError))

@@ -16,6 +16,9 @@ N matching requests). Kinds:
 - ``"truncate"``: relay the headers and only half of the body, then close;
 - ``"corrupt"``: relay the body with bytes flipped (same length);
 - ``"corrupt_request"``: forward the request body with bytes flipped (same length);
+- ``"stall_request"``: forward the first 64 KiB of the request body, set the
+  rule's ``stalled`` event, then wait ``delay`` seconds before forwarding the
+  rest (the client blocks mid-body meanwhile, e.g. while a test changes its file);
 - ``"status200"``: relay the answer with status 200 whatever it was (the reference
   server's error-body-under-200 quirk).
 
@@ -59,6 +62,7 @@ class Fault:
     retry_after: float = 1.0
     delay: float = 1.0
     matched: int = field(default=0, init=False)
+    stalled: threading.Event = field(default_factory=threading.Event, init=False)
 
     def fires(self, request_line: str, rng: random.Random) -> bool:
         if not re.search(self.pattern, request_line):
@@ -92,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _forward(self, corrupt: bool = False) -> http.client.HTTPResponse:
+    def _forward(self, corrupt: bool = False, stall: Fault | None = None) -> http.client.HTTPResponse:
         length = int(self.headers.get("Content-Length") or 0)
         upstream = http.client.HTTPConnection(self.server.upstream_host, self.server.upstream_port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
@@ -103,12 +107,16 @@ class _Handler(BaseHTTPRequestHandler):
         remaining = length
         while remaining > 0:
             chunk = self.rfile.read(min(_CHUNK, remaining))
-            if not chunk:
-                break
+            if not chunk:  # the client gave up mid-body: let the server see it at once
+                upstream.close()
+                raise ConnectionError("the client closed the connection before sending its whole body")
             if corrupt and remaining == length:
                 chunk = bytes(b ^ 0xFF for b in chunk[:8]) + chunk[8:]
             upstream.send(chunk)
             remaining -= len(chunk)
+            if stall is not None and not stall.stalled.is_set():
+                stall.stalled.set()
+                time.sleep(stall.delay)
         return upstream.getresponse()
 
     def _relay(self, response: http.client.HTTPResponse, fault: Fault | None) -> None:
@@ -139,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "reset":
             self._reset()
             return
-        response = self._forward(corrupt=kind == "corrupt_request")
+        response = self._forward(corrupt=kind == "corrupt_request", stall=fault if kind == "stall_request" else None)
         if kind == "reset_after":
             response.read()
             self._reset()

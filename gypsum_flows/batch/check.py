@@ -46,12 +46,34 @@ def check_spec(path: str | Path, fetch_schema: SchemaFetcher | None = None) -> B
     after cloning). Raises :class:`SpecError` listing every problem, each with
     the spec line of the asset and the metadata file and field at fault.
     """
+    spec, problems = load_and_check(path, fetch_schema)
+    if problems:
+        raise SpecError([p for found in problems.values() for p in found])
+    return spec
+
+
+def load_and_check(
+    path: str | Path, fetch_schema: SchemaFetcher | None = None
+) -> tuple[BatchSpec, dict[int, list[SpecProblem]]]:
+    """The spec (a structure problem raises :class:`SpecError`) and each asset's metadata problems.
+
+    Returns:
+        The spec, and ``spec_index -> problems`` for every asset whose local metadata fails
+        (an asset-level problem: a batch can publish the other assets).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> (folder / "data").mkdir()
+        >>> _ = (folder / "s.yaml").write_text("assets: [{project: p, asset: a, version: v, directory: data}]")
+        >>> spec, problems = load_and_check(folder / "s.yaml", fetch_schema=lambda name: "unused")
+        >>> len(spec.assets), list(problems)
+        (1, [0])
+    """
     spec = load_spec(path)
     fetch = fetch_schema or _default_fetcher()
-    problems = [p for job in spec.assets for p in job_metadata_problems(job, fetch)]
-    if problems:
-        raise SpecError(problems)
-    return spec
+    problems = {job.spec_index: found for job in spec.assets if (found := job_metadata_problems(job, fetch))}
+    return spec, problems
 
 
 def job_metadata_problems(job: AssetJob, fetch_schema: SchemaFetcher) -> list[SpecProblem]:

@@ -124,6 +124,8 @@ class SpecDocument(BaseModel):
 
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec, description="Values inherited by every asset.")
     concurrency: int | None = Field(None, ge=1, le=64, description="How many assets to publish at once.")
+    strict: StrictBool = Field(False, description="All or nothing: any asset with invalid metadata stops the "
+                               "whole batch before any upload (default: the other assets are published).")
     assets: list[AssetSpec] = Field(min_length=1, description="The versions to publish.")
 
 
@@ -190,6 +192,7 @@ class BatchSpec(BaseModel):
 
     path: str
     concurrency: int | None = None
+    strict: bool = False
     assets: list[AssetJob]
 
 
@@ -225,7 +228,8 @@ def load_spec(path: str | Path) -> BatchSpec:
     jobs, more = _Resolver(document, Path(path), lines).resolve()
     if problems or more:
         raise SpecError(problems + more)
-    return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency, assets=jobs)
+    return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency, strict=document.strict,
+                     assets=jobs)
 
 
 class _Loader(yaml.SafeLoader):

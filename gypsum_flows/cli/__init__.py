@@ -2,7 +2,8 @@
 
 Each module in :data:`COMMANDS` has ``register(subparsers)``, which adds its
 commands and sets ``func(args) -> int`` on them. Errors are turned into one
-readable line by :func:`main`; ``--traceback`` shows the full trace.
+readable line and a hint by :func:`main` (see :mod:`.boundary`);
+``--traceback``, before or after the command, shows the full trace.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import GypsumError
+from .boundary import error_lines
 
 #: Command modules under ``gypsum_flows.cli``, in ``--help`` order.
 COMMANDS = ["server", "demo", "index", "recover", "publish"]
@@ -27,6 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    for command in set(sub.choices.values()):
+        # SUPPRESS: the flag given before the command is not reset by the command's own default.
+        command.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                             help="show the full traceback on errors")  # fmt: skip
     return parser
 
 
@@ -37,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (GypsumError, OSError, ValueError) as exc:
+    except Exception as exc:
         if args.traceback:
             raise
-        print(f"gypsum-flows {args.command}: error: {exc}", file=sys.stderr)
+        print("\n".join(error_lines(args.command, exc)), file=sys.stderr)
         return 1

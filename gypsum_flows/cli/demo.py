@@ -2,7 +2,8 @@
 
 Starts the local gypsum server on a new folder (with a generated users file),
 runs Prefect on its embedded defaults (an ephemeral API server over SQLite in
-a private ``PREFECT_HOME``), creates the example projects, publishes the
+a private ``PREFECT_HOME``, started as every command starts it: see
+:mod:`.prefect_startup`), creates the example projects, publishes the
 example specs (``gypsum_flows/examples``, also reachable as
 ``deployments/specs``) through the ``publish-batch`` flow, reads one version
 back, and prints the per-asset summary and where to see the runs in the
@@ -13,18 +14,14 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import importlib.util
-import logging
-import os
 import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
 from ..errors import GypsumIntegrityError
+from . import prefect_startup
 from .publish import _print_outcomes as print_outcomes
 
 if TYPE_CHECKING:
@@ -37,14 +34,6 @@ EXAMPLES = """examples:
 
 #: Name under which the demo saves its GypsumCredentials block in its Prefect.
 BLOCK_NAME = "gypsum-demo"
-
-#: Prefect's ephemeral server builds a fresh SQLite database first: allow slow machines.
-STARTUP_TIMEOUT_SECONDS = "120"
-
-#: Loggers of the ephemeral server's background services, and what they report that is harmless:
-#: SQLite lock contention (the service retries) and cancellation while the server shuts down.
-BACKGROUND_LOGGERS = ("prefect.server", "docket", "uvicorn", "asyncio", "prefect._internal")
-HARMLESS_MARKERS = ("database is locked", "CancelledError")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo; returns 0 when every example version is published (or already was)."""
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="gypsum-flows-demo-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    use_embedded_prefect(workdir / "prefect")
+    # A configured API would receive the demo's runs and need our block there: the demo is self-contained.
+    prefect_startup.prepare(workdir / "prefect")
 
     from ..server import load_users, serve_in_thread
 
@@ -79,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             outcomes = publish_examples(server.url, user.login, user.token, workdir / "cache")
         finally:
-            stop_embedded_prefect()
+            prefect_startup.shutdown()
         print()
         print_outcomes(outcomes, as_json=False)
         if any(o.outcome == "failed" for o in outcomes):
@@ -89,64 +79,6 @@ def run(args: argparse.Namespace) -> int:
         server.stop()
     print_where_to_look(workdir)
     return 0
-
-
-def use_embedded_prefect(home: Path) -> None:
-    """Point Prefect at an ephemeral server over ``home/prefect.db``; must run before Prefect is imported.
-
-    Also writes ``home/logging.yml`` (Prefect's default configuration plus
-    :class:`HarmlessNoiseFilter`), which the ephemeral server's process reads too.
-    """
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ["PREFECT_HOME"] = str(home)
-    os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(home / "logging.yml")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_TIMEOUT_SECONDS)
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # A configured API would receive the demo's runs and need our block there: the demo is self-contained.
-    for name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
-        os.environ.pop(name, None)
-    write_logging_config(home / "logging.yml")
-
-
-def write_logging_config(path: Path) -> None:
-    """Prefect's default logging configuration with :class:`HarmlessNoiseFilter` on its console handlers."""
-    spec = importlib.util.find_spec("prefect")  # locate without importing: the environment is not final yet
-    default = Path(spec.submodule_search_locations[0]) / "logging" / "logging.yml"
-    config = yaml.safe_load(default.read_text())
-    config["filters"] = {"harmless_noise": {"()": f"{__name__}.HarmlessNoiseFilter"}}
-    for handler in ("console", "debug"):
-        config["handlers"][handler]["filters"] = ["harmless_noise"]
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-
-
-class HarmlessNoiseFilter(logging.Filter):
-    """Drops background-service records about SQLite lock contention or shutdown cancellation; keeps the rest.
-
-    Example:
-        >>> keep = HarmlessNoiseFilter().filter
-        >>> record = lambda name: logging.LogRecord(name, logging.ERROR, "", 0, "database is locked", None, None)
-        >>> keep(record("docket.worker")), keep(record("prefect.flow_runs"))
-        (False, True)
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not record.name.startswith(BACKGROUND_LOGGERS):
-            return True
-        text = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            text += f" {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
-        return not any(marker in text for marker in HARMLESS_MARKERS)
-
-
-def stop_embedded_prefect() -> None:
-    """Send the last logs and events, then stop the ephemeral server (before exit, so nothing races it)."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-    from prefect.server.api.server import SubprocessASGIServer
-
-    APILogWorker.drain_all()
-    EventsWorker.drain_all()
-    SubprocessASGIServer().stop()  # the port-less instance is the ephemeral server
 
 
 def example_specs() -> list[Path]:
@@ -167,6 +99,7 @@ def publish_examples(url: str, login: str, token: str, cache_dir: Path) -> list[
     from ..flows import BatchFailedError, publish_batch
 
     seed_schema_cache(cache_dir)
+    prefect_startup.announce()
     credentials = GypsumCredentials(url=url, token=token, cache_dir=str(cache_dir))
     credentials.save(BLOCK_NAME, overwrite=True)
     client = credentials.get_client()

@@ -1,9 +1,14 @@
 """``gypsum-flows publish SPEC`` (runs the ``publish-batch`` flow) and ``gypsum-flows check SPEC`` (no upload).
 
 Both validate the whole spec and every local metadata file first, print a
-readable summary and exit non-zero on any failure. The server and token are
-found as the client finds them (``GYPSUM_REST_URL``, ``GYPSUM_TOKEN``, the
-cached token), or from ``--url`` and ``--token-env`` (the *name* of an
+readable summary and exit non-zero on any failure. ``check`` is pure
+validation and never imports Prefect; ``publish`` starts Prefect as every
+command does (:mod:`.prefect_startup`). An asset with invalid metadata is
+reported failed and the others are published, unless ``--strict`` (or
+``strict: true`` in the spec), which publishes nothing if any asset is invalid.
+
+The server and token are found as the client finds them (``GYPSUM_REST_URL``,
+``GYPSUM_TOKEN``, the cached token), or from ``--url`` and ``--token-env`` (the *name* of an
 environment variable holding the token, so no token ever appears in a command
 line), or from a saved ``GypsumCredentials`` block (``--credentials-block``).
 """
@@ -13,9 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import Any
 
 from ..errors import GypsumAuthError
+from . import prefect_startup
 
 EXAMPLES = """examples:
   gypsum-flows check deployments/specs/scrnaseq.yaml
@@ -43,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     publish.add_argument("--concurrency", type=int, metavar="N", help="assets published at once")
     publish.add_argument("--no-recover", action="store_true",
                          help="do not clear an interrupted upload of a version this batch publishes")  # fmt: skip
+    publish.add_argument("--strict", action="store_true", default=None,
+                         help="all or nothing: publish nothing if any asset's metadata is invalid")  # fmt: skip
+    publish.add_argument("--verbose", "-v", action="store_true", help="show Prefect's logs of every run")
     publish.add_argument("--json", action="store_true", help="print the per-asset outcomes as JSON")
     publish.set_defaults(func=run_publish)
 
@@ -63,16 +73,20 @@ def _connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", help="gypsum cache folder (default: GYPSUM_CACHE_DIR or the shared one)")
 
 
-def _check(args: argparse.Namespace) -> Any:
-    from ..batch import check_spec
+def _check(args: argparse.Namespace) -> tuple[Any, dict[int, list[Any]]]:
+    from ..batch import load_and_check
     from ..client.metadata import fetch_metadata_schema
 
-    return check_spec(args.spec, fetch_schema=lambda name: fetch_metadata_schema(name, cache_dir=args.cache_dir))
+    return load_and_check(args.spec, fetch_schema=lambda name: fetch_metadata_schema(name, cache_dir=args.cache_dir))
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """Validate the spec and its metadata; print what would be published."""
-    spec = _check(args)
+    """Validate the spec and its metadata; print what would be published, and every problem."""
+    from ..batch import SpecError
+
+    spec, invalid = _check(args)
+    if invalid:
+        raise SpecError([problem for found in invalid.values() for problem in found])
     print(f"{args.spec}: OK, {len(spec.assets)} assets")
     for job in spec.assets:
         clone = job.clone
@@ -83,15 +97,27 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_publish(args: argparse.Namespace) -> int:
     """Check the spec (before importing Prefect), run publish-batch, print the per-asset summary."""
-    _check(args)
+    from ..batch import SpecError
+
+    spec, invalid = _check(args)
+    problems = [problem for found in invalid.values() for problem in found]
+    if problems and (args.strict or spec.strict):
+        raise SpecError(problems)
+    if problems:
+        print(f"{len(invalid)} of {len(spec.assets)} assets have invalid metadata and will not be published "
+              "(--strict publishes nothing then):", *(f"  {p}" for p in problems), sep="\n", file=sys.stderr)
+    prefect_startup.prepare(verbose=args.verbose)
     from ..flows import BatchFailedError, publish_batch
 
+    prefect_startup.announce()
     try:
-        outcomes = publish_batch(args.spec, concurrency=args.concurrency,
-                                 recover_interrupted_upload=not args.no_recover, credentials=_credentials(args))
+        outcomes = publish_batch(args.spec, concurrency=args.concurrency, recover_interrupted_upload=not args.no_recover,
+                                 credentials=_credentials(args), strict=args.strict)  # fmt: skip
         code = 0
     except BatchFailedError as exc:
         outcomes, code = exc.outcomes, 1
+    finally:
+        prefect_startup.shutdown()
     _print_outcomes(outcomes, args.json)
     return code
 
@@ -120,7 +146,7 @@ def _print_outcomes(outcomes: list, as_json: bool) -> None:
         first, *rest = o.detail.splitlines() or [""]
         print(f"{o.label:<{width}}  {o.outcome:<9}  {o.files_uploaded:>5}  {o.files_linked:>6}  "
               f"{o.bytes_uploaded:>10}  {first}")
-        for line in rest:
+        for line in rest + ([f"hint: {o.hint}"] if o.hint else []):
             print(f"{'':<{width}}  {line}")
     counts: dict[str, int] = {}
     for o in outcomes:

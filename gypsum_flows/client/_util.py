@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import re
 import threading
@@ -19,6 +19,9 @@ from typing import Any, TypeVar
 
 from .. import _http, cache
 from ..constants import MANIFEST_FILE
+from ..errors import GypsumUnsafeResponseError
+from ..names import version_key
+from . import untrusted
 
 T = TypeVar("T")
 
@@ -37,28 +40,45 @@ def names_path(*names: str) -> str:
     return "/".join(_http.quote_key(n) for n in names)
 
 
-def fetch_json(key: str, url: str) -> Any:
-    """The JSON object stored at ``key``."""
-    return _http.get_json(file_url(url, key))
+def fetch_json(key: str, url: str, check: untrusted.DocumentCheck = untrusted.any_json) -> Any:
+    """The JSON document stored at ``key``, passed through ``check`` (see :mod:`.untrusted`)."""
+    try:
+        doc = _http.get_json(file_url(url, key))
+    except GypsumUnsafeResponseError as exc:  # too large or too deep: say which document
+        raise untrusted.refusal(exc.reason, key, url) from None
+    return check(doc, key, url)
 
 
 def fetch_cacheable_json(
     project: str, asset: str, version: str, path: str, cache_dir: str | bool, url: str, overwrite: bool
 ) -> Any:
-    """A version's internal JSON file, through the cache unless ``cache_dir`` is ``False``."""
-    key = f"{project}/{asset}/{version}/{path}"
+    """A version's internal JSON file, checked by :func:`untrusted.check_for`, through the cache unless
+    ``cache_dir`` is ``False``.
+
+    A document refused by the check never enters the cache. One found in the cache is checked too, and
+    fetched again if it fails (another client may have written it without this check).
+    """
+    key = version_key(project, asset, version, path)
     if cache_dir is False:
-        return fetch_json(key, url)
-    destination = cache.bucket_path(str(cache_dir), project, asset, version, path)
-    cache.save_object(file_url(url, key), destination, key=key, overwrite=overwrite, verify=cache.json_problem)
-    with open(destination, encoding="utf-8") as handle:
-        return json.load(handle)
+        return fetch_json(key, url, untrusted.check_for(path))
+    destination = cache.version_file(str(cache_dir), project, asset, version, path)
+    fetched: list[Any] = []
+    verify = untrusted.body_check(path, key, url, keep=fetched)
+    cache.save_object(file_url(url, key), destination, key=key, overwrite=overwrite, verify=verify)
+    if not fetched:  # it was in the cache already
+        with open(destination, "rb") as handle:
+            body = handle.read()
+        with contextlib.suppress(GypsumUnsafeResponseError):
+            if verify(body) is None:
+                return fetched[0]
+        cache.save_object(file_url(url, key), destination, key=key, overwrite=True, verify=verify)
+    return fetched[-1]
 
 
 def load_manifest(
     project: str, asset: str, version: str, cache_dir: str | bool, url: str, overwrite: bool = False
 ) -> dict:
-    """A version's manifest, cached unless ``cache_dir`` is ``False``."""
+    """A version's manifest, cached unless ``cache_dir`` is ``False``; checked by :func:`untrusted.manifest`."""
     return fetch_cacheable_json(project, asset, version, MANIFEST_FILE, cache_dir, url, overwrite)
 
 
@@ -94,11 +114,6 @@ def sanitize_uploaders(uploaders: Iterable[dict]) -> list[dict]:
             entry["until"] = until.isoformat().replace("+00:00", "Z")
         out.append(entry)
     return out
-
-
-def strip_prefix(value: str, prefix: str) -> str:
-    """``value`` without its leading ``prefix``."""
-    return value[len(prefix) :] if value.startswith(prefix) else value
 
 
 def run_parallel(items: Iterable[T], work: Callable[[T], None], concurrent: int) -> None:

@@ -7,6 +7,12 @@ its final ``ancestor``, and hard-linked into every version that refers to it.
 ``COMPLETE`` marker last, so several processes can save one version into one
 cache at once; a version saved by gypsum_client or the R client is reused.
 
+Nothing the server sends is trusted: the manifest and listing are checked
+once each (:mod:`.untrusted`), every destination is checked to stay in its
+version's folder (:func:`cache.version_files`) or the clone's folder, no
+body is read beyond its manifest size plus one byte, and ``clone_version``
+replaces only symbolic links into the cache.
+
 Example:
     >>> path = save_version("test-R", "basic", "v3", url=server.url, cache_dir=cache)  # doctest: +SKIP
     >>> open(os.path.join(path, "foo", "bar.txt")).read()  # doctest: +SKIP
@@ -20,10 +26,11 @@ import os
 from typing import Any
 
 from .. import _http, cache
-from ..constants import MANIFEST_FILE, SMALL_FILE_SIZE
-from ..errors import GypsumNotFoundError
-from ..names import is_internal_path
+from ..constants import BUCKET_CACHE_NAME, MANIFEST_FILE, SMALL_FILE_SIZE
+from ..errors import GypsumNameError, GypsumNotFoundError
+from ..names import is_internal_path, is_safe_key, version_key
 from ..progress import ProgressOption, Reporter
+from . import untrusted
 from ._util import DEFAULT_CONCURRENCY, file_url, load_manifest, run_parallel, sanitize_path
 from .read import list_files
 
@@ -50,15 +57,16 @@ def _save_entry(
     version's lock, so only a file stored in another version (a link target) needs its file lock.
     ``present``: the files of this version found in the cache by :func:`cache.prepare_folders`.
     """
-    destination = cache.bucket_path(cache_dir, project, asset, version, path)
+    destination = cache.version_file(cache_dir, project, asset, version, path)
     if not overwrite and (destination in present if present is not None else os.path.exists(destination)):
         return destination
     link = (entry or {}).get("link")
     target = (link.get("ancestor") or link) if link else dict(project=project, asset=asset, version=version, path=path)
     where = [target[k] for k in ("project", "asset", "version", "path")]
-    stored, key = cache.bucket_path(cache_dir, *where), "/".join(where)
+    stored, key = cache.version_file(cache_dir, *where), version_key(*where)
     cache.save_object(
-        file_url(url, key), stored, key=key, overwrite=overwrite, verify=_internal_check(path, entry), on_bytes=on_bytes,
+        file_url(url, key), stored, key=key, overwrite=overwrite, verify=_internal_check(path, entry, key, url),
+        on_bytes=on_bytes,
         size=entry["size"] if entry else None, md5=entry["md5sum"] if entry else None,
         file_locked=bool(link) or not version_locked, checked=present is not None and not link,
     )  # fmt: skip
@@ -91,15 +99,19 @@ def save_file(
         ``{cache}/bucket/P/A/V/path``.
 
     Raises:
+        GypsumNameError: ``path`` is not a file path inside a version.
         GypsumNotFoundError: The version has no such file.
         GypsumIntegrityError: The file kept arriving corrupted.
+        GypsumUnsafeResponseError: The server sent an unsafe manifest or a body longer than the file.
 
     Example:
         >>> save_file("test-R", "basic", "v2", "blah.txt", url=server.url, cache_dir=cache)  # doctest: +SKIP
     """
     cache_dir, url = cache.resolve_cache(cache_dir), _http.resolve_url(url)
     path = sanitize_path(path)
-    destination = cache.bucket_path(cache_dir, project, asset, version, path)
+    if not is_safe_key(path) or path.endswith("/"):
+        raise GypsumNameError(f"{path!r} is not the path of a file inside a version")
+    destination = cache.version_file(cache_dir, project, asset, version, path)
     if not overwrite and os.path.exists(destination):
         return destination
     entry = None
@@ -134,7 +146,7 @@ def _save_all(
     GIL at every system call); large files and links are saved on up to
     ``concurrent`` threads alongside.
     """
-    where = {path: cache.bucket_path(cache_dir, project, asset, version, path) for path in paths}
+    where = cache.version_files(cache_dir, project, asset, version, paths)
     present = cache.prepare_folders(where.values())
     small, large = [], []
     for path in paths:
@@ -149,12 +161,15 @@ def _save_all(
     def save_small(batch: list[str]) -> None:
         keys = [f"{project}/{asset}/{version}/{path}" for path in batch]
         urls = [file_url(url, key) for key in keys]
-        replies = _http.fetch_each((("GET", u, {}, None) for u in urls), depth=concurrent, check_body=False)
+        sizes = (manifest[path]["size"] if path in manifest else None for path in batch)
+        limits = {u: cache.body_limit(size) for u, size in zip(urls, sizes)}
+        replies = _http.fetch_each((("GET", u, {}, None) for u in urls), depth=concurrent, check_body=False,
+                                   limits=limits)  # fmt: skip
         for index, reply in enumerate(replies):
             path, entry = batch[index], manifest.get(batch[index])
             cache.store_fetched(
                 urls[index], where[path], reply.body, key=keys[index], size=entry["size"] if entry else None,
-                md5=entry["md5sum"] if entry else None, verify=_internal_check(path, entry),
+                md5=entry["md5sum"] if entry else None, verify=_internal_check(path, entry, keys[index], url),
                 on_bytes=(lambda count, path=path: report.add_bytes(count, path)) if entry else None,
             )  # fmt: skip
             report.file_done(path)
@@ -175,17 +190,16 @@ def _save_all(
     run_parallel(jobs, lambda job: save_small(job) if isinstance(job, list) else save_one(job), concurrent)
 
 
-def _internal_check(path: str, entry: dict | None) -> cache.BodyCheck | None:
-    """Internal files are JSON with no MD5 in the manifest: at least they must parse."""
-    return cache.json_problem if entry is None and is_internal_path(path) else None
+def _internal_check(path: str, entry: dict | None, key: str, url: str) -> cache.BodyCheck | None:
+    """Internal files have no MD5 in the manifest: they must be JSON that passes :func:`untrusted.check_for`."""
+    return untrusted.body_check(path, key, url) if entry is None and is_internal_path(path) else None
 
 
 def _relink(
-    project: str, asset: str, version: str, cache_dir: str, url: str, overwrite: bool, concurrent: int,
-    report: Reporter | None = None,
+    project: str, asset: str, version: str, manifest: dict, cache_dir: str, url: str, overwrite: bool,
+    concurrent: int, report: Reporter | None = None,
 ) -> None:  # fmt: skip
-    """Place every link entry of the manifest in the cache (the caller holds the version lock)."""
-    manifest = load_manifest(project, asset, version, cache_dir, url)
+    """Place every link entry of the (checked) manifest in the cache (the caller holds the version lock)."""
     links = _link_entries(manifest)
     with report or Reporter("links", files_total=len(links), bytes_total=0, progress=None) as active:
         _save_all(project, asset, version, links, manifest, cache_dir, url, overwrite, concurrent, active)
@@ -213,7 +227,8 @@ def resolve_links(
     """
     cache_dir, url = cache.resolve_cache(cache_dir), _http.resolve_url(url)
     with cache.version_lock(cache_dir, project, asset, version):
-        _relink(project, asset, version, cache_dir, url, overwrite, concurrent)
+        manifest = load_manifest(project, asset, version, cache_dir, url)
+        _relink(project, asset, version, manifest, cache_dir, url, overwrite, concurrent)
     return True
 
 
@@ -265,22 +280,59 @@ def save_version(
                       progress=progress) as report:  # fmt: skip
             _save_all(project, asset, version, listing, manifest, cache_dir, url, overwrite, concurrent, report)
             if relink:
-                _relink(project, asset, version, cache_dir, url, overwrite, concurrent, report)
+                _relink(project, asset, version, manifest, cache_dir, url, overwrite, concurrent, report)
         cache.mark_complete(cache_dir, project, asset, version)
     return destination
 
 
+def _is_clone_link(link: str, cache_dir: str) -> bool:
+    """Whether ``link`` is a symbolic link into the cache's bucket (what a clone places, so it may replace it)."""
+    if not os.path.islink(link):
+        return False
+    bucket = os.path.join(os.path.abspath(cache_dir), BUCKET_CACHE_NAME) + os.sep
+    return os.path.abspath(os.path.join(os.path.dirname(link), os.readlink(link))).startswith(bucket)
+
+
 def _symlink(target: str, link: str) -> None:
-    """A symlink ``link`` -> ``target``, replacing an existing one; hard link or copy on Windows."""
+    """A symlink ``link`` -> ``target``, atomically replacing one already there; hard link or copy on Windows."""
     try:
         os.symlink(target, link)
+        return
     except FileExistsError:
-        os.remove(link)
-        os.symlink(target, link)
+        if os.readlink(link) == target:
+            return
     except OSError as exc:
         if os.name != "nt":
             raise OSError(exc.errno or errno.EIO, f"cannot create a symbolic link to '{target}' at '{link}'") from exc
         cache.place_link(target, link)
+        return
+    replacement = f"{link}.gypsum-{os.getpid()}.tmp"
+    os.symlink(target, replacement)
+    os.replace(replacement, link)
+
+
+def _clone_places(destination: str, paths: list[str], cache_dir: str) -> dict[str, str]:
+    """Where each of ``paths`` goes in the clone ``destination`` (a real path), after checking nothing is in the way.
+
+    Raises:
+        FileExistsError: A file that is not a symlink into the cache (an earlier clone's) is at one of the
+            places, or a folder on the way is a symbolic link that leads outside ``destination``.
+    """
+    places, checked = {}, set()
+    for path in paths:
+        places[path] = link = os.path.join(destination, *path.split("/"))
+        folder = os.path.dirname(link)
+        if folder not in checked:
+            real = os.path.realpath(folder)
+            if real != destination and not real.startswith(destination + os.sep):
+                raise FileExistsError(errno.EEXIST, f"clone_version does not write '{path}' through a symbolic "
+                                      f"link that leads outside {destination}", folder)  # fmt: skip
+            checked.add(folder)
+    clashes = [link for link in places.values() if os.path.lexists(link) and not _is_clone_link(link, cache_dir)]
+    if clashes:
+        raise FileExistsError(errno.EEXIST, f"clone_version does not replace files it did not create ({len(clashes)} "
+                              f"in the way, e.g. {clashes[:3]})", clashes[0])  # fmt: skip
+    return places
 
 
 def clone_version(
@@ -297,7 +349,10 @@ def clone_version(
 
     With ``download=False`` nothing but the manifest is downloaded and the
     symlinks may dangle; :func:`prepare_directory_upload` still turns them
-    into upload links.
+    into upload links. A symlink into the cache already at a file's place
+    (an earlier clone's) is replaced; any other file there, or a symlinked
+    folder leading outside ``destination``, raises ``FileExistsError`` before
+    anything is written.
 
     Args:
         project: Project name.
@@ -315,10 +370,11 @@ def clone_version(
     cache_dir, url = cache.resolve_cache(cache_dir), _http.resolve_url(url)
     if download:
         save_version(project, asset, version, cache_dir=cache_dir, url=url, **kwargs)
-    final = os.path.abspath(cache.bucket_path(cache_dir, project, asset, version))
     manifest = load_manifest(project, asset, version, cache_dir, url)
+    targets = cache.version_files(os.path.abspath(cache_dir), project, asset, version, manifest)
     os.makedirs(destination, exist_ok=True)
-    for path in manifest:
-        link = os.path.join(destination, *path.split("/"))
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        _symlink(os.path.join(final, *path.split("/")), link)
+    places = _clone_places(os.path.realpath(destination), list(manifest), cache_dir)
+    for folder in {os.path.dirname(link) for link in places.values()}:
+        os.makedirs(folder, exist_ok=True)
+    for path, link in places.items():
+        _symlink(targets[path], link)

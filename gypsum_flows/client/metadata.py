@@ -3,7 +3,9 @@
 - :func:`validate_metadata` checks a document against a JSON schema (draft 7)
   and reports every violation with its JSON path.
 - :func:`fetch_metadata_schema` caches a schema from a configurable base URL,
-  falling back to the copy shipped with gypsum-flows when the network is down.
+  falling back to the copy shipped with gypsum-flows when the network is down;
+  each schema is resolved once per process, and a fallback is reported once
+  (one plain log line) and remembered, so a large batch never retries it.
 - :func:`fetch_metadata_database` caches a SQLite index and its ``modified``
   stamp, checks the stamp at most once an hour per base URL, replaces the
   files atomically under a file lock, and keeps serving the cached file (with
@@ -21,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -52,6 +55,12 @@ _QUICK = _http.SAFE.new(total=2, connect=2, read=1, status=2)
 #: base URL -> (monotonic time of the last successful check, remote ``modified`` value).
 _LAST_CHECK: dict[str, tuple[float, float]] = {}
 _LAST_CHECK_LOCK = threading.Lock()
+
+#: (base URL, schema name, cache folder or "") -> the local schema file this process uses.
+_SCHEMAS: dict[tuple[str, str, str], str] = {}
+_SCHEMAS_LOCK = threading.Lock()
+
+_log = logging.getLogger(__name__)
 
 
 def _base_url(url: str | None, env: str, default: str) -> str:
@@ -150,7 +159,7 @@ def fetch_metadata_schema(
 
     Returns:
         The cached file, or the shipped copy when the server cannot be reached
-        (with a :class:`UserWarning`).
+        (logged once per process as a warning of ``gypsum_flows.client.metadata``).
 
     Raises:
         GypsumNotFoundError: The server has no such schema.
@@ -161,9 +170,23 @@ def fetch_metadata_schema(
         >>> path = fetch_metadata_schema(url="http://127.0.0.1:9/")  # doctest: +SKIP
     """
     base = _base_url(url, ENV_SCHEMA_URL, DEFAULT_SCHEMA_URL)
-    if cache_dir is False:
+    folder = "" if cache_dir is False else cache.resolve_cache(cache_dir)
+    key = (base, name, folder)
+    with _SCHEMAS_LOCK:
+        known = None if overwrite else _SCHEMAS.get(key)
+        if known is None or not os.path.exists(known):  # a cleared cache is filled again
+            known = _resolve_schema(base, name, folder or None, overwrite)
+            # A temporary download belongs to its caller; the cached file or the fallback is for everyone.
+            if folder or known == shipped_schema_path(name):
+                _SCHEMAS[key] = known
+    return known
+
+
+def _resolve_schema(base: str, name: str, folder: str | None, overwrite: bool) -> str:
+    """The schema file: cached, else downloaded (into the cache, or a temporary file without one)."""
+    if folder is None:
         return _save_schema(base, name, None)
-    path = os.path.join(cache.resolve_cache(cache_dir), SCHEMAS_CACHE_NAME, *name.split("/"))
+    path = os.path.join(folder, SCHEMAS_CACHE_NAME, *name.split("/"))
     if not overwrite and os.path.exists(path):
         return path
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -185,8 +208,7 @@ def _save_schema(base: str, name: str, path: str | None) -> str:
         shipped = shipped_schema_path(name)
         if shipped is None:
             raise
-        message = f"could not fetch schema '{name}' ({exc}); using the copy shipped with gypsum-flows"
-        warnings.warn(message, stacklevel=3)
+        _log.warning("could not fetch schema '%s' (%s); using the copy shipped with gypsum-flows", name, exc)
         return shipped
     path = path or _temporary_file(".json")
     cache.write_atomic(path, data)

@@ -3,6 +3,9 @@
 Same parameters and results as gypsum_client 0.2.0; ``url=None`` and
 ``cache_dir=None`` mean :func:`rest_url` and :func:`cache_directory` at call
 time, and ``cache_dir=False`` bypasses the cache (gypsum_client's ``None``).
+What the server sends is checked first (see :mod:`.untrusted`): an unsafe name,
+path or link, or a document of the wrong shape, raises
+:class:`~gypsum_flows.errors.GypsumUnsafeResponseError`.
 
 Example:
     >>> fetch_latest("test-R", "basic", url=server.url)  # doctest: +SKIP
@@ -17,7 +20,8 @@ import os
 from .. import _http
 from ..cache import bucket_path, resolve_cache
 from ..constants import LATEST_FILE, PERMISSIONS_FILE, QUOTA_FILE, SUMMARY_FILE, USAGE_FILE
-from ._util import cast_datetime, fetch_cacheable_json, fetch_json, load_manifest, strip_prefix
+from . import untrusted
+from ._util import cast_datetime, fetch_cacheable_json, fetch_json, load_manifest
 
 
 def _cache_or_off(cache_dir: str | bool | None) -> str | bool:
@@ -29,12 +33,13 @@ def fetch_latest(project: str, asset: str, url: str | None = None) -> str:
 
     Raises:
         GypsumNotFoundError: The asset has no latest version.
+        GypsumUnsafeResponseError: The server named a version that is not a safe name.
 
     Example:
         >>> fetch_latest("test-R", "basic", url=server.url)  # doctest: +SKIP
         'v3'
     """
-    return fetch_json(f"{project}/{asset}/{LATEST_FILE}", _http.resolve_url(url))["version"]
+    return fetch_json(f"{project}/{asset}/{LATEST_FILE}", _http.resolve_url(url), untrusted.latest)
 
 
 def fetch_manifest(
@@ -120,9 +125,7 @@ def fetch_usage(project: str, url: str | None = None) -> int:
 def _list_dirs(prefix: str | None, url: str) -> list[str]:
     """Names of the "directories" right under ``prefix`` (without ``..`` entries), as gypsum_client."""
     params = {"recursive": "false", **({"prefix": prefix} if prefix is not None else {})}
-    entries = _http.get_json(f"{url}/list", params=params)
-    names = [strip_prefix(e, prefix or "") for e in entries if e.endswith("/") and e.startswith(prefix or "")]
-    return [n.rstrip("/") for n in names if not n.startswith("..")]
+    return untrusted.listed_names(_http.get_json(f"{url}/list", params=params), prefix or "", url)
 
 
 def list_projects(url: str | None = None) -> list[str]:
@@ -171,8 +174,8 @@ def list_files(
         >>> list_files("test-R", "basic", "v2", url=server.url)  # doctest: +SKIP
         ['..links', '..manifest', '..summary', 'foo/..links']
     """
-    base = f"{project}/{asset}/{version}/"
+    base, url = f"{project}/{asset}/{version}/", _http.resolve_url(url)
     query = base + (prefix or "")
-    entries = _http.get_json(f"{_http.resolve_url(url)}/list", params={"recursive": "true", "prefix": query})
-    paths = [e[len(base) :] for e in entries if e.startswith(query)]
+    entries = _http.get_json(f"{url}/list", params={"recursive": "true", "prefix": query})
+    paths = untrusted.listed_paths(entries, base, query, url)
     return paths if include_dot else [p for p in paths if not p.startswith("..")]

@@ -16,8 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -27,32 +25,36 @@ from .. import _http
 from .._keepalive import Reply
 from ..auth import resolve_token
 from ..constants import SMALL_FILE_SIZE
-from ..errors import GypsumError, GypsumHTTPError, GypsumPermissionError, GypsumTransientError
+from ..errors import (
+    GypsumError,
+    GypsumFileChangedError,
+    GypsumHTTPError,
+    GypsumPermissionError,
+    GypsumTransientError,
+)
+from ..md5cache import file_md5
 from ..names import check_name
 from ..progress import ProgressOption, Reporter
+from ._localfile import StreamedFile, read_whole, stat_regular
 from ._util import DEFAULT_CONCURRENCY, names_path, run_parallel, sanitize_path
 from .prepare import prepare_directory_upload
 from .read import fetch_summary
 
-_CHUNK = 1 << 20
 #: Small files are signed, then sent, this many at a time, so no signed URL waits long to be used.
 _SIGNING_BATCH = 256
 log = logging.getLogger(__name__)
 
 
 def md5_file(path: str) -> tuple[int, str]:
-    """Size and MD5 hex digest of a file, read once in chunks.
+    """Size and MD5 hex digest of a file, remembered while its size, mtime, ctime and inode stay the same.
 
     Example:
+        >>> import hashlib
         >>> md5_file(__file__)[1] == hashlib.md5(open(__file__, "rb").read()).hexdigest()
         True
     """
-    digest, size = hashlib.md5(), 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+    stat_regular(path, path)  # a FIFO or device is refused before anything opens it
+    return file_md5(path)
 
 
 def _describe_files(files: Any, directory: str | None, deduplicate: bool) -> list[dict]:
@@ -158,41 +160,29 @@ def _about_file(exc: Exception, path: str) -> Exception:
     if isinstance(exc, GypsumHTTPError):
         return type(exc)(f"failed to upload '{path}': {exc.reason}", status=exc.status, method=exc.method,
                          url=exc.url.split("?")[0] if exc.url else None)  # fmt: skip
-    if isinstance(exc, OSError):
+    if isinstance(exc, (OSError, ValueError, GypsumFileChangedError)):  # these name the file already
         return exc
     return GypsumError(f"failed to upload '{path}': {exc}")
 
 
-class _ReportingFile(io.FileIO):
-    """A file opened for reading whose reads are reported as progress, rolled back when a retry rewinds it."""
-
-    def __init__(self, path: str, on_bytes: Callable[[int], None]) -> None:
-        super().__init__(path, "rb")
-        self._on_bytes, self._sent = on_bytes, 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = super().read(size)
-        self._sent += len(data)
-        self._on_bytes(len(data))
-        return data
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        if self._sent:
-            self._on_bytes(-self._sent)
-            self._sent = 0
-        return super().seek(pos, whence)
+def _local(directory: str | None, path: str) -> str:
+    return os.path.join(directory, path) if directory is not None else path
 
 
-def _upload_one(item: dict, directory: str | None, url: str, session_token: str, report: Reporter) -> None:
-    """Sign one file's URL, then PUT its bytes streamed from disk with ``Content-MD5``."""
+def _upload_one(
+    item: dict, expected: os.stat_result, directory: str | None, url: str, session_token: str, report: Reporter
+) -> None:
+    """Sign one file's URL, then PUT its bytes streamed from disk with ``Content-MD5``.
+
+    The file must keep the size and time it had when the upload began (see :mod:`._localfile`).
+    """
     path = item["path"]
-    local = os.path.join(directory, path) if directory is not None else path
     try:
         signed = _http.fetch_json("POST", _http.join_url(url, item["url"]), token=session_token)
-        with _ReportingFile(local, lambda count: report.add_bytes(count, path)) as handle:
-            _http.put_file(
-                _http.join_url(url, signed["url"]), handle, headers={"Content-MD5": signed["md5sum_base64"]}
-            )
+        with StreamedFile(_local(directory, path), path, expected, lambda n: report.add_bytes(n, path)) as handle:
+            headers = {"Content-MD5": signed["md5sum_base64"], "Content-Length": str(expected.st_size)}
+            _http.put_file(_http.join_url(url, signed["url"]), handle, headers=headers)
+            handle.check_unchanged()
     except Exception as exc:
         raise _about_file(exc, path) from exc
     report.file_done(path)
@@ -219,7 +209,8 @@ def upload_files(
         progress: ``True`` for a progress bar in a terminal, or a callback.
 
     Raises:
-        ValueError: A file URL uses another method than ``presigned``.
+        ValueError: A file URL uses another method than ``presigned``, or a path is not a regular file.
+        GypsumFileChangedError: A file changed while it was sent (not worth retrying).
         GypsumHTTPError: A file failed (the message names it).
 
     Example:
@@ -230,23 +221,25 @@ def upload_files(
     for item in items:
         if item.get("method") != "presigned":
             raise ValueError(f"unknown upload method {item.get('method')!r} for file '{item['path']}'")
-    sizes = {i["path"]: os.path.getsize(os.path.join(directory or "", i["path"])) for i in items}
-    small = [i for i in items if sizes[i["path"]] <= SMALL_FILE_SIZE]
-    jobs: list[list[dict] | dict] = [i for i in items if sizes[i["path"]] > SMALL_FILE_SIZE]
+    # Each file is sent with this size and must still have it (and this time) when read.
+    stats = {i["path"]: stat_regular(_local(directory, i["path"]), i["path"]) for i in items}
+    small = [i for i in items if stats[i["path"]].st_size <= SMALL_FILE_SIZE]
+    jobs: list[list[dict] | dict] = [i for i in items if stats[i["path"]].st_size > SMALL_FILE_SIZE]
     if small:
         jobs.insert(0, small)
     token = init["session_token"]
-    with Reporter("upload", files_total=len(items), bytes_total=sum(sizes.values()), progress=progress) as report:
+    total = sum(s.st_size for s in stats.values())
+    with Reporter("upload", files_total=len(items), bytes_total=total, progress=progress) as report:
         run_parallel(
             jobs,
-            lambda job: _upload_small(job, sizes, directory, url, token, report, concurrent) if isinstance(job, list)
-            else _upload_one(job, directory, url, token, report),
+            lambda job: _upload_small(job, stats, directory, url, token, report, concurrent) if isinstance(job, list)
+            else _upload_one(job, stats[job["path"]], directory, url, token, report),
             concurrent,
         )  # fmt: skip
 
 
 def _upload_small(
-    items: list[dict], sizes: dict[str, int], directory: str | None, url: str, session_token: str,
+    items: list[dict], stats: dict[str, os.stat_result], directory: str | None, url: str, session_token: str,
     report: Reporter, depth: int,
 ) -> None:  # fmt: skip
     """Upload small files from this one thread, ``depth`` requests in flight: sign a batch, then PUT it.
@@ -259,12 +252,13 @@ def _upload_small(
         signs = _http.fetch_each((("POST", _http.join_url(url, i["url"]), auth, None) for i in batch), depth=depth)
         signed = [_signed(item, reply, url, session_token) for item, reply in _each_file(batch, signs)]
         puts = _http.fetch_each(
-            (("PUT", _http.join_url(url, s["url"]), {"Content-MD5": s["md5sum_base64"]}, _read(directory, i["path"]))
+            (("PUT", _http.join_url(url, s["url"]), {"Content-MD5": s["md5sum_base64"]},
+              read_whole(_local(directory, i["path"]), i["path"], stats[i["path"]]))
              for i, s in zip(batch, signed)),
             depth=depth,
         )  # fmt: skip
         for item, _ in _each_file(batch, puts):
-            report.add_bytes(sizes[item["path"]], item["path"])
+            report.add_bytes(stats[item["path"]].st_size, item["path"])
             report.file_done(item["path"])
 
 
@@ -287,12 +281,6 @@ def _signed(item: dict, reply: Reply, url: str, session_token: str) -> dict:
             return _http.fetch_json("POST", _http.join_url(url, item["url"]), token=session_token)
         except Exception as exc:
             raise _about_file(exc, item["path"]) from exc
-
-
-def _read(directory: str | None, path: str) -> bytes:
-    """A small file's bytes (at most SMALL_FILE_SIZE, as much as one block of a streamed upload)."""
-    with open(os.path.join(directory, path) if directory is not None else path, "rb") as handle:
-        return handle.read()
 
 
 def _version_of(init: dict, key: str) -> tuple[str, str, str]:

@@ -29,6 +29,7 @@ from prefect.cache_policies import NO_CACHE
 from ..batch.check import schema_path
 from ..batch.metadata import MetadataCheck, Violation, metadata_violations
 from ..blocks import GypsumCredentials
+from ..client.prepare import prepare_directory_upload
 from ..client.upload import md5_file
 from ..errors import GypsumError, GypsumMetadataError, GypsumNotFoundError, GypsumPermissionError
 from ..recover import read_lock
@@ -198,7 +199,10 @@ def published_entries(project: str, asset: str, version: str, credentials: Gypsu
 
 
 def folder_entries(directory: str | Path) -> Entries:
-    """``path -> (size, md5)`` of every file under ``directory`` (through symbolic links).
+    """``path -> (size, md5)`` of every file under ``directory`` (through symbolic links, to files or folders).
+
+    The files are those an upload lists (:func:`prepare_directory_upload`), so FIFOs and the like are
+    refused the same way.
 
     Example:
         >>> import tempfile, pathlib
@@ -207,13 +211,9 @@ def folder_entries(directory: str | Path) -> Entries:
         >>> folder_entries(folder)
         {'a.txt': (3, '900150983cd24fb0d6963f7d28e17f72')}
     """
-    root = Path(directory)
-    out: Entries = {}
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            path = Path(dirpath) / name
-            out[path.relative_to(root).as_posix()] = md5_file(str(path))
-    return out
+    listing = prepare_directory_upload(str(directory), links="auto")
+    paths = listing["files"] + [link["from.path"] for link in listing["links"]]
+    return {rel: md5_file(os.path.join(directory, rel)) for rel in sorted(paths)}
 
 
 def differences(new: Entries, published: Entries) -> list[str]:

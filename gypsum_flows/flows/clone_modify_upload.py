@@ -6,6 +6,9 @@ optional Python callable edits the folder. On upload, every file still linked
 to the cache becomes a link to the version it came from: only changed files
 are sent.
 
+The work is the task :func:`publish_clone`, which ``publish-batch`` also
+runs once per clone asset inside its own flow run.
+
 Example::
 
     from gypsum_flows.flows import clone_modify_upload
@@ -95,13 +98,47 @@ def clone_modify_upload(
     Returns:
         The outcome: ``published`` (files sent vs linked) or ``unchanged``.
     """
-    creds = resolve_credentials(credentials)
-    label = f"{project}/{asset}/{version}"
     delete = list(delete or [])
     check_changes(overlay, delete)
+    return publish_clone(project, asset, version, source_version, source_project, source_asset, overlay, delete,
+                         modify, probation, deduplicate, metadata, recover_interrupted_upload, inputs,
+                         credentials=resolve_credentials(credentials))
+
+
+@task(name="publish_clone", task_run_name="publish {project}/{asset}/{version}", cache_policy=NO_CACHE)
+def publish_clone(
+    project: str,
+    asset: str,
+    version: str,
+    source_version: str = LATEST,
+    source_project: str | None = None,
+    source_asset: str | None = None,
+    overlay: str | None = None,
+    delete: list[str] | None = None,
+    modify: Modifier | None = None,
+    probation: bool = False,
+    deduplicate: bool = True,
+    metadata: MetadataCheck | None = MetadataCheck(),
+    recover_interrupted_upload: bool = True,
+    inputs: list[str] | None = None,
+    *,
+    credentials: GypsumCredentials,
+) -> Outcome:
+    """Clone, change and publish one version (see :func:`clone_modify_upload`; changes already checked).
+
+    One task run per asset, named for it, with the asset's report as artifacts.
+
+    Example::
+
+        @flow
+        def patch(credentials: GypsumCredentials) -> Outcome:
+            return publish_clone("scrnaseq", "tasic-brain", "v2", overlay="./patch", credentials=credentials)
+    """
+    label = f"{project}/{asset}/{version}"
+    delete = list(delete or [])
 
     def run() -> Outcome:
-        exists = target_is_published(project, asset, version, creds, recover_interrupted_upload)
+        exists = target_is_published(project, asset, version, credentials, recover_interrupted_upload)
         if exists and source_version == LATEST:
             # "latest" may be this very version by now: re-derive from it, so applying the
             # changes again must be a no-op.
@@ -109,21 +146,21 @@ def clone_modify_upload(
         else:
             source = (source_project or project, source_asset or asset, source_version)
             if source_version == LATEST:
-                source = (source[0], source[1], fetch_latest(source[0], source[1], credentials=creds))
+                source = (source[0], source[1], fetch_latest(source[0], source[1], credentials=credentials))
         with tempfile.TemporaryDirectory(prefix="gypsum-clone-") as scratch:
             work = os.path.join(scratch, version)
-            clone_version(*source, work, credentials=creds)
+            clone_version(*source, work, credentials=credentials)
             apply_changes(work, overlay, delete, modify, missing_ok=exists)
             if metadata is not None:
-                raise_for_violations(label, check_folder_metadata(work, metadata, credentials=creds))
+                raise_for_violations(label, check_folder_metadata(work, metadata, credentials=credentials))
             if exists:
-                ensure_same_content(label, folder_entries(work), published_entries(project, asset, version, creds))
+                ensure_same_content(label, folder_entries(work), published_entries(project, asset, version, credentials))
                 return unchanged(project, asset, version)
             stats = upload_or_recover(work, project, asset, version, probation=probation, deduplicate=deduplicate,
-                                      credentials=creds, recover=recover_interrupted_upload,
+                                      credentials=credentials, recover=recover_interrupted_upload,
                                       inputs=[version_asset_key(*source), *(inputs or [])])
         outcome = Outcome(outcome="published", detail=f"cloned from {'/'.join(source)}", **stats)
-        emit_published(outcome, creds.resolved_url(), probation)
+        emit_published(outcome, credentials.resolved_url(), probation)
         return outcome
 
     return reported(f"Clone, modify and upload {label}", artifact_key("gypsum-clone", project, asset),

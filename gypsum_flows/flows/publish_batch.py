@@ -1,15 +1,25 @@
 """The ``publish-batch`` flow: every asset of a YAML spec, in parallel, each one isolated.
 
 The whole spec (names, folders, duplicates, every local metadata file) is
-validated before the first request to the server. Then each asset runs as a
-subflow: ``validate-metadata-then-publish`` for a folder,
-``clone-modify-upload`` for a clone. Up to ``concurrency`` assets run at once,
-but at most one per project: gypsum locks a whole project during an upload,
-so assets of one project go one after the other, in the order of the spec
-(which also lets a clone build on a version published earlier in the same
-spec). A failed asset does not stop the others; the flow ends failed, with the
-per-asset report, if any failed. Re-running a spec is safe: published
-versions are reported as unchanged, and an upload interrupted by a killed
+validated before the first request to the server: a problem with the spec's
+structure stops everything. An asset whose metadata is invalid is reported
+failed with nothing uploaded, and the others are published, unless the batch
+is ``strict`` (the argument, or ``strict: true`` in the spec): then any
+invalid metadata stops the whole batch before any upload.
+
+Each asset then runs as one task run of this flow run, named for the asset
+(``publish project/asset/version``): :func:`~.validate_publish.publish_folder`
+for a folder, :func:`~.clone_modify_upload.publish_clone` for a clone, the
+same tasks the ``validate-metadata-then-publish`` and ``clone-modify-upload``
+flows run. A task run costs tens of milliseconds where a subflow costs more
+than a second. Up to ``concurrency`` assets run at once, but at most one per
+project: gypsum locks a whole project during an upload, so assets of one
+project go one after the other, in the order of the spec (which also lets a
+clone build on a version published earlier in the same spec). A failed asset
+does not stop the others; the flow ends failed, its state message naming each
+failed asset and why, if any failed. Re-running a spec is safe: published
+versions are reported as unchanged (local MD5s are reused while a file's
+size, mtime and inode stay the same), and an upload interrupted by a killed
 process is cleared and redone (admin token).
 
 Example::
@@ -28,14 +38,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from ..batch.check import check_spec
-from ..batch.spec import AssetJob, BatchSpec
+from ..batch.check import load_and_check
+from ..batch.spec import AssetJob, BatchSpec, SpecError, SpecProblem
 from ..blocks import GypsumCredentials
-from ..errors import GypsumError
-from .checks import published_folder_outcome, resolve_credentials
-from .clone_modify_upload import clone_modify_upload
-from .report import Outcome, Progress, artifact_key, publish_report
-from .validate_publish import validate_metadata_then_publish
+from ..errors import GypsumError, GypsumMetadataError
+from .checks import resolve_credentials
+from .clone_modify_upload import publish_clone
+from .report import Outcome, Progress, artifact_key, failed, publish_report
+from .validate_publish import publish_folder
 
 #: Assets published at once when neither the caller nor the spec says.
 DEFAULT_CONCURRENCY = 4
@@ -48,9 +58,9 @@ class BatchFailedError(GypsumError):
 
     def __init__(self, spec: str, outcomes: list[Outcome]) -> None:
         self.outcomes = outcomes
-        failed = [o for o in outcomes if o.outcome == "failed"]
-        lines = "\n".join(f"  {o.label}: {o.detail}" for o in failed)
-        super().__init__(f"{len(failed)} of {len(outcomes)} assets of {spec} failed:\n{lines}")
+        bad = [o for o in outcomes if o.outcome == "failed"]
+        lines = "\n".join(f"  {o.label}: {(o.detail.splitlines() or [''])[0]}" for o in bad)
+        super().__init__(f"{len(bad)} of {len(outcomes)} assets of {spec} failed:\n{lines}")
 
 
 @flow(
@@ -63,6 +73,7 @@ def publish_batch(
     concurrency: int | None = None,
     recover_interrupted_upload: bool = True,
     credentials: GypsumCredentials | str | None = None,
+    strict: bool | None = None,
 ) -> list[Outcome]:
     """Publish every asset of the YAML spec at ``spec`` (a path; relative paths inside it are from its folder).
 
@@ -73,25 +84,31 @@ def publish_batch(
             publishes, then publish it again (needs an admin token).
         credentials: A GypsumCredentials block, the name of a saved one, or ``None``
             for the client defaults (GYPSUM_REST_URL, GYPSUM_TOKEN, the cached token).
+        strict: All or nothing: any invalid metadata stops the batch before any upload
+            (default: the spec's ``strict``, else false: the other assets are published).
 
     Returns:
         One outcome per asset, in spec order.
 
     Raises:
-        SpecError: The spec is invalid (nothing was sent to the server).
+        SpecError: The spec is invalid, or (strict) some metadata is (nothing was sent to the server).
         BatchFailedError: Some assets failed; the others were published.
     """
     creds = resolve_credentials(credentials)
-    batch = check_batch_spec(spec, credentials=creds)
+    batch, invalid = check_batch_spec(spec, credentials=creds)
+    if invalid and (batch.strict if strict is None else strict):
+        raise SpecError([problem for found in invalid.values() for problem in found])
     limit = max(1, min(concurrency or batch.concurrency or DEFAULT_CONCURRENCY, MAX_CONCURRENCY))
     key = artifact_key("gypsum-batch", batch.path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     progress = Progress(len(batch.assets), f"{key}-progress", f"Publishing {len(batch.assets)} assets of {spec}")
-    results: dict[int, Outcome] = {}
+    results = {job.spec_index: invalid_outcome(job, invalid[job.spec_index])
+               for job in batch.assets if job.spec_index in invalid}  # fmt: skip
+    todo = [job for job in batch.assets if job.spec_index not in invalid]
 
     def submit(job: AssetJob) -> PrefectFuture[Outcome]:
-        return publish_asset.submit(job, recover_interrupted_upload, credentials=creds)
+        return submit_asset(job, recover_interrupted_upload, creds)
 
-    for job, future in run_per_project(batch.assets, limit, submit):
+    for job, future in run_per_project(todo, limit, submit):
         results[job.spec_index] = _outcome(job, future)
         progress.advance(f"{results[job.spec_index].label}: {results[job.spec_index].outcome}")
     outcomes = [results[i] for i in sorted(results)]
@@ -102,44 +119,46 @@ def publish_batch(
 
 
 @task(name="check_spec", task_run_name="check_spec({path})", cache_policy=NO_CACHE)
-def check_batch_spec(path: str, *, credentials: GypsumCredentials | None = None) -> BatchSpec:
-    """Validate the spec and every local metadata file it names; raise SpecError with every problem."""
-    return check_spec(path, fetch_schema=resolve_credentials(credentials).get_client().fetch_metadata_schema)
+def check_batch_spec(
+    path: str, *, credentials: GypsumCredentials | None = None
+) -> tuple[BatchSpec, dict[int, list[SpecProblem]]]:
+    """The spec (SpecError if its structure is invalid) and the metadata problems of each asset that has any."""
+    return load_and_check(path, fetch_schema=resolve_credentials(credentials).get_client().fetch_metadata_schema)
 
 
-@task(name="publish_asset", task_run_name="publish_asset[{job.label}]", cache_policy=NO_CACHE)
-def publish_asset(job: AssetJob, recover_interrupted_upload: bool, *, credentials: GypsumCredentials) -> Outcome:
-    """Publish one asset of a batch through its subflow (clone-modify-upload or validate-then-publish).
+def submit_asset(job: AssetJob, recover_interrupted_upload: bool,
+                 credentials: GypsumCredentials) -> PrefectFuture[Outcome]:  # fmt: skip
+    """Start one asset's task run: ``publish_folder`` (metadata checked by the batch) or ``publish_clone``.
 
-    A folder already published with the same files is reported as unchanged
-    without a subflow (the batch checked its metadata already).
+    Example::
+
+        @flow
+        def one(job: AssetJob, credentials: GypsumCredentials) -> Outcome:
+            return submit_asset(job, True, credentials).result()
     """
+    options = {"inputs": job.inputs, "credentials": credentials}
     if job.clone is None:
-        done = published_folder_outcome(job.directory, job.project, job.asset, job.version, credentials,
-                                        recover_interrupted_upload)
-        if done is not None:
-            return done
-    options = {
-        "probation": job.probation,
-        "deduplicate": job.deduplicate,
-        "metadata": job.metadata,
-        "recover_interrupted_upload": recover_interrupted_upload,
-        "inputs": job.inputs,
-        "credentials": credentials,
-    }
-    if job.clone is not None:
-        return clone_modify_upload(
-            job.project,
-            job.asset,
-            job.version,
-            source_version=job.clone.version,
-            source_project=job.clone.project,
-            source_asset=job.clone.asset,
-            overlay=job.clone.overlay,
-            delete=job.clone.delete,
-            **options,
-        )
-    return validate_metadata_then_publish(job.directory, job.project, job.asset, job.version, **options)
+        return publish_folder.submit(job.directory, job.project, job.asset, job.version, job.probation,
+                                     job.deduplicate, None, recover_interrupted_upload, **options)  # fmt: skip
+    clone = job.clone
+    return publish_clone.submit(job.project, job.asset, job.version, clone.version, clone.project, clone.asset,
+                                clone.overlay, clone.delete, None, job.probation, job.deduplicate, job.metadata,
+                                recover_interrupted_upload, **options)  # fmt: skip
+
+
+def invalid_outcome(job: AssetJob, problems: list[SpecProblem]) -> Outcome:
+    """The ``failed`` outcome of an asset whose local metadata is invalid (nothing of it is uploaded).
+
+    Example:
+        >>> job = AssetJob(project="p", asset="a", version="v1", directory="/data")
+        >>> invalid_outcome(job, [SpecProblem("s.yaml", 3, "assets[0].directory", "bad")]).detail.splitlines()[0]
+        'metadata of p/a/v1 failed validation (1 problem); nothing was uploaded:'
+    """
+    count = f"{len(problems)} problem" + ("s" * (len(problems) != 1))
+    listing = "\n".join(f"  {p}" for p in problems)
+    error = GypsumMetadataError(f"metadata of {job.label} failed validation ({count}); nothing was uploaded:\n"
+                                f"{listing}")  # fmt: skip
+    return failed(job.project, job.asset, job.version, error)
 
 
 def run_per_project(
@@ -167,5 +186,5 @@ def _outcome(job: AssetJob, future: PrefectFuture[Outcome]) -> Outcome:
     result = future.result(raise_on_failure=False)
     if future.state.is_completed() and isinstance(result, Outcome):
         return result
-    return Outcome(project=job.project, asset=job.asset, version=job.version, outcome="failed",
-                   detail=f"{type(result).__name__}: {result}" if isinstance(result, BaseException) else str(result))
+    return failed(job.project, job.asset, job.version,
+                  result if isinstance(result, BaseException) else GypsumError(str(result)))

@@ -27,6 +27,8 @@ from prefect.artifacts import (
 )
 from pydantic import BaseModel
 
+from ..errors import GypsumError
+from ..hints import hint_for
 from ..tasks.events import (
     APPROVED_EVENT,
     PUBLISHED_EVENT,
@@ -50,6 +52,7 @@ class Outcome(BaseModel):
     files_linked: int = 0
     bytes_uploaded: int = 0
     detail: str = ""
+    hint: str = ""
 
     @property
     def label(self) -> str:
@@ -80,6 +83,7 @@ def table_rows(outcomes: list[Outcome]) -> list[dict[str, Any]]:
             "files linked": o.files_linked,
             "bytes uploaded": o.bytes_uploaded,
             "detail": o.detail,
+            "hint": o.hint,
         }
         for o in outcomes
     ]
@@ -107,6 +111,8 @@ def summary_markdown(title: str, outcomes: list[Outcome]) -> str:
         if o.detail:
             detail = o.detail.replace("\n", "\n  ")
             line += f"\n  ```\n  {detail}\n  ```" if "\n" in o.detail else f": {o.detail}"
+        if o.hint:
+            line += f"\n  hint: {o.hint}"
         lines.append(line)
     return "\n".join(lines)
 
@@ -122,6 +128,19 @@ def unchanged(project: str, asset: str, version: str) -> Outcome:
                    detail="already published with identical files")
 
 
+def failed(project: str, asset: str, version: str, exc: BaseException) -> Outcome:
+    """The outcome of a version whose publication raised ``exc``: its message, and a hint where one helps.
+
+    Example:
+        >>> from gypsum_flows.errors import GypsumAuthError
+        >>> failed("p", "a", "v1", GypsumAuthError("no token found")).hint.startswith("set GYPSUM_TOKEN")
+        True
+    """
+    detail = str(exc) if isinstance(exc, GypsumError) else f"{type(exc).__name__}: {exc}"
+    return Outcome(project=project, asset=asset, version=version, outcome="failed", detail=detail,
+                   hint=hint_for(exc))
+
+
 def reported(title: str, key: str, project: str, asset: str, version: str, body: Callable[[], Outcome]) -> Outcome:
     """Run ``body`` and leave its report (table + summary) under ``key``, also when it fails.
 
@@ -134,8 +153,7 @@ def reported(title: str, key: str, project: str, asset: str, version: str, body:
     try:
         outcome = body()
     except Exception as exc:
-        failed = Outcome(project=project, asset=asset, version=version, outcome="failed", detail=str(exc))
-        publish_report(title, [failed], key)
+        publish_report(title, [failed(project, asset, version, exc)], key)
         raise
     publish_report(title, [outcome], key)
     return outcome

@@ -1,5 +1,9 @@
 """The ``validate-metadata-then-publish`` flow: every metadata file must pass before anything is uploaded.
 
+The work is the task :func:`publish_folder`, which ``publish-batch`` also
+runs once per asset inside its own flow run (a task run costs tens of
+milliseconds; a subflow more than a second).
+
 Example::
 
     from gypsum_flows.flows import validate_metadata_then_publish
@@ -10,7 +14,8 @@ Example::
 
 from __future__ import annotations
 
-from prefect import flow
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 
 from ..batch.metadata import MetadataCheck
 from ..blocks import GypsumCredentials
@@ -63,19 +68,46 @@ def validate_metadata_then_publish(
     Returns:
         The outcome: ``published`` (with files sent vs linked) or ``unchanged``.
     """
-    creds = resolve_credentials(credentials)
+    return publish_folder(directory, project, asset, version, probation, deduplicate, metadata,
+                          recover_interrupted_upload, inputs, credentials=resolve_credentials(credentials))
+
+
+@task(name="publish_folder", task_run_name="publish {project}/{asset}/{version}", cache_policy=NO_CACHE)
+def publish_folder(
+    directory: str,
+    project: str,
+    asset: str,
+    version: str,
+    probation: bool = False,
+    deduplicate: bool = True,
+    metadata: MetadataCheck | None = MetadataCheck(),
+    recover_interrupted_upload: bool = True,
+    inputs: list[str] | None = None,
+    *,
+    credentials: GypsumCredentials,
+) -> Outcome:
+    """Publish one folder as ``project/asset/version`` (see :func:`validate_metadata_then_publish`).
+
+    One task run per asset, named for it, with the asset's report as artifacts.
+
+    Example::
+
+        @flow
+        def publish_two(credentials: GypsumCredentials) -> list[Outcome]:
+            return [publish_folder(f"./v{i}", "test-R", "basic", f"v{i}", credentials=credentials) for i in (1, 2)]
+    """
     label = f"{project}/{asset}/{version}"
 
     def run() -> Outcome:
         if metadata is not None:
-            raise_for_violations(label, check_folder_metadata(directory, metadata, credentials=creds))
-        done = published_folder_outcome(directory, project, asset, version, creds, recover_interrupted_upload)
+            raise_for_violations(label, check_folder_metadata(directory, metadata, credentials=credentials))
+        done = published_folder_outcome(directory, project, asset, version, credentials, recover_interrupted_upload)
         if done is not None:
             return done
         stats = upload_or_recover(directory, project, asset, version, probation=probation, deduplicate=deduplicate,
-                                  credentials=creds, recover=recover_interrupted_upload, inputs=inputs)
+                                  credentials=credentials, recover=recover_interrupted_upload, inputs=inputs)
         outcome = Outcome(outcome="published", **stats)
-        emit_published(outcome, creds.resolved_url(), probation)
+        emit_published(outcome, credentials.resolved_url(), probation)
         return outcome
 
     return reported(f"Publish {label}", artifact_key("gypsum-publish", project, asset), project, asset, version, run)

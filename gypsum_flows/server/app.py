@@ -170,9 +170,10 @@ def create_app(
 ) -> Starlette:
     """The Starlette application serving the bucket stored under ``root``.
 
-    Private state (signing secret, temporary files) lives in ``<root>.state``
-    next to the root, so it can never be listed or served. ``app.state``
-    holds the bucket, the users, the signer and ``request_log``.
+    Private state (the signing secret) lives in ``<root>.state`` next to the
+    root, so it can never be listed or served; temporary files live on the
+    root's own file system (see :class:`Bucket`). ``app.state`` holds the
+    bucket, the users, the signer and ``request_log``.
 
     Example:
         >>> import tempfile, pathlib
@@ -190,7 +191,7 @@ def create_app(
         exception_handlers={Exception: handle_error, HttpError: handle_error, HTTPException: handle_error},
     )
     app.router = SegmentRouter(ROUTES)
-    app.state.bucket = Bucket(root, state)
+    app.state.bucket = Bucket(root)
     app.state.users = users
     app.state.signer = Signer(load_secret(state))
     app.state.metadata_dir = Path(metadata_dir).resolve() if metadata_dir else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 import threading
@@ -15,6 +16,8 @@ from filelock import FileLock, Timeout
 
 from .app import create_app, state_dir
 from .users import generate_users_file, load_users
+
+logger = logging.getLogger("gypsum_flows.server")
 
 #: Seconds to wait for the server to accept requests.
 STARTUP_TIMEOUT = 30.0
@@ -107,7 +110,8 @@ def serve_in_thread(
     Without ``users_file`` a users file with one administrator and a random
     token is generated in the private state folder (``<root>.state/users.yaml``)
     and reused on restart; that needs a loopback ``host``. ``port=0`` picks a
-    free port. Only one server may serve a root at a time.
+    free port. Only one server may serve a root at a time; temporary files
+    that interrupted uploads left behind are removed at start.
 
     Raises:
         ValueError: a non-loopback host without a users file, a users file inside
@@ -134,6 +138,10 @@ def serve_in_thread(
     claim = _claim_root(root)
     try:
         app = create_app(root, users, metadata_dir)
+        # Holding the claim, no other server writes here: every temporary file is a crashed PUT's.
+        swept = app.state.bucket.sweep_temp()
+        if swept:
+            logger.info("removed %d temporary files left by interrupted uploads in %s", swept, root)
         sock = _listen(host, port)
         server, thread = _start(app, sock)
     except BaseException:

@@ -1,17 +1,18 @@
 """The bucket: object keys stored as files under a root folder.
 
 Keys are ``/``-separated paths relative to the root, exactly as in the
-reference bucket. Writes go to a temporary file in the private state folder
-(outside the root, so never listed or served) and are renamed into place, so
-readers see either the old or the new object. Empty folders are pruned, so a
-"directory" exists exactly when some object lives under it, as in R2.
+reference bucket. Writes go to a temporary file and are renamed into place, so
+readers see either the old or the new object. Temporary files live in
+``<root>/..tmp``: on the root's own file system, so the rename works when the
+root is a mount point, and under a name no key may use, so the bucket never
+lists or serves them. Empty folders are pruned, so a "directory" exists
+exactly when some object lives under it, as in R2.
 
 Example:
     >>> import tempfile, pathlib
-    >>> base = pathlib.Path(tempfile.mkdtemp())
-    >>> bucket = Bucket(base / "root", base / "state")
+    >>> bucket = Bucket(pathlib.Path(tempfile.mkdtemp()) / "root")
     >>> bucket.put_json("p/..usage", {"total": 0})
-    >>> bucket.list("p/", recursive=False)
+    >>> bucket.list("", recursive=True)
     ['p/..usage']
 """
 
@@ -30,6 +31,9 @@ from typing import Any
 from ..names import is_internal_path, is_safe_key
 from .web import HttpError
 
+#: The folder under the root holding temporary files: never a key (``..`` names are internal, and this one
+#: is refused as a key), never listed.
+TEMP_FOLDER = "..tmp"
 #: Entries kept in the in-memory MD5/JSON memo before it is emptied.
 _MEMO_SIZE = 100_000
 
@@ -42,18 +46,19 @@ def _identity(stat: os.stat_result) -> _Identity:
 
 
 class Bucket:
-    """Objects under ``root``; temporary files under ``state/tmp``.
+    """Objects under ``root``; temporary files under ``root/..tmp`` (see :data:`TEMP_FOLDER`).
 
     Keys map to ``str`` paths (pathlib costs tens of microseconds per call on
     the per-request paths).
     """
 
-    def __init__(self, root: Path, state: Path) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
-        self.tmp = Path(state).resolve() / "tmp"
+        self.tmp = self.root / TEMP_FOLDER
         self.root.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
-        self._root_prefix = str(self.root) + os.sep
+        self._root_str = str(self.root)
+        self._root_prefix = self._root_str + os.sep
         self._tmp_prefix = os.path.join(self.tmp, f"put-{os.getpid()}-")
         self._tmp_names = itertools.count()
         self._locks: dict[str, threading.RLock] = {}
@@ -68,7 +73,7 @@ class Bucket:
     # ---- keys and locks -------------------------------------------------
     def path(self, key: str) -> str:
         """The file of ``key``; keys that could leave the root are a 400."""
-        if not is_safe_key(key) or key.endswith("/"):
+        if not is_safe_key(key) or key.endswith("/") or _is_temp(key):
             raise HttpError(f"invalid object key '{key}'", 400)
         return self._root_prefix + key.replace("/", os.sep)
 
@@ -172,6 +177,8 @@ class Bucket:
         if start is None:
             return
         for dirpath, dirnames, filenames in os.walk(start):
+            if dirpath == self._root_str:
+                dirnames[:] = [name for name in dirnames if name != TEMP_FOLDER]
             dirnames.sort()
             rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
             for name in filenames:
@@ -200,7 +207,7 @@ class Bucket:
             return []
         for entry in entries:
             key = f"{folder}/{entry.name}" if folder else entry.name
-            if not key.startswith(prefix):
+            if not key.startswith(prefix) or key == TEMP_FOLDER:
                 continue
             if entry.is_dir():
                 dirs.append(key + "/")
@@ -213,8 +220,21 @@ class Bucket:
         return sum(size for key, size in self.walk(prefix) if not is_internal_path(key))
 
     # ---- writes -----------------------------------------------------------
+    def sweep_temp(self) -> int:
+        """Delete every temporary file (left by PUTs a crash cut off); how many there were.
+
+        Only while no other server serves the root (``serve_in_thread`` holds its claim).
+        """
+        swept = 0
+        with os.scandir(self.tmp) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                    remove_if_present(entry.path)
+                    swept += 1
+        return swept
+
     def temp_file(self) -> tuple[int, str]:
-        """A fresh temporary file in the private state folder: ``(fd, path)``.
+        """A fresh temporary file in :data:`TEMP_FOLDER`: ``(fd, path)``.
 
         Named by process id and a counter (mkstemp's random names cost more); ``O_EXCL``
         still refuses a name a crashed earlier process with the same id left behind.
@@ -279,7 +299,7 @@ class Bucket:
         folder = prefix.rpartition("/")[0]
         if not folder:
             return self.root
-        if not is_safe_key(folder):
+        if not is_safe_key(folder) or _is_temp(folder):
             return None
         return self.root.joinpath(*folder.split("/"))
 
@@ -290,6 +310,11 @@ class Bucket:
             except OSError:
                 return
             folder = folder.parent
+
+
+def _is_temp(key: str) -> bool:
+    """Whether ``key`` is, or lies under, the temporary folder."""
+    return key.startswith(TEMP_FOLDER) and (len(key) == len(TEMP_FOLDER) or key[len(TEMP_FOLDER)] == "/")
 
 
 def remove_if_present(path: str) -> None:

@@ -21,7 +21,7 @@ import hashlib
 import os
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from .locks import lock_key
@@ -68,12 +68,15 @@ async def _receive(request: Request, fd: int, limit: int) -> bytes:
     """Write the body to ``fd`` (closing it); its MD5 digest. 413 beyond ``limit`` bytes."""
     md5, size = hashlib.md5(), 0
     with os.fdopen(fd, "wb") as handle:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise HttpError(f"body exceeds the declared size of {limit} bytes", 413)
-            md5.update(chunk)
-            handle.write(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HttpError(f"body exceeds the declared size of {limit} bytes", 413)
+                md5.update(chunk)
+                handle.write(chunk)
+        except ClientDisconnect:  # e.g. the client's file changed mid-body: not a server error
+            raise HttpError("the client disconnected before sending the whole body", 400) from None
     return md5.digest()
 
 

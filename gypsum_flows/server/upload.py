@@ -100,6 +100,8 @@ def _decode_slug(slug: str) -> tuple[str, str, str, str, str]:
         parts = json.loads(base64.b64decode(slug, validate=True).decode())
         if not (isinstance(parts, list) and len(parts) == 5 and all(isinstance(p, str) for p in parts)):
             raise ValueError("expected an array of 5 strings")
+    except RecursionError:
+        raise HttpError("invalid slug for the presigned URL endpoint; its JSON is nested too deeply", 400) from None
     except ValueError as exc:
         raise HttpError(f"invalid slug ('{slug}') for the presigned URL endpoint; {exc}", 400) from None
     return tuple(parts)  # type: ignore[return-value]

@@ -81,7 +81,7 @@ def _no_constant(name: str) -> Any:
 
 
 def parse_json(body: bytes) -> Any:
-    """Parse a JSON request body strictly (no NaN/Infinity); a syntax error is a 400 naming the problem.
+    """Parse a JSON request body strictly (no NaN/Infinity); a syntax error or deep nesting is a 400 saying so.
 
     Example:
         >>> parse_json(b'{"a": 1}')
@@ -91,6 +91,8 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise HttpError(f"failed to parse JSON body; {exc}", 400) from None
+    except RecursionError:  # the parser's own limit (about 1,000 levels); no request needs a tenth of it
+        raise HttpError("failed to parse JSON body; it is nested too deeply", 400) from None
 
 
 async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:

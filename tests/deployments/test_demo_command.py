@@ -12,7 +12,8 @@ import yaml
 from deployments_helpers import SPECS, clean_env, run
 
 from gypsum_flows.batch import load_spec
-from gypsum_flows.cli.demo import HarmlessNoiseFilter
+from gypsum_flows.cli.prefect_logging import HarmlessNoiseFilter
+from gypsum_flows.cli.prefect_startup import LOGGING_FILE
 from gypsum_flows.server import load_users
 
 #: Output lines that report an error, in Prefect's log format or as a bare word.
@@ -38,7 +39,7 @@ def test_demo_publishes_the_examples_and_exits_cleanly(tmp_path):
     # The runs are in the demo's own Prefect database, where the printed command will find them,
     # and the demo's Prefect (its ephemeral server included) logged through the noise filter.
     assert (workdir / "prefect" / "prefect.db").is_file()
-    logging_config = yaml.safe_load((workdir / "prefect" / "logging.yml").read_text())
+    logging_config = yaml.safe_load((workdir / "prefect" / LOGGING_FILE).read_text())
     assert logging_config["handlers"]["console"]["filters"] == ["harmless_noise"]
     admin = load_users(workdir / "registry.state" / "users.yaml").users[0]
     assert admin.token not in output
@@ -59,3 +60,6 @@ def test_only_harmless_background_records_are_filtered():
     assert keep(record("prefect.flow_runs", "database is locked"))
     assert keep(record("prefect.server.api.server", "Encountered exception in request", ValueError("boom")))
     assert keep(record("gypsum_flows.flows", "upload failed", locked))
+    # The embedded server's connection pool, cancelled at shutdown: dropped.
+    cancelled = record("sqlalchemy.pool.impl.AsyncAdaptedQueuePool", "Exception during reset or similar")
+    assert not keep(cancelled)

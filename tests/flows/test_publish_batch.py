@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -83,13 +84,45 @@ def test_batch_of_ten_with_one_broken_then_rerun_is_unchanged(fresh_gypsum_serve
     assert [p for p in requests_matching(server, "POST", "/upload/start/") if "/lost/" not in p] == starts
 
 
-def test_invalid_spec_fails_the_flow_before_any_request(fresh_gypsum_server, tmp_path):
+def test_invalid_metadata_fails_its_asset_before_any_request(fresh_gypsum_server, tmp_path):
     write_asset(tmp_path / "bad", {"x": "1"}, metadata=BROKEN_METADATA)
     spec = tmp_path / "s.yaml"
     spec.write_text("defaults: {project: p}\nassets:\n  - {asset: a, version: v1, directory: bad}\n")
-    with pytest.raises(SpecError, match=r"s.yaml:3: assets\[0\].directory: .*bioconductor_version"):
+    with pytest.raises(BatchFailedError, match=r"p/a/v1: metadata of p/a/v1 failed validation") as caught:
         publish_batch(str(spec), credentials=credentials(fresh_gypsum_server))
+    [outcome] = caught.value.outcomes
+    assert outcome.outcome == "failed" and "s.yaml:3: assets[0].directory" in outcome.detail
+    assert "bioconductor_version" in outcome.detail and "gypsum-flows check" in outcome.hint
+    with pytest.raises(SpecError, match=r"s.yaml:3: assets\[0\].directory: .*bioconductor_version"):
+        publish_batch(str(spec), credentials=credentials(fresh_gypsum_server), strict=True)
     assert fresh_gypsum_server.request_log == []
+
+
+def test_one_invalid_asset_the_others_are_published_unless_strict(gypsum_server, unique_name, tmp_path, capsys):
+    project = create_project(gypsum_server, unique_name("iso"))
+    for name in ("good1", "good2"):
+        write_asset(tmp_path / name, {"x.txt": name})
+    write_asset(tmp_path / "bad", {"x.txt": "bad"}, metadata=BROKEN_METADATA)
+    body = "".join(f"  - {{asset: {n}, version: v1, directory: {n}}}\n" for n in ("good1", "bad", "good2"))
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(f"strict: true\ndefaults: {{project: {project}}}\nassets:\n{body}")
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text(f"defaults: {{project: {project}}}\nassets:\n{body}")
+    args = ["--url", gypsum_server.url, "--token-env", "ISO_TOKEN"]
+    os.environ["ISO_TOKEN"] = gypsum_server.tokens["owner"]
+    try:
+        assert main(["publish", str(lenient), *args, "--strict"]) == 1
+        assert main(["publish", str(strict), *args]) == 1
+        assert "bioconductor_version" in capsys.readouterr().err
+        assert client.list_assets(project, url=gypsum_server.url) == []  # strict: nothing published
+
+        assert main(["publish", str(lenient), *args]) == 1
+    finally:
+        del os.environ["ISO_TOKEN"]
+    out = capsys.readouterr().out
+    assert re.search(rf"^{project}/good1/v1\s+published", out, re.MULTILINE) and re.search(rf"^{project}/bad/v1\s+failed", out, re.MULTILINE)
+    assert "hint: fix the metadata file" in out
+    assert sorted(client.list_assets(project, url=gypsum_server.url)) == ["good1", "good2"]
 
 
 def test_cli_malformed_specs_reach_nothing(fresh_gypsum_server, tmp_path, capsys):
@@ -99,9 +132,10 @@ def test_cli_malformed_specs_reach_nothing(fresh_gypsum_server, tmp_path, capsys
     for case, (text, line, field, _words) in sorted(MALFORMED.items()):
         spec = tmp_path / f"{case}.yaml"
         spec.write_text(text)
-        assert main(["publish", str(spec), "--url", fresh_gypsum_server.url]) == 1, case
-        err = capsys.readouterr().err
-        assert (f"{spec}:{line}: {field}" if line else str(spec)) in err, (case, err)
+        for command in (["check", str(spec)], ["publish", str(spec), "--url", fresh_gypsum_server.url, "--strict"]):
+            assert main(command) == 1, (case, command)
+            err = capsys.readouterr().err
+            assert (f"{spec}:{line}: {field}" if line else str(spec)) in err, (case, command, err)
     assert fresh_gypsum_server.request_log == []
 
 

@@ -52,8 +52,8 @@ def test_lock_file_edited_on_disk_is_honoured(api, project):
 
 
 def test_leftover_temp_files_are_skipped_and_kept(fresh_api, unique_name):
-    # A crashed earlier server with this process id could have left its temporary files behind.
-    tmp = fresh_api.server.root.with_name("root.state") / "tmp"
+    # Another server in this process may have left temporary files behind after its start-up sweep.
+    tmp = fresh_api.server.root / "..tmp"
     leftovers = [tmp / f"put-{os.getpid()}-{n}" for n in range(50)]
     for path in leftovers:
         path.write_bytes(b"left over")

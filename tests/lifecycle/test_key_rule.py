@@ -9,7 +9,7 @@ from gypsum_flows.batch import SpecError, load_spec
 from gypsum_flows.errors import GypsumNameError
 from gypsum_flows.names import parse_version_asset_key, version_asset_key
 
-AWKWARD = ["zeisel brain", "100%", "a#b?c&d", "quote'\"", "[x]{y}|z^`", "back\\slash", "tilde~", "日本", "tab\there"]
+AWKWARD = ["zeisel brain", "100%", "a#b?c&d", "quote'\"", "[x]{y}|z^`", "semi;colon+plus@at", "tilde~", "日本", "tab\there"]
 
 
 @pytest.mark.parametrize("name", AWKWARD)

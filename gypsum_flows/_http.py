@@ -548,6 +548,10 @@ def fetch_json(method: str, url: str, attempts: int = 3, limit: int = MAX_DOCUME
     raise AssertionError("unreachable")
 
 
+#: Reads up to ``n`` more bytes of a streamed body.
+BodyReader = Callable[[int], bytes]
+
+
 @contextmanager
 def stream_get(url: str, *, headers: dict[str, str] | None = None) -> Iterator[tuple[int, int | None, BodyReader]]:
     """``GET`` ``url`` and yield its status, its declared ``Content-Length`` (or ``None``) and a body reader.
@@ -568,10 +572,6 @@ def stream_get(url: str, *, headers: dict[str, str] | None = None) -> Iterator[t
         yield response.status_code, int(declared) if declared.isdigit() else None, _body_reader(response, url)
     finally:
         response.close()
-
-
-#: Reads up to ``n`` more bytes of a streamed body.
-BodyReader = Callable[[int], bytes]
 
 
 def _body_reader(response: requests.Response, url: str) -> BodyReader:

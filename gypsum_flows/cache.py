@@ -60,7 +60,8 @@ _QUEUED_CHUNKS = 8
 _CHUNK = 1 << 20
 
 ByteCallback = Callable[[int], None]
-#: Checks a downloaded body beyond size and MD5: what is wrong with it, or ``None``.
+#: Checks a downloaded body beyond size and MD5: what is wrong with it (it may be garbled: fetched again), or
+#: ``None``; raises to refuse it outright.
 BodyCheck = Callable[[bytes], "str | None"]
 _temporary_names = itertools.count()
 # os.getpid() is a system call each time; the process id changes only in a forked child.

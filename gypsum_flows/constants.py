@@ -18,6 +18,14 @@ ENV_TOKEN = "GYPSUM_TOKEN"
 ENV_GITHUB_TOKEN = "GITHUB_TOKEN"
 ENV_METADATA_URL = "GYPSUM_METADATA_URL"
 ENV_SCHEMA_URL = "GYPSUM_SCHEMA_URL"
+#: Publishing: the age of a lock presumed dead, and how long to wait for another live upload.
+ENV_STALE_LOCK_AGE = "GYPSUM_STALE_LOCK_AGE"
+ENV_LOCK_WAIT = "GYPSUM_LOCK_WAIT"
+
+#: Locks at least this old belong to uploads presumed dead (``recover``'s default, and the flows').
+STALE_LOCK_AGE = "15m"
+#: How long a publishing flow waits for another live upload of the version it publishes.
+LOCK_WAIT = "10m"
 
 #: Where the published metadata index and schemas live.
 DEFAULT_DATABASE_URL = "https://github.com/ArtifactDB/bioconductor-metadata-index/releases/download/latest/"

@@ -23,6 +23,11 @@ The server's ``/remove`` takes the project lock itself, so the stale lock has
 to go first; removal is retried while another operation briefly holds the
 project.
 
+The publishing flows use the same rule through :func:`settle_version`: when
+the version they are about to publish is unfinished, a lock younger than the
+threshold is waited for (another upload may be running), an older one is
+recovered as here.
+
 Example:
     >>> parse_duration("15m"), parse_duration("90"), parse_duration("1h30m")
     (900.0, 90.0, 5400.0)
@@ -33,8 +38,10 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -43,8 +50,14 @@ from typing import Any, Literal
 from . import _http
 from .client import fetch_summary, list_files, list_projects, remove_version, unlock_project
 from .client._util import file_url
-from .constants import LOCK_FILE
-from .errors import GypsumError, GypsumLockedError, GypsumNotFoundError, GypsumTransientError
+from .constants import ENV_LOCK_WAIT, ENV_STALE_LOCK_AGE, LOCK_FILE, LOCK_WAIT, STALE_LOCK_AGE
+from .errors import (
+    GypsumError,
+    GypsumLockedError,
+    GypsumNotFoundError,
+    GypsumPermissionError,
+    GypsumTransientError,
+)
 
 #: What the version named by a lock looks like: finished, half-uploaded, or not there at all.
 VersionState = Literal["complete", "partial", "absent"]
@@ -55,6 +68,18 @@ _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 #: How long removal waits for other operations that hold the project after the unlock.
 REMOVE_PATIENCE = 30.0
+
+
+class InterruptedUploadError(GypsumError):
+    """The target version was left incomplete by an interrupted upload and could not be recovered here."""
+
+
+class VersionBusyError(GypsumError):
+    """Another upload of the target version was still running when the wait for it ran out."""
+
+
+def _label(*parts: str) -> str:
+    return "/".join(p for p in parts if p)
 
 
 def parse_duration(text: str | float | int | timedelta) -> float:
@@ -97,6 +122,16 @@ class ProjectLock:
     age_seconds: float
     readable: bool = True
 
+    @property
+    def label(self) -> str:
+        """``project/asset/version`` (parts the lock leaves empty are omitted).
+
+        Example:
+            >>> ProjectLock("p", "a", "v1", "h", datetime.now(timezone.utc), 5.0).label
+            'p/a/v1'
+        """
+        return _label(self.project, self.asset, self.version)
+
 
 @dataclass
 class RecoveryAction:
@@ -114,7 +149,7 @@ class RecoveryAction:
     @property
     def label(self) -> str:
         """``project/asset/version`` (parts the lock leaves empty are omitted)."""
-        return "/".join(p for p in (self.project, self.asset, self.version) if p)
+        return _label(self.project, self.asset, self.version)
 
 
 @dataclass
@@ -229,14 +264,30 @@ def version_state(project: str, asset: str, version: str, url: str | None = None
     return "complete" if "upload_finish" in summary else "partial"
 
 
-def _remove_patiently(lock: ProjectLock, url: str | None, token: str | None, patience: float) -> None:
-    """Remove the version, waiting (with backoff) while another short operation holds the project."""
+def remove_if_partial(
+    project: str, asset: str, version: str, url: str | None = None, token: str | None = None,
+    patience: float = REMOVE_PATIENCE,
+) -> VersionState:
+    """Remove a version if it is partial, waiting (with backoff) while another short operation holds the project.
+
+    Call it only once no session can complete the version any more (its lock is gone).
+
+    Returns:
+        The state found: ``"partial"`` (now removed), ``"complete"`` or ``"absent"`` (left as they are).
+
+    Example:
+        >>> remove_if_partial("proj", "a", "v1", url=server.url, token=admin_token)  # doctest: +SKIP
+        'partial'
+    """
+    state = version_state(project, asset, version, url=url)
+    if state != "partial":
+        return state
     deadline = time.monotonic() + patience
     delay = 0.2
     while True:
         try:
-            remove_version(lock.project, lock.asset, lock.version, url=url, token=token)
-            return
+            remove_version(project, asset, version, url=url, token=token)
+            return state
         except GypsumLockedError:
             if time.monotonic() + delay > deadline:
                 raise
@@ -282,16 +333,14 @@ def recover_lock(
     if current is not None:
         unlock_project(lock.project, url=url, token=token)
     # Checked again now that the old session can no longer complete: a complete version is never removed.
-    action.version_state = version_state(lock.project, lock.asset, lock.version, url=url)
-    if action.version_state == "partial":
-        _remove_patiently(lock, url, token, patience)
-        action.removed_version = True
+    action.version_state = remove_if_partial(lock.project, lock.asset, lock.version, url, token, patience)
+    action.removed_version = action.version_state == "partial"
     action.action = "recovered" if action.removed_version else "unlocked"
     return action
 
 
 def recover(
-    older_than: float | str | timedelta = "15m",
+    older_than: float | str | timedelta = STALE_LOCK_AGE,
     dry_run: bool = False,
     projects: list[str] | None = None,
     url: str | None = None,
@@ -357,3 +406,103 @@ def handle_lock(
         return recover_lock(lock, dry_run, url, token)
     state = version_state(lock.project, lock.asset, lock.version, url=url)
     return RecoveryAction(lock.project, lock.asset, lock.version, lock.age_seconds, "fresh", state)
+
+
+def lock_rules() -> tuple[float, float]:
+    """(stale age, wait) in seconds for the publishing flows: ``GYPSUM_STALE_LOCK_AGE`` (default
+    :data:`STALE_LOCK_AGE`, as ``recover``) and ``GYPSUM_LOCK_WAIT`` (default :data:`LOCK_WAIT`), read now.
+
+    Example:
+        >>> lock_rules()  # doctest: +SKIP
+        (900.0, 600.0)
+    """
+    return (parse_duration(os.environ.get(ENV_STALE_LOCK_AGE) or STALE_LOCK_AGE),
+            parse_duration(os.environ.get(ENV_LOCK_WAIT) or LOCK_WAIT))
+
+
+def settle_version(
+    project: str,
+    asset: str,
+    version: str,
+    recover: bool = True,
+    url: str | None = None,
+    token: str | None = None,
+    rules: tuple[float, float] | None = None,
+    report: Callable[[str], None] | None = None,
+) -> VersionState:
+    """Bring an unfinished version to an end: wait for a live upload, clear a dead one.
+
+    The rule is :func:`recover`'s. While the version is partial:
+
+    - its own lock younger than the stale age (``rules[0]``): another upload
+      may be running; poll until it completes or is aborted, for at most
+      ``rules[1]`` seconds, then raise :class:`VersionBusyError`;
+    - its own lock at least that old: recovered with :func:`recover_lock`
+      (admin token);
+    - no lock: no session can complete it any more, so it is removed (admin token);
+    - a lock for another asset or version: never touched; :class:`InterruptedUploadError`.
+
+    A stale or lockless version with ``recover=False``, or without an admin's
+    token, raises :class:`InterruptedUploadError` saying what an admin must do.
+
+    Args:
+        rules: (stale age, wait) in seconds; default :func:`lock_rules`.
+        report: Called with a message when waiting starts and when something was cleared.
+
+    Returns:
+        ``"complete"`` or ``"absent"``.
+
+    Example:
+        >>> settle_version("proj", "a", "v1", url=server.url, token=admin_token)  # doctest: +SKIP
+        'complete'
+    """
+    stale, wait = rules or lock_rules()
+    say = report or (lambda message: None)
+    label = _label(project, asset, version)
+    deadline = time.monotonic() + wait
+    delay, waiting = 0.2, False
+    while (state := version_state(project, asset, version, url=url)) == "partial":
+        lock = read_lock(project, url=url)
+        if lock is not None and (lock.asset, lock.version) != (asset, version):
+            raise InterruptedUploadError(
+                f"{label} is incomplete, but project {project!r} is locked by another operation ({lock.label}); "
+                "left alone: retry later, or ask an admin to run `gypsum-flows recover`")
+        if lock is not None and lock.age_seconds < stale:
+            if time.monotonic() >= deadline:
+                raise VersionBusyError(
+                    f"{label} is being uploaded by another session (lock {lock.age_seconds:.0f}s old); waited "
+                    f"{wait:g}s for it to finish: re-run when it is done (a lock older than {stale:g}s counts "
+                    "as stale and is cleared by publish with an admin token, or by `gypsum-flows recover`)")
+            if not waiting:
+                say(f"{label} is being uploaded by another session (lock {lock.age_seconds:.0f}s old, stale after "
+                    f"{stale:g}s): waiting up to {wait:g}s for it to finish")
+                waiting = True
+            time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+            delay = min(delay * 1.5, 5.0)
+            continue
+        _clear(lock, (project, asset, version), recover, url, token, say)
+    return state
+
+
+def _clear(lock: ProjectLock | None, pav: tuple[str, str, str], recover: bool, url: str | None, token: str | None,
+           say: Callable[[str], None]) -> None:
+    """Clear a dead upload of ``pav``: its stale ``lock`` (recover_lock), or a partial version without a lock."""
+    label = _label(*pav)
+    how = "an interrupted upload" + (f" (lock {lock.age_seconds:.0f}s old)" if lock else " (its lock is gone)")
+    if not recover:
+        raise InterruptedUploadError(
+            f"{label} was left incomplete by {how}; rerun with recovery enabled (admin token) "
+            "or ask an admin to run `gypsum-flows recover`")
+    try:
+        if lock is not None:
+            removed = recover_lock(lock, url=url, token=token).removed_version
+        else:
+            removed = remove_if_partial(*pav, url=url, token=token) == "partial"
+    except GypsumLockedError:
+        raise
+    except GypsumPermissionError as exc:
+        raise InterruptedUploadError(
+            f"{label} was left incomplete by {how}; an admin must clear it (`gypsum-flows recover`, or "
+            f"unlock_project then remove_version) before it can be published: {exc.reason}") from None
+    if removed:
+        say(f"Removed the incomplete version {label} left by {how}")

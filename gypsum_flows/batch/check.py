@@ -38,7 +38,7 @@ def schema_path(check: MetadataCheck, fetch_schema: SchemaFetcher) -> str:
     return check.schema_file or fetch_schema(check.schema_name)
 
 
-def check_spec(path: str | Path, fetch_schema: SchemaFetcher | None = None) -> BatchSpec:
+def check_spec(path: str | Path, fetch_schema: SchemaFetcher | None = None, allow_outside: bool = False) -> BatchSpec:
     """Load ``path`` (see :func:`load_spec`) and validate every local metadata file of its assets.
 
     A folder asset must carry valid metadata (as its ``metadata`` rule says); a
@@ -46,14 +46,14 @@ def check_spec(path: str | Path, fetch_schema: SchemaFetcher | None = None) -> B
     after cloning). Raises :class:`SpecError` listing every problem, each with
     the spec line of the asset and the metadata file and field at fault.
     """
-    spec, problems = load_and_check(path, fetch_schema)
+    spec, problems = load_and_check(path, fetch_schema, allow_outside)
     if problems:
         raise SpecError([p for found in problems.values() for p in found])
     return spec
 
 
 def load_and_check(
-    path: str | Path, fetch_schema: SchemaFetcher | None = None
+    path: str | Path, fetch_schema: SchemaFetcher | None = None, allow_outside: bool = False
 ) -> tuple[BatchSpec, dict[int, list[SpecProblem]]]:
     """The spec (a structure problem raises :class:`SpecError`) and each asset's metadata problems.
 
@@ -70,7 +70,7 @@ def load_and_check(
         >>> len(spec.assets), list(problems)
         (1, [0])
     """
-    spec = load_spec(path)
+    spec = load_spec(path, allow_outside=allow_outside)
     fetch = fetch_schema or _default_fetcher()
     problems = {job.spec_index: found for job in spec.assets if (found := job_metadata_problems(job, fetch))}
     return spec, problems

@@ -8,8 +8,16 @@ naming the file, the line and the field, before anything touches a server::
       - {asset: zeisel-brain, version: "2024-02-01", directory: data/zeisel}
       - {asset: tasic-brain, version: "2024-02-01", clone: {from: latest, overlay: data/tasic-patch}}
 
-Paths are relative to the spec file. The format's JSON schema ships as
-``gypsum_flows/schemas/spec.json`` (:func:`spec_json_schema` builds it).
+Paths are relative to the spec file. A folder outside the spec's own folder
+(an absolute path, ``../..``, a symbolic link that leads out) is refused
+unless the caller allows it (``allow_outside=True``, ``--allow-outside``): a
+spec from an untrusted source must not publish whatever the machine can read.
+
+A spec is untrusted input: it is at most :data:`MAX_SPEC_BYTES` long and
+:data:`MAX_DEPTH` levels deep, YAML anchors and aliases are refused before
+anything is expanded, and values quoted back in messages are shortened. The
+format's JSON schema ships as ``gypsum_flows/schemas/spec.json``
+(:func:`spec_json_schema` builds it).
 
 Example:
     >>> import tempfile, pathlib
@@ -26,10 +34,13 @@ Example:
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
+import yaml.cyaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
 from ..errors import GypsumNameError, GypsumSpecError
@@ -41,6 +52,14 @@ Loc = tuple[str | int, ...]
 
 #: Clone from the asset's latest version unless the spec names one.
 LATEST = "latest"
+#: The largest spec file read (a spec of 2,000 assets is about 200 KB).
+MAX_SPEC_BYTES = 4 * 1024 * 1024
+#: The deepest nesting of mappings and lists (a valid spec needs 5 levels).
+MAX_DEPTH = 32
+#: Values quoted back in messages are cut to this many characters.
+MAX_SHOWN = 80
+#: Problems listed in a :class:`SpecError` message (``problems`` holds all of them).
+MAX_LISTED = 100
 
 
 class SpecProblem(NamedTuple):
@@ -62,7 +81,21 @@ class SpecError(GypsumSpecError):
     def __init__(self, problems: list[SpecProblem]) -> None:
         self.problems = list(problems)
         count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
-        super().__init__(f"invalid batch spec ({count}):\n" + "\n".join(f"  {p}" for p in problems))
+        listed = [f"  {p}" for p in problems[:MAX_LISTED]]
+        if len(problems) > MAX_LISTED:
+            listed.append(f"  ... and {len(problems) - MAX_LISTED} more")
+        super().__init__(f"invalid batch spec ({count}):\n" + "\n".join(listed))
+
+
+def shown(value: Any, limit: int = MAX_SHOWN) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so a huge value never floods a message.
+
+    Example:
+        >>> shown("x" * 200, limit=10)
+        "'xxxxxxxx…"
+    """
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,25 +221,29 @@ class AssetJob(BaseModel):
 
 
 class BatchSpec(BaseModel):
-    """A validated spec: where it came from, its concurrency limit and its jobs."""
+    """A validated spec: where it came from, its concurrency limit, its jobs, and its outside folders."""
 
     path: str
     concurrency: int | None = None
     strict: bool = False
     assets: list[AssetJob]
+    outside: list[tuple[str, str]] = Field(
+        default_factory=list, description="(field, folder) of every allowed folder outside the spec's folder."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading.
 
 
-def load_spec(path: str | Path) -> BatchSpec:
+def load_spec(path: str | Path, allow_outside: bool = False) -> BatchSpec:
     """Read, validate and resolve a YAML batch spec; raise :class:`SpecError` listing every problem.
 
-    Checks YAML syntax, duplicate keys, unknown keys, missing fields, types,
-    names (no ``/``, no leading ``..``), folders, clone changes, duplicate
-    project/asset/version triples and local schema files. Does not read the
-    metadata files (see :func:`gypsum_flows.batch.check.check_spec`).
+    Checks size, nesting, YAML syntax (no anchors or aliases), duplicate keys,
+    unknown keys, missing fields, types, names (no ``/``, no leading ``..``),
+    folders (inside the spec's folder unless ``allow_outside``), clone
+    changes, duplicate project/asset/version triples and local schema files.
+    Does not read the metadata files (see :func:`gypsum_flows.batch.check.check_spec`).
 
     Example:
         >>> try:
@@ -216,24 +253,90 @@ def load_spec(path: str | Path) -> BatchSpec:
         cannot read the spec
     """
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([SpecProblem(file, None, "", f"cannot read the spec: {exc}")]) from None
-    data, lines, problems = _parse(text, file)
+    data, lines, problems = _parse(_read(file), file)
     try:
         document = SpecDocument.model_validate(data)
     except ValidationError as exc:
         raise SpecError(problems + [_pydantic_problem(err, file, lines) for err in exc.errors()]) from None
-    jobs, more = _Resolver(document, Path(path), lines).resolve()
+    resolver = _Resolver(document, Path(path), lines, allow_outside)
+    jobs, more = resolver.resolve()
     if problems or more:
         raise SpecError(problems + more)
     return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency, strict=document.strict,
-                     assets=jobs)
+                     assets=jobs, outside=resolver.outside)
 
 
-class _Loader(yaml.SafeLoader):
-    """A safe loader that keeps dates as text: a version ``2024-02-01`` stays a string."""
+def _read(file: str) -> str:
+    """The spec's text; anything but a regular file (a FIFO would block) or a file over the limit is refused."""
+    def refuse(message: str) -> SpecError:
+        return SpecError([SpecProblem(file, None, "", message)])
+
+    try:
+        info = os.stat(file)
+        if not stat.S_ISREG(info.st_mode):
+            raise refuse("cannot read the spec: not a regular file")
+        if info.st_size > MAX_SPEC_BYTES:
+            raise refuse(f"the spec is {info.st_size:,} bytes, over the limit of {MAX_SPEC_BYTES:,} bytes")
+        with open(file, "rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)  # the file may have grown since the stat
+        if len(raw) > MAX_SPEC_BYTES:
+            raise refuse(f"the spec is over the limit of {MAX_SPEC_BYTES:,} bytes")
+        return raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise refuse(f"cannot read the spec: {exc}") from None
+
+
+class _Refused(Exception):
+    """Raised while composing: a construct a spec may not use, at ``mark``."""
+
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        super().__init__(message)
+        self.line = mark.line + 1
+        self.message = message
+
+
+class _PyEvents(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """PyYAML's pure-Python event parser, where libyaml is missing."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+
+
+#: The YAML event parser: libyaml's when installed (4 times faster on a large spec).
+_Events: type = yaml.cyaml.CParser if yaml.__with_libyaml__ else _PyEvents
+
+
+class _Loader(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver, _Events):
+    """A safe loader for untrusted specs: the events of ``_Events``, composed and constructed in Python.
+
+    Dates stay text (a version ``2024-02-01`` stays a string). Anchors and
+    aliases are refused as their events arrive, before any node is shared or
+    expanded (an alias bomb of a few hundred bytes otherwise grows without
+    bound), and so is nesting deeper than :data:`MAX_DEPTH` (no RecursionError).
+    """
+
+    def __init__(self, stream: str) -> None:
+        _Events.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            kind = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
+            raise _Refused(event.start_mark, f"YAML anchors and aliases are not allowed in a spec "
+                                             f"(found {kind}{event.anchor[:MAX_SHOWN]}); write the values out")
+        if self.depth >= MAX_DEPTH:
+            raise _Refused(event.start_mark, f"the spec is nested more than {MAX_DEPTH} levels deep (the limit)")
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -253,15 +356,22 @@ def _parse(text: str, file: str) -> tuple[Any, dict[Loc, int], list[SpecProblem]
         problems: list[SpecProblem] = []
         _index_lines(node, (), lines, problems, file)
         return loader.construct_document(node), lines, problems
+    except _Refused as exc:
+        raise SpecError([SpecProblem(file, exc.line, "", exc.message)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         message = " ".join(str(x) for x in (exc.context, exc.problem) if x)
-        raise SpecError([SpecProblem(file, line, "", f"YAML syntax error: {message}")]) from None
-    except yaml.YAMLError as exc:
-        raise SpecError([SpecProblem(file, None, "", f"YAML error: {exc}")]) from None
+        raise SpecError([SpecProblem(file, line, "", f"YAML syntax error: {_clip(message)}")]) from None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. an integer of more than 4,300 digits
+        raise SpecError([SpecProblem(file, None, "", f"YAML error: {_clip(str(exc))}")]) from None
     finally:
         loader.dispose()
+
+
+def _clip(text: str, limit: int = 4 * MAX_SHOWN) -> str:
+    """``text`` cut to ``limit`` characters (YAML's messages may quote the document)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: list[SpecProblem], file: str) -> None:
@@ -269,6 +379,8 @@ def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: lis
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Refused(key_node.start_mark, "a key must be plain text, not a list or a mapping")
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in seen:
@@ -288,7 +400,8 @@ def _field_name(loc: Loc) -> str:
     """``("assets", 2, "clone", "from")`` -> ``assets[2].clone.from``."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        name = part if isinstance(part, int) else _clip(str(part), MAX_SHOWN)
+        out += f"[{name}]" if isinstance(part, int) else (f".{name}" if out else name)
     return out
 
 
@@ -313,7 +426,7 @@ def _pydantic_problem(err: dict[str, Any], file: str, lines: dict[Loc, int]) -> 
     loc = tuple(err["loc"])
     message = _MESSAGES.get(err["type"], err["msg"])
     if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
-        message += f" (got {err['input']!r})"
+        message += f" (got {shown(err['input'])})"
     return SpecProblem(file, _line_of(loc, lines), _field_name(loc), message)
 
 
@@ -324,12 +437,15 @@ def _pydantic_problem(err: dict[str, Any], file: str, lines: dict[Loc, int]) -> 
 class _Resolver:
     """Turns a valid document into jobs, collecting every semantic problem."""
 
-    def __init__(self, document: SpecDocument, path: Path, lines: dict[Loc, int]) -> None:
+    def __init__(self, document: SpecDocument, path: Path, lines: dict[Loc, int], allow_outside: bool) -> None:
         self.document = document
         self.base = path.resolve().parent
         self.file = str(path)
         self.lines = lines
+        self.allow_outside = allow_outside
         self.problems: list[SpecProblem] = []
+        #: (field, folder) of every folder outside ``base`` (kept only when allowed).
+        self.outside: list[tuple[str, str]] = []
 
     def problem(self, loc: Loc, message: str) -> None:
         self.problems.append(SpecProblem(self.file, _line_of(loc, self.lines), _field_name(loc), message))
@@ -432,7 +548,7 @@ class _Resolver:
             reason = bad_path_reason(path)
             if reason:
                 reason = reason.replace("'files.path'", "path")
-                self.problem(loc + ("delete", position), f"{reason} (got {path!r})")
+                self.problem(loc + ("delete", position), f"{reason} (got {shown(path)})")
 
     def resolve_clone(self, entry: AssetSpec, project: str) -> CloneJob | None:
         clone = entry.clone
@@ -456,15 +572,34 @@ class _Resolver:
     def check_name(self, loc: Loc, name: str, kind: str) -> None:
         reason = bad_name_reason(name, kind)
         if reason:
-            self.problem(loc, f"{reason} (got {name!r})")
+            self.problem(loc, f"{reason} (got {shown(name)})")
 
     def existing_folder(self, loc: Loc, value: str) -> str:
         folder = self.base / value
-        if not folder.exists():
-            self.problem(loc, f"folder not found: {folder}")
-        elif not folder.is_dir():
-            self.problem(loc, f"not a folder: {folder}")
+        try:
+            is_folder = stat.S_ISDIR(os.stat(folder).st_mode)
+        except FileNotFoundError:
+            self.problem(loc, f"folder not found: {_clip(str(folder))}")
+        except OSError as exc:  # a name too long, a loop of links, no permission
+            self.problem(loc, f"cannot use folder {_clip(str(folder))}: {exc.strerror or type(exc).__name__}")
+        else:
+            if is_folder:
+                self.check_inside(loc, folder)
+            else:
+                self.problem(loc, f"not a folder: {_clip(str(folder))}")
         return str(folder)
+
+    def check_inside(self, loc: Loc, folder: Path) -> None:
+        """Record a folder that leads out of the spec's folder; without ``allow_outside`` it is a problem."""
+        real = Path(os.path.realpath(folder))
+        if real.is_relative_to(self.base):
+            return
+        if not self.allow_outside:
+            shown_real = "" if real == folder else f" (it leads to {_clip(str(real))})"
+            self.problem(loc, f"folder {_clip(str(folder))}{shown_real} is outside the spec's folder {self.base}; "
+                              "allow it with --allow-outside (allow_outside=True in Python and flows)")
+        else:
+            self.outside.append((_field_name(loc), str(real)))
 
     def check_metadata(self, loc: Loc, metadata: MetadataCheck) -> None:
         if metadata.schema_file is None:
@@ -473,9 +608,10 @@ class _Resolver:
         try:
             json.loads(schema.read_text(encoding="utf-8"))
         except OSError as exc:
-            self.problem(loc + ("schema_file",), f"cannot read schema file {schema}: {exc.strerror or exc}")
+            self.problem(loc + ("schema_file",), f"cannot read schema file {_clip(str(schema))}: "
+                                                 f"{exc.strerror or type(exc).__name__}")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            self.problem(loc + ("schema_file",), f"schema file {schema} is not JSON: {exc}")
+            self.problem(loc + ("schema_file",), f"schema file {_clip(str(schema))} is not JSON: {exc}")
 
     def absolute_metadata(self, metadata: MetadataCheck | None) -> MetadataCheck | None:
         if metadata is None or metadata.schema_file is None:

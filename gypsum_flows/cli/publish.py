@@ -71,13 +71,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="gypsum server URL (default: GYPSUM_REST_URL, else the public instance)")
     parser.add_argument("--cache-dir", help="gypsum cache folder (default: GYPSUM_CACHE_DIR or the shared one)")
+    parser.add_argument("--allow-outside", action="store_true",
+                        help="accept folders outside the spec's own folder (absolute, ../, symlinks leading out)")
 
 
 def _check(args: argparse.Namespace) -> tuple[Any, dict[int, list[Any]]]:
     from ..batch import load_and_check
     from ..client.metadata import fetch_metadata_schema
 
-    return load_and_check(args.spec, fetch_schema=lambda name: fetch_metadata_schema(name, cache_dir=args.cache_dir))
+    return load_and_check(args.spec, fetch_schema=lambda name: fetch_metadata_schema(name, cache_dir=args.cache_dir),
+                          allow_outside=args.allow_outside)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -92,6 +95,10 @@ def run_check(args: argparse.Namespace) -> int:
         clone = job.clone
         source = job.directory if clone is None else f"clone of {clone.project}/{clone.asset}/{clone.version}"
         print(f"  {job.label}  <- {source}")
+    if spec.outside:
+        print(f"{len(spec.outside)} folders outside the spec's folder (allowed by --allow-outside):")
+        for field, folder in spec.outside:
+            print(f"  {field}: {folder}")
     return 0
 
 
@@ -112,7 +119,8 @@ def run_publish(args: argparse.Namespace) -> int:
     prefect_startup.announce()
     try:
         outcomes = publish_batch(args.spec, concurrency=args.concurrency, recover_interrupted_upload=not args.no_recover,
-                                 credentials=_credentials(args), strict=args.strict)  # fmt: skip
+                                 credentials=_credentials(args), strict=args.strict,
+                                 allow_outside=args.allow_outside)  # fmt: skip
         code = 0
     except BatchFailedError as exc:
         outcomes, code = exc.outcomes, 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..constants import STALE_LOCK_AGE
+
 EXAMPLES = """examples:
   gypsum-flows recover --url http://127.0.0.1:8787 --dry-run          # list locks, change nothing
   GYPSUM_TOKEN=<admin token> gypsum-flows recover --older-than 2h     # clear locks older than 2 hours
@@ -27,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--url", help="base URL of the gypsum server (default: GYPSUM_REST_URL or the public one)")
     parser.add_argument(
-        "--older-than", default="15m", metavar="AGE", help="lock age threshold, e.g. 90s, 15m, 2h (default: %(default)s)"
+        "--older-than", default=STALE_LOCK_AGE, metavar="AGE",
+        help="lock age threshold, e.g. 90s, 15m, 2h (default: %(default)s)",
     )
     parser.add_argument("--project", action="append", dest="projects", metavar="NAME",
                         help="only look at this project; repeatable (default: every project)")  # fmt: skip

@@ -109,9 +109,9 @@ class StreamedFile(io.FileIO):
     def __len__(self) -> int:  # requests sizes a body by len() before fstat()
         return self._expected.st_size
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         left = self._expected.st_size - self._sent
-        data = super().read(left if size < 0 else min(size, left)) if left > 0 else b""
+        data = super().read(left if size is None or size < 0 else min(size, left)) if left > 0 else b""
         if left > 0 and not data:
             raise changed(self._name)
         self._sent += len(data)

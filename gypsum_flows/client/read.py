@@ -95,7 +95,7 @@ def fetch_permissions(project: str, url: str | None = None) -> dict:
         >>> fetch_permissions("test-R", url=server.url)["owners"]  # doctest: +SKIP
         ['owner-user']
     """
-    perms = fetch_json(f"{project}/{PERMISSIONS_FILE}", _http.resolve_url(url))
+    perms = fetch_json(f"{project}/{PERMISSIONS_FILE}", _http.resolve_url(url), untrusted.permissions)
     for uploader in perms.get("uploaders", []):
         if "until" in uploader:
             uploader["until"] = cast_datetime(uploader["until"])
@@ -119,7 +119,7 @@ def fetch_usage(project: str, url: str | None = None) -> int:
         >>> fetch_usage("test-R", url=server.url)  # doctest: +SKIP
         72
     """
-    return fetch_json(f"{project}/{USAGE_FILE}", _http.resolve_url(url))["total"]
+    return fetch_json(f"{project}/{USAGE_FILE}", _http.resolve_url(url), untrusted.usage)
 
 
 def _list_dirs(prefix: str | None, url: str) -> list[str]:

@@ -29,6 +29,9 @@ from ..errors import GypsumUnsafeResponseError
 from ..names import bad_name_reason, bad_path_reason, is_safe_key
 
 _MD5 = re.compile(r"[0-9a-fA-F]{32}")
+#: Paths that are certainly safe: components that are not empty and start with no ``.``, no ``\\`` or NUL.
+#: The fast way through for almost every path; the others get the full rules.
+_PLAIN_PATH = re.compile(r"[^./\\\x00][^/\\\x00]*(?:/[^./\\\x00][^/\\\x00]*)*")
 _TARGET_FIELDS = ("project", "asset", "version")
 #: Checks one parsed document: ``(document, key, url) -> document``, or raises.
 DocumentCheck = Callable[[Any, str, str], Any]
@@ -96,10 +99,18 @@ def _object(doc: Any, key: str, url: str) -> dict:
     return doc
 
 
+def _plain_entry(path: str, entry: Any) -> bool:
+    """Whether a manifest entry is certainly safe: a plain path, a size and an MD5, no link (the usual case)."""
+    if not (type(entry) is dict and _PLAIN_PATH.fullmatch(path) and "link" not in entry):
+        return False
+    size, md5 = entry.get("size"), entry.get("md5sum")
+    return type(size) is int and size >= 0 and type(md5) is str and _MD5.fullmatch(md5) is not None
+
+
 def manifest(doc: Any, key: str, url: str) -> dict:
     """``doc`` if it is a safe manifest: safe keys, entries with a size, an MD5 and safe links."""
     for path, entry in _object(doc, key, url).items():
-        if problem := path_problem(path) or _entry_problem(entry):
+        if not _plain_entry(path, entry) and (problem := path_problem(path) or _entry_problem(entry)):
             raise refusal(f"entry {path!r}: {problem}", key, url)
     return doc
 
@@ -149,8 +160,30 @@ def latest(doc: Any, key: str, url: str) -> str:
     return version
 
 
+def permissions(doc: Any, key: str, url: str) -> dict:
+    """``doc`` if it is a ``..permissions`` document: ``owners`` a list, ``uploaders`` a list of objects
+    whose ``until``, if any, is an ISO 8601 time."""
+    uploaders = _object(doc, key, url).get("uploaders", [])
+    problem = None if isinstance(doc.get("owners", []), list) else "owners must be a list"
+    if problem is None and not (isinstance(uploaders, list) and all(isinstance(u, dict) for u in uploaders)):
+        problem = "uploaders must be a list of objects"
+    if problem is None:
+        problem = next((f"until is {p}" for u in uploaders if "until" in u and (p := _time_problem(u["until"]))), None)
+    if problem:
+        raise refusal(problem, key, url)
+    return doc
+
+
+def usage(doc: Any, key: str, url: str) -> int:
+    """The ``total`` of a ``..usage`` document, if it is a non-negative integer."""
+    total = _object(doc, key, url).get("total")
+    if type(total) is not int or total < 0:
+        raise refusal(f"total must be a non-negative integer (got {total!r})", key, url)
+    return total
+
+
 def any_json(doc: Any, key: str, url: str) -> Any:
-    """Other internal documents (``..permissions``, ``..quota``...): any JSON, used by their readers."""
+    """Other internal documents: any JSON, used by their readers."""
     return doc
 
 
@@ -211,7 +244,7 @@ def listed_paths(entries: Any, base: str, query: str, url: str) -> list[str]:
         if not entry.startswith(query):
             continue
         path = entry[len(base) :]
-        if not is_safe_key(path) or path.endswith("/"):
+        if not _PLAIN_PATH.fullmatch(path) and (not is_safe_key(path) or path.endswith("/")):
             raise refusal(f"listing entry {entry!r} is not a safe file path inside {base!r}", query, url)
         paths.append(path)
     return paths

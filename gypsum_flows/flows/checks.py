@@ -7,10 +7,17 @@ what the server holds for the target version:
 - a complete version: compare the folder about to be uploaded with its
   manifest (sizes and MD5 sums); identical means "unchanged", anything else is
   a :class:`VersionConflictError` naming every differing file;
-- an incomplete version (an upload that was killed between start and
-  complete; its project lock is still held): :func:`recover_interrupted`
-  unlocks the project and removes the partial version (admin token needed),
-  then the flow publishes afresh.
+- an incomplete version: :func:`settle_target` applies ``recover``'s rule
+  (:func:`gypsum_flows.recover.settle_version`). Another upload of the
+  version whose lock is younger than 15 minutes may be live: the flow waits
+  for it, then compares as above (identical files: "unchanged"). An older
+  lock, or a partial version without a lock, was left by an interrupted
+  upload: it is cleared (admin token) and the flow publishes afresh. A lock
+  held for another version is never touched.
+
+An upload that fails because another publisher got there first ("already
+exists", "locked") ends the same way: the version it finds is compared, not
+reported as a failure (:func:`upload_or_recover`).
 
 Example:
     >>> differences({"a": (1, "x"), "b": (2, "y")}, {"a": (1, "x"), "c": (3, "z")})
@@ -31,10 +38,12 @@ from ..batch.metadata import MetadataCheck, Violation, metadata_violations
 from ..blocks import GypsumCredentials
 from ..client.prepare import prepare_directory_upload
 from ..client.upload import md5_file
-from ..errors import GypsumError, GypsumMetadataError, GypsumNotFoundError, GypsumPermissionError
-from ..recover import read_lock
-from ..tasks import fetch_manifest, fetch_summary, list_versions, remove_version, unlock_project, upload_version
+from ..errors import GypsumError, GypsumMetadataError, GypsumNotFoundError
+from ..recover import InterruptedUploadError, VersionBusyError, settle_version
+from ..tasks import fetch_manifest, fetch_summary, list_versions, upload_version
 from .report import Outcome, unchanged
+
+__all__ = ["InterruptedUploadError", "VersionBusyError", "VersionConflictError"]
 
 #: Entries compared between a folder and a published version: path -> (size, md5).
 Entries = dict[str, tuple[int, str]]
@@ -48,10 +57,6 @@ class VersionConflictError(GypsumError):
         self.files = files
         shown = "; ".join(files[:20]) + (f"; and {len(files) - 20} more" if len(files) > 20 else "")
         super().__init__(f"{label} already exists with different content: {shown}")
-
-
-class InterruptedUploadError(GypsumError):
-    """The target version was left incomplete by an interrupted upload and could not be recovered here."""
 
 
 def resolve_credentials(credentials: GypsumCredentials | str | None) -> GypsumCredentials:
@@ -122,10 +127,21 @@ def existing_version(project: str, asset: str, version: str, credentials: Gypsum
     return "complete" if summary.get("upload_finish") else "incomplete"
 
 
+def recover_settings(credentials: GypsumCredentials | None, write: bool) -> dict[str, Any]:
+    """``url=`` (and for writes ``token=``) from the block, for :mod:`gypsum_flows.recover`.
+
+    Example:
+        >>> recover_settings(GypsumCredentials(url="http://x", token="t"), write=False)
+        {'url': 'http://x'}
+    """
+    kwargs = (credentials or GypsumCredentials()).client_kwargs(write=write)
+    return {k: v for k, v in kwargs.items() if k in ("url", "token")}
+
+
 def target_is_published(
     project: str, asset: str, version: str, credentials: GypsumCredentials, recover: bool
 ) -> bool:
-    """Whether the target version is already complete; an interrupted one is recovered (if allowed) first.
+    """Whether the target version is complete; an unfinished one is settled first (:func:`settle_target`).
 
     Example::
 
@@ -135,54 +151,35 @@ def target_is_published(
     """
     state = existing_version(project, asset, version, credentials)
     if state == "incomplete":
-        if not recover:
-            raise InterruptedUploadError(
-                f"{project}/{asset}/{version} was left incomplete by an interrupted upload; rerun with "
-                "recovery enabled (admin token) or ask an admin to run `gypsum-flows recover`"
-            )
-        state = recover_interrupted(project, asset, version, credentials)
+        state = settle_target(project, asset, version, recover, credentials=credentials)
     return state == "complete"
 
 
-def recover_interrupted(project: str, asset: str, version: str, credentials: GypsumCredentials) -> VersionState:
-    """Clear an interrupted upload of this very version: unlock the project, remove the partial version.
+@task(name="settle_target", task_run_name="settle_target[{project}/{asset}/{version}]", cache_policy=NO_CACHE)
+def settle_target(
+    project: str, asset: str, version: str, recover: bool, *, credentials: GypsumCredentials
+) -> VersionState:
+    """Wait for another live upload of this version, or clear an interrupted one; ``"complete"`` or ``"absent"``.
 
-    Needs an admin token; otherwise raises :class:`InterruptedUploadError`
-    saying what an admin must do. A lock held for another asset or version is
-    never touched, and a version that turns out complete once the project is
-    unlocked (its upload was alive after all) is kept.
+    :func:`gypsum_flows.recover.settle_version` with the block's server and
+    token: the lock-age rule of ``recover`` (15 minutes,
+    ``GYPSUM_STALE_LOCK_AGE``), a wait of at most 10 minutes
+    (``GYPSUM_LOCK_WAIT``) for a younger lock. Clearing needs an admin token.
 
-    Returns:
-        ``"absent"`` once the partial version is removed, or ``"complete"``.
+    Raises:
+        InterruptedUploadError: The version must be cleared and this run may not (or cannot) do it.
+        VersionBusyError: The other upload did not finish in time.
 
     Example::
 
         @flow
-        def clear(credentials: GypsumCredentials) -> None:
-            recover_interrupted("scrnaseq", "zeisel-brain", "2024-02-01", credentials)
+        def settle(credentials: GypsumCredentials) -> str:
+            return settle_target("scrnaseq", "zeisel-brain", "2024-02-01", True, credentials=credentials)
     """
-    label = f"{project}/{asset}/{version}"
-    lock = read_lock(project, url=credentials.resolved_url())
-    if lock is not None and (lock.asset, lock.version) != (asset, version):
-        raise InterruptedUploadError(
-            f"{label} is incomplete, but project {project!r} is locked by another operation ({lock.label}); "
-            "left alone: retry later, or ask an admin to run `gypsum-flows recover`"
-        )
-    try:
-        unlock_project(project, credentials=credentials)
-        # Checked again now that the old session can no longer complete: a complete version is never removed.
-        if existing_version(project, asset, version, credentials) == "complete":
-            return "complete"
-        remove_version(project, asset, version, credentials=credentials)
-    except GypsumPermissionError as exc:
-        raise InterruptedUploadError(
-            f"{label} was left incomplete by an interrupted upload that still locks project {project!r}; "
-            f"an admin must clear it (`gypsum-flows recover`, or unlock_project then remove_version) "
-            f"before it can be published: {exc.reason}"
-        ) from None
-    get_run_logger().warning("Removed the incomplete version %s left by an interrupted upload, and unlocked %s",
-                             label, project)
-    return "absent"
+    logger = get_run_logger()
+    state = settle_version(project, asset, version, recover=recover, report=logger.warning,
+                           **recover_settings(credentials, write=True))
+    return "complete" if state == "complete" else "absent"
 
 
 def published_entries(project: str, asset: str, version: str, credentials: GypsumCredentials) -> Entries:
@@ -277,29 +274,38 @@ def upload_or_recover(
     credentials: GypsumCredentials,
     recover: bool,
     inputs: list[str] | None = None,
-) -> dict[str, Any]:
-    """``upload_version``, once more after clearing this very version if a failure left it half-started.
+) -> Outcome:
+    """``upload_version`` as a ``published`` outcome; after a failure, whatever the server now holds decides.
 
-    A start whose answer was lost leaves the server holding the project lock
-    for a session nobody knows: every retry then meets "already locked". If,
-    after the failure, the version is incomplete and the lock is its own, the
-    partial version is cleared (admin token) and the upload runs again.
+    A failed upload may have lost a race: another publisher's session held
+    the lock ("locked") or completed first ("already exists"). Or a start
+    whose answer was lost left the server holding the lock for a session
+    nobody knows. So after a failure the version is settled
+    (:func:`settle_target`: wait for a live lock, clear a stale one) and:
+
+    - complete: compared with ``directory``; ``unchanged`` if identical, else
+      :class:`VersionConflictError`;
+    - absent after clearing an unfinished version: uploaded once more;
+    - absent from the start: the original error is raised.
 
     Example::
 
         @flow
-        def publish(credentials: GypsumCredentials) -> dict:
+        def publish(credentials: GypsumCredentials) -> Outcome:
             return upload_or_recover("./v1", "scrnaseq", "zeisel-brain", "v1", probation=False,
                                      deduplicate=True, credentials=credentials, recover=True)
     """
     options = {"probation": probation, "deduplicate": deduplicate, "inputs": inputs, "credentials": credentials}
     try:
-        return upload_version(directory, project, asset, version, **options)
+        return Outcome(outcome="published", **upload_version(directory, project, asset, version, **options))
     except GypsumError:
-        if not recover or existing_version(project, asset, version, credentials) != "incomplete":
+        state = existing_version(project, asset, version, credentials)
+        if state == "absent":
             raise
-    get_run_logger().warning("The upload of %s/%s/%s failed half-started; clearing it and trying again",
-                             project, asset, version)
-    recover_interrupted(project, asset, version, credentials)
-    return upload_version(directory, project, asset, version, **options)
-
+    get_run_logger().warning("The upload of %s/%s/%s failed, and the server holds a %s version of it; "
+                             "comparing or clearing it", project, asset, version, state)
+    if state == "complete" or settle_target(project, asset, version, recover, credentials=credentials) == "complete":
+        label = f"{project}/{asset}/{version}"
+        ensure_same_content(label, folder_entries(directory), published_entries(project, asset, version, credentials))
+        return unchanged(project, asset, version)
+    return Outcome(outcome="published", **upload_version(directory, project, asset, version, **options))

@@ -156,10 +156,12 @@ def publish_clone(
             if exists:
                 ensure_same_content(label, folder_entries(work), published_entries(project, asset, version, credentials))
                 return unchanged(project, asset, version)
-            stats = upload_or_recover(work, project, asset, version, probation=probation, deduplicate=deduplicate,
-                                      credentials=credentials, recover=recover_interrupted_upload,
-                                      inputs=[version_asset_key(*source), *(inputs or [])])
-        outcome = Outcome(outcome="published", detail=f"cloned from {'/'.join(source)}", **stats)
+            outcome = upload_or_recover(work, project, asset, version, probation=probation, deduplicate=deduplicate,
+                                        credentials=credentials, recover=recover_interrupted_upload,
+                                        inputs=[version_asset_key(*source), *(inputs or [])])
+        if outcome.outcome != "published":
+            return outcome
+        outcome.detail = f"cloned from {'/'.join(source)}"
         emit_published(outcome, credentials.resolved_url(), probation)
         return outcome
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -74,6 +74,7 @@ def publish_batch(
     recover_interrupted_upload: bool = True,
     credentials: GypsumCredentials | str | None = None,
     strict: bool | None = None,
+    allow_outside: bool = False,
 ) -> list[Outcome]:
     """Publish every asset of the YAML spec at ``spec`` (a path; relative paths inside it are from its folder).
 
@@ -86,6 +87,8 @@ def publish_batch(
             for the client defaults (GYPSUM_REST_URL, GYPSUM_TOKEN, the cached token).
         strict: All or nothing: any invalid metadata stops the batch before any upload
             (default: the spec's ``strict``, else false: the other assets are published).
+        allow_outside: Accept folders outside the spec's own folder (refused by default,
+            so a spec from an untrusted source cannot publish whatever the worker can read).
 
     Returns:
         One outcome per asset, in spec order.
@@ -95,7 +98,7 @@ def publish_batch(
         BatchFailedError: Some assets failed; the others were published.
     """
     creds = resolve_credentials(credentials)
-    batch, invalid = check_batch_spec(spec, credentials=creds)
+    batch, invalid = check_batch_spec(spec, allow_outside, credentials=creds)
     if invalid and (batch.strict if strict is None else strict):
         raise SpecError([problem for found in invalid.values() for problem in found])
     limit = max(1, min(concurrency or batch.concurrency or DEFAULT_CONCURRENCY, MAX_CONCURRENCY))
@@ -120,10 +123,14 @@ def publish_batch(
 
 @task(name="check_spec", task_run_name="check_spec({path})", cache_policy=NO_CACHE)
 def check_batch_spec(
-    path: str, *, credentials: GypsumCredentials | None = None
+    path: str, allow_outside: bool = False, *, credentials: GypsumCredentials | None = None
 ) -> tuple[BatchSpec, dict[int, list[SpecProblem]]]:
     """The spec (SpecError if its structure is invalid) and the metadata problems of each asset that has any."""
-    return load_and_check(path, fetch_schema=resolve_credentials(credentials).get_client().fetch_metadata_schema)
+    fetch = resolve_credentials(credentials).get_client().fetch_metadata_schema
+    batch, invalid = load_and_check(path, fetch_schema=fetch, allow_outside=allow_outside)
+    for field, folder in batch.outside:
+        get_run_logger().warning("%s: %s is outside the spec's folder (allowed)", field, folder)
+    return batch, invalid
 
 
 def submit_asset(job: AssetJob, recover_interrupted_upload: bool,
@@ -170,15 +177,22 @@ def run_per_project(
     """
     waiting = list(jobs)
     running: dict[PrefectFuture[Outcome], AssetJob] = {}
-    while waiting or running:
-        busy = {job.project for job in running.values()}
-        ready = next((job for job in waiting if job.project not in busy), None)
-        if ready is not None and len(running) < limit:
+
+    def fill() -> None:
+        while len(running) < limit:
+            busy = {job.project for job in running.values()}
+            ready = next((job for job in waiting if job.project not in busy), None)
+            if ready is None:
+                return
             waiting.remove(ready)
             running[submit(ready)] = ready
-            continue
+
+    fill()
+    while running:
         done = next(as_completed(list(running)))
-        yield running.pop(done), done
+        job = running.pop(done)
+        fill()  # the next asset starts before the caller reports this one
+        yield job, done
 
 
 def _outcome(job: AssetJob, future: PrefectFuture[Outcome]) -> Outcome:

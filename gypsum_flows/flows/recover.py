@@ -25,19 +25,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from .. import recover as core
 from ..blocks import GypsumCredentials
+from ..constants import STALE_LOCK_AGE
 from ..errors import GypsumError
 from ..tasks.base import gypsum_task
-from .checks import resolve_credentials
+from .checks import recover_settings, resolve_credentials
 
 #: Locks cleared at once.
 RECOVERY_WORKERS = 4
 ARTIFACT_KEY = "gypsum-recover"
-
-
-def _settings(credentials: GypsumCredentials | None, write: bool) -> dict[str, Any]:
-    """``url=`` (and for writes ``token=``) from the block, for :mod:`gypsum_flows.recover`."""
-    kwargs = (credentials or GypsumCredentials()).client_kwargs(write=write)
-    return {k: v for k, v in kwargs.items() if k in ("url", "token")}
 
 
 @gypsum_task("find_project_locks")
@@ -51,7 +46,7 @@ def find_project_locks(
         ... def locks() -> int:
         ...     return len(find_project_locks(credentials=GypsumCredentials(url=server.url))[1])
     """
-    return core.find_locks(projects, **_settings(credentials, write=False))
+    return core.find_locks(projects, **recover_settings(credentials, write=False))
 
 
 @gypsum_task("handle_project_lock[{lock.project}]", write=True)
@@ -67,12 +62,12 @@ def handle_project_lock(
         ... def clear(lock) -> str:
         ...     return handle_project_lock(lock, 900.0, credentials=admin).action
     """
-    return core.handle_lock(lock, older_than, dry_run, **_settings(credentials, write=not dry_run))
+    return core.handle_lock(lock, older_than, dry_run, **recover_settings(credentials, write=not dry_run))
 
 
 @flow(name="recover", flow_run_name="recover", task_runner=ThreadPoolTaskRunner(max_workers=RECOVERY_WORKERS))
 def recover(
-    older_than: str = "15m",
+    older_than: str = STALE_LOCK_AGE,
     dry_run: bool = False,
     projects: list[str] | None = None,
     credentials: GypsumCredentials | str | None = None,

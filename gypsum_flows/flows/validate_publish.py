@@ -104,10 +104,10 @@ def publish_folder(
         done = published_folder_outcome(directory, project, asset, version, credentials, recover_interrupted_upload)
         if done is not None:
             return done
-        stats = upload_or_recover(directory, project, asset, version, probation=probation, deduplicate=deduplicate,
-                                  credentials=credentials, recover=recover_interrupted_upload, inputs=inputs)
-        outcome = Outcome(outcome="published", **stats)
-        emit_published(outcome, credentials.resolved_url(), probation)
+        outcome = upload_or_recover(directory, project, asset, version, probation=probation, deduplicate=deduplicate,
+                                    credentials=credentials, recover=recover_interrupted_upload, inputs=inputs)
+        if outcome.outcome == "published":
+            emit_published(outcome, credentials.resolved_url(), probation)
         return outcome
 
     return reported(f"Publish {label}", artifact_key("gypsum-publish", project, asset), project, asset, version, run)

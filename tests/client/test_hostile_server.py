@@ -473,3 +473,20 @@ def test_unsafe_paths_from_the_caller_are_refused(hostile, place, path):
     with pytest.raises(ValueError, match="not the path of a file"):
         client.save_file(P, A, V, path, cache_dir=place.cache, url=hostile.url)
     assert snapshot(place.root) == before
+
+
+PROJECT_DOCUMENTS = [
+    ("fetch_usage", "..usage", {"total": "12"}, "'12'"),
+    ("fetch_usage", "..usage", [12], "JSON object"),
+    ("fetch_permissions", "..permissions", {"owners": "me"}, "owners"),
+    ("fetch_permissions", "..permissions", {"owners": [], "uploaders": ["someone"]}, "uploaders"),
+    ("fetch_permissions", "..permissions", {"owners": [], "uploaders": [{"id": "x", "until": 3}]}, "until"),
+]
+
+
+@pytest.mark.parametrize(("function", "name", "document", "named"), PROJECT_DOCUMENTS)
+def test_malformed_project_documents_are_typed_errors(hostile, function, name, document, named):
+    hostile.put_json(f"{P}/{name}", document)
+    with pytest.raises(GypsumUnsafeResponseError) as caught:
+        getattr(client, function)(P, url=hostile.url)
+    assert named in str(caught.value) and f"{P}/{name}" in str(caught.value)

@@ -18,7 +18,11 @@ from testdata import write_files
 from gypsum_flows import client
 from gypsum_flows.client._util import fetch_json
 from gypsum_flows.client.upload import md5_file
-from gypsum_flows.errors import GypsumFileChangedError, GypsumNotFoundError, is_transient
+from gypsum_flows.errors import (
+    GypsumFileChangedError,
+    GypsumNotFoundError,
+    is_transient,
+)
 
 #: Seconds within which a refusal must come (a FIFO opened for reading would block for ever).
 PROMPT = 30
@@ -31,7 +35,7 @@ def _promptly(call, *args, **kwargs):
     def run() -> None:
         try:
             outcome["value"] = call(*args, **kwargs)
-        except BaseException as exc:  # handed to the test thread
+        except Exception as exc:  # handed to the test thread
             outcome["error"] = exc
 
     worker = threading.Thread(target=run, daemon=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import time
 from pathlib import Path
 
 from testdata import REFERENCE_METADATA
@@ -21,6 +24,41 @@ def write_asset(folder: Path, files: dict[str, bytes | str], metadata: dict | No
     if metadata is not None:
         (folder / "_bioconductor.json").write_text(json.dumps(metadata))
     return folder
+
+
+def big_asset_spec(folder: Path, projects: list[str], count: int, megabytes: int) -> Path:
+    """A spec of ``count`` assets (a random ``megabytes`` file and a small one each) over ``projects``."""
+    lines = ["concurrency: 2", "assets:"]
+    for i in range(count):
+        write_asset(folder / "data" / f"a{i}", {"big.bin": os.urandom(megabytes << 20), "small.txt": str(i)})
+        lines.append(f"  - {{project: {projects[i % len(projects)]}, asset: a{i}, version: v1, directory: data/a{i}}}")
+    spec = folder / "big.yaml"
+    spec.write_text("\n".join(lines) + "\n")
+    return spec
+
+
+def publish_command(spec: Path, url: str) -> list[str]:
+    """``gypsum-flows publish SPEC --json`` in a fresh interpreter, the token in ``$PUBLISH_TOKEN``."""
+    return [sys.executable, "-m", "gypsum_flows", "publish", str(spec), "--url", url, "--token-env",
+            "PUBLISH_TOKEN", "--json"]  # fmt: skip
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """This session's environment plus the harness's Prefect API URL, so a child reuses its server."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), **extra}
+
+
+def json_outcomes(stdout: str) -> list[dict]:
+    """The outcomes printed by ``publish --json`` (after any log lines)."""
+    return json.loads(stdout[stdout.index("[\n"):])
+
+
+def age_lock(server, project: str, seconds: float) -> None:
+    """Make ``project``'s lock look ``seconds`` old (the server serves the file's mtime as Last-Modified)."""
+    then = time.time() - seconds
+    os.utime(server.root / project / "..LOCK", (then, then))
 
 
 def credentials(server, role: str = "owner"):

@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,10 +14,15 @@ import pytest
 from flows_helpers import (
     BROKEN_METADATA,
     MALFORMED,
+    age_lock,
+    big_asset_spec,
     create_project,
     credentials,
+    json_outcomes,
+    publish_command,
     read_artifacts,
     requests_matching,
+    subprocess_env,
     wait_for_events,
     write_asset,
 )
@@ -162,6 +166,7 @@ def test_interrupted_upload_needs_admin_to_recover(gypsum_server, unique_name, a
     folder = asset_folder("v1", {"x.txt": "1"})
     client.start_upload(project, "a", "v1", ["x.txt", "_bioconductor.json"], directory=str(folder),
                         url=gypsum_server.url, token=gypsum_server.tokens["owner"])  # never completed
+    age_lock(gypsum_server, project, 3600)  # stale by recover's rule (a younger one would be waited for)
 
     with pytest.raises(InterruptedUploadError, match="gypsum-flows recover"):
         validate_metadata_then_publish(str(folder), project, "a", "v1", credentials=credentials(gypsum_server))
@@ -174,15 +179,9 @@ def test_interrupted_upload_needs_admin_to_recover(gypsum_server, unique_name, a
 def test_killed_batch_then_rerun_completes_everything(fresh_gypsum_server, unique_name, tmp_path):
     server = fresh_gypsum_server
     projects = [create_project(server, unique_name("kill")) for _ in range(2)]
-    lines = ["concurrency: 2", "assets:"]
-    for i in range(6):
-        write_asset(tmp_path / "data" / f"a{i}", {"big.bin": os.urandom(12 * 1024 * 1024), "small.txt": str(i)})
-        lines.append(f"  - {{project: {projects[i % 2]}, asset: a{i}, version: v1, directory: data/a{i}}}")
-    spec = tmp_path / "big.yaml"
-    spec.write_text("\n".join(lines) + "\n")
-    command = [sys.executable, "-m", "gypsum_flows", "publish", str(spec),
-               "--url", server.url, "--token-env", "BATCH_TOKEN", "--json"]
-    env = _subprocess_env(BATCH_TOKEN=server.tokens["admin"])
+    spec = big_asset_spec(tmp_path, projects, 6, megabytes=12)
+    command = publish_command(spec, server.url)
+    env = subprocess_env(PUBLISH_TOKEN=server.tokens["admin"])
 
     with open(tmp_path / "first.log", "wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -191,10 +190,12 @@ def test_killed_batch_then_rerun_completes_everything(fresh_gypsum_server, uniqu
         process.wait(timeout=30)
     locked = [p for p in projects if read_lock(p, url=server.url) is not None]
     assert locked, "the kill should have interrupted an upload"
+    for project in locked:
+        age_lock(server, project, 3600)  # stale by recover's rule (a younger one would be waited for)
 
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    outcomes = [o["outcome"] for o in json.loads(rerun.stdout[rerun.stdout.index("[\n"):])]
+    outcomes = [o["outcome"] for o in json_outcomes(rerun.stdout)]
     assert len(outcomes) == 6 and set(outcomes) <= {"published", "unchanged"}
     for i in range(6):
         project = projects[i % 2]
@@ -205,13 +206,6 @@ def test_killed_batch_then_rerun_completes_everything(fresh_gypsum_server, uniqu
         local = folder_entries(tmp_path / "data" / f"a{i}")
         assert {p: (e["size"], e["md5sum"]) for p, e in manifest.items()} == local
     assert all(read_lock(p, url=server.url) is None for p in projects)
-
-
-def _subprocess_env(**extra: str) -> dict[str, str]:
-    """This session's environment plus the harness's Prefect API URL, so the child reuses its server."""
-    from prefect.settings import PREFECT_API_URL
-
-    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), **extra}
 
 
 def _wait_for_second_upload(server, process: subprocess.Popen, timeout: float = 120.0) -> None:

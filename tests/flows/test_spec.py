@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
+from flows_helpers import BROKEN_METADATA, MALFORMED, write_asset
 
 from gypsum_flows.batch import SpecError, check_spec, load_spec
-from gypsum_flows.batch.spec import spec_json_schema
-
-from flows_helpers import BROKEN_METADATA, MALFORMED, write_asset
+from gypsum_flows.batch.spec import MAX_DEPTH, MAX_SPEC_BYTES, spec_json_schema
+from gypsum_flows.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,3 +125,139 @@ def test_shipped_json_schema_matches_the_model_and_accepts_the_examples():
         check_spec(example)
     bad = {"assets": [{"asset": "a", "version": "v", "directroy": "x"}]}
     assert list(validator.iter_errors(bad))
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile specs: nothing a spec file holds may hang, exhaust or flood the machine.
+
+ALIAS_BOMB = (  # 9 levels of 9 aliases: 387 million strings once expanded
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(f"{n}: &{n} [{','.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+)
+
+
+def test_alias_bomb_is_refused_at_once(spec_dir):
+    path = write_spec(spec_dir, ALIAS_BOMB)
+    assert len(ALIAS_BOMB) < 400
+    started = time.monotonic()
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert time.monotonic() - started < 1.0
+    [problem] = caught.value.problems
+    assert (problem.line, problem.field) == (1, "") and "anchors and aliases are not allowed" in problem.message
+    assert str(caught.value).startswith(f"invalid batch spec (1 problem):\n  {path}:1: YAML anchors")
+
+
+def test_a_lone_alias_or_anchor_is_refused_with_its_line(spec_dir):
+    text = "defaults: {project: p}\nassets:\n  - &one {asset: a, version: v, directory: data/ok}\n"
+    path = write_spec(spec_dir, text)
+    with pytest.raises(SpecError, match=r"batch.yaml:3: YAML anchors and aliases .*found anchor &one"):
+        load_spec(path)
+    path = write_spec(spec_dir, "x: 1\nassets:\n  - *nowhere\n")
+    with pytest.raises(SpecError, match=r"batch.yaml:3: .*found alias \*nowhere"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_a_5000_deep_spec_is_refused_on_depth(spec_dir, style):
+    depth = 5000
+    if style == "flow":
+        text = "assets: " + "[" * depth + "]" * depth + "\n"
+    else:
+        text = "assets:\n" + "- " * depth + "v\n"  # block sequences nested on one line
+    path = write_spec(spec_dir, text)
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    [problem] = caught.value.problems
+    assert f"nested more than {MAX_DEPTH} levels deep" in problem.message and problem.line
+
+
+def test_a_50_mb_spec_is_refused_on_size_with_short_output(spec_dir, capsys):
+    path = spec_dir / "huge.yaml"
+    with open(path, "w") as handle:
+        handle.write("assets:\n  - {project: p, asset: a, version: v, directory: '")
+        handle.write("x" * (50 * 1024 * 1024))
+        handle.write("'}\n")
+    started = time.monotonic()
+    assert main(["check", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert time.monotonic() - started < 5
+    assert f"over the limit of {MAX_SPEC_BYTES:,} bytes" in captured.err
+    assert len(captured.out) + len(captured.err) < 500
+
+
+def test_a_huge_value_is_echoed_shortened(spec_dir, capsys):
+    name = "n/" + "x" * (1024 * 1024)  # under the size limit, far too long to print
+    key = "k" * 1000  # YAML's longest implicit key
+    typed = write_spec(spec_dir, f"assets:\n  - {{project: p, asset: a, version: v, probation: '{name}'}}\n"
+                                 f"  - {{project: p, asset: b, version: v, directory: data/ok, {key}: 1}}\n")
+    named = write_spec(spec_dir, f"assets:\n  - {{project: p, asset: '{name}', version: v, directory: '{name}'}}\n",
+                       name="named.yaml")
+    expected = {typed: ["assets[0].probation: should be true or false (got 'n/xxx", "…)", "unknown key"],
+                named: ["assets[0].asset: cannot contain '/' (got 'n/xxx", "assets[0].directory: cannot use folder"]}
+    for path, words in expected.items():
+        assert main(["check", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert len(err) < 1000, err[:3000]
+        assert all(w in err for w in words), err
+
+
+def test_a_spec_that_is_not_a_regular_file_is_refused(tmp_path):
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(SpecError, match="not a regular file"):
+        load_spec(fifo)
+
+
+@pytest.fixture
+def outside_spec(spec_dir, tmp_path_factory) -> tuple[Path, dict[str, Path]]:
+    """A spec in spec_dir/specs naming an absolute folder, a ``..`` folder and a symlink that leads out."""
+    elsewhere = write_asset(tmp_path_factory.mktemp("elsewhere") / "secret", {"key.txt": "s"})
+    (spec_dir / "specs").mkdir()
+    (spec_dir / "specs" / "link").symlink_to(spec_dir / "data" / "ok")
+    write_asset(spec_dir / "specs" / "inside", {"a.txt": "1"})
+    path = write_spec(
+        spec_dir / "specs",
+        "defaults: {project: p}\n"
+        "assets:\n"
+        f"  - {{asset: abs, version: v, directory: {elsewhere}}}\n"
+        "  - {asset: up, version: v, directory: ../data/ok}\n"
+        "  - {asset: link, version: v, directory: link}\n"
+        "  - {asset: fine, version: v, directory: inside}\n"
+        "  - {asset: clone, version: v, clone: {overlay: ../data/patch}}\n",
+    )
+    folders = {"abs": elsewhere, "up": spec_dir / "data" / "ok", "link": spec_dir / "data" / "ok",
+               "clone": spec_dir / "data" / "patch"}
+    return path, folders
+
+
+def test_outside_folders_are_refused_without_the_flag(outside_spec, capsys):
+    path, _ = outside_spec
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    outside = [(p.line, p.field) for p in caught.value.problems]
+    assert outside == [(3, "assets[0].directory"), (4, "assets[1].directory"), (5, "assets[2].directory"),
+                       (7, "assets[4].clone.overlay")]
+    assert all("outside the spec's folder" in p.message and "--allow-outside" in p.message
+               for p in caught.value.problems)
+    assert "leads to" in caught.value.problems[2].message
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:3: assets[0].directory" in err and "--allow-outside" in err
+
+
+def test_outside_folders_are_accepted_with_the_flag_and_check_names_them(outside_spec, capsys):
+    path, folders = outside_spec
+    spec = load_spec(path, allow_outside=True)
+    assert [job.asset for job in spec.assets] == ["abs", "up", "link", "fine", "clone"]
+    assert spec.outside == [
+        ("assets[0].directory", str(folders["abs"].resolve())), ("assets[1].directory", str(folders["up"].resolve())),
+        ("assets[2].directory", str(folders["link"].resolve())),
+        ("assets[4].clone.overlay", str(folders["clone"].resolve())),
+    ]
+    assert main(["check", str(path), "--allow-outside"]) == 0
+    out = capsys.readouterr().out
+    assert "4 folders outside the spec's folder (allowed by --allow-outside):" in out
+    for folder in folders.values():
+        assert str(folder.resolve()) in out
+    assert "inside" not in out.split("outside the spec's folder")[1]

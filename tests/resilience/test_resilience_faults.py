@@ -62,12 +62,14 @@ def test_batch_of_20_assets_survives_10_percent_faults(prefect_harness, make_gyp
 
 
 def test_lost_answer_to_an_upload_start_does_not_stall_the_batch(prefect_harness, fresh_gypsum_server, make_project,
-                                                                 tmp_path):  # fmt: skip
+                                                                 tmp_path, monkeypatch):  # fmt: skip
     """The server took the lock but its answer never arrived: no one knows that session's token.
 
     Every later start in the project gets 403 "already locked" until the batch
-    (admin credentials) clears the lock its own lost start left.
+    (admin credentials) clears the lock its own lost start left, once it is
+    stale by recover's rule (shortened here from 15 minutes to 5 seconds).
     """
+    monkeypatch.setenv("GYPSUM_STALE_LOCK_AGE", "5s")
     server = fresh_gypsum_server
     projects = [make_project(server)]
     rules = [Fault("truncate", first=1, pattern=r"^POST /upload/start/")]

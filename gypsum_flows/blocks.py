@@ -1,4 +1,4 @@
-"""Prefect blocks of gypsum-flows: the ``GypsumCredentials`` block.
+"""Prefect blocks of gypsum-flows: ``GypsumCredentials`` and the ``GypsumVersion`` storage block.
 
 Prefect finds this module through the ``prefect.collections`` entry point, so
 ``GypsumCredentials.load("name")`` and ``prefect block register -m
@@ -13,14 +13,21 @@ Example:
 from __future__ import annotations
 
 import inspect
+import os
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from prefect.blocks.abstract import CredentialsBlock
+from prefect.filesystems import ReadableDeploymentStorage, ReadableFileSystem
 from pydantic import Field, HttpUrl, SecretStr
 
 from ._http import resolve_url
 from .cache import resolve_cache
+from .errors import GypsumError
+from .names import bad_path_reason
 
 #: Client functions whose ``url`` is another service's (the metadata index and
 #: schema hosts), so the block's gypsum URL must not be passed to them.
@@ -133,3 +140,100 @@ class GypsumClient:
         call.__name__ = name
         call.__doc__ = fn.__doc__
         return call
+
+
+class GypsumVersion(ReadableFileSystem, ReadableDeploymentStorage):
+    """One published gypsum version as read-only Prefect storage: files, or the whole version as a folder.
+
+    ``read_path`` is ``save_file`` (the file's bytes, through the local gypsum
+    cache); ``get_directory`` is ``save_version`` followed by a copy of the
+    version's files (or of one folder of it) into a local folder, so a
+    deployment can run code, configs or reference data published on gypsum
+    (see also the ``gypsum_flows.deployments.steps.pull_version`` pull step).
+
+    Example:
+        Read a file of a published version, or copy the version into a folder:
+        ```python
+        from gypsum_flows.blocks import GypsumVersion
+
+        storage = GypsumVersion.load("BLOCK_NAME")
+        text = storage.read_path_sync("flows/etl.py").decode()
+        storage.get_directory_sync(local_path="./code")
+        ```
+    """
+
+    _block_type_name = "Gypsum Version"
+    _block_type_slug = "gypsum-version"
+    _logo_url = HttpUrl("https://github.com/ArtifactDB.png")
+    _documentation_url = HttpUrl("https://github.com/ArtifactDB/gypsum-worker")
+
+    project: str = Field(description="Project of the version.")
+    asset: str = Field(description="Asset of the version.")
+    version: str = Field(description="Name of the published version.")
+    credentials: GypsumCredentials = Field(
+        default_factory=GypsumCredentials,
+        description="Server, token and cache folder; empty fields fall back to the client defaults.",
+    )
+
+    @property
+    def label(self) -> str:
+        """``project/asset/version``."""
+        return f"{self.project}/{self.asset}/{self.version}"
+
+    def read_path_sync(self, path: str) -> bytes:
+        """The content of the file at ``path`` in the version (downloaded into the cache once).
+
+        Raises:
+            GypsumNotFoundError: The version has no such file.
+        """
+        _check_relative(path)
+        local = self.credentials.get_client().save_file(self.project, self.asset, self.version, path)
+        return Path(local).read_bytes()
+
+    async def read_path(self, path: str) -> bytes:
+        """:meth:`read_path_sync` in a worker thread (Prefect's ``ReadableFileSystem`` interface)."""
+        return await to_thread.run_sync(self.read_path_sync, path)
+
+    def get_directory_sync(self, from_path: str | None = None, local_path: str | None = None) -> list[str]:
+        """Copy the version's files (only those under ``from_path``, if given) into ``local_path``.
+
+        Args:
+            from_path: A folder inside the version; its content lands directly in ``local_path``.
+            local_path: Destination folder (default: the current one); existing files are replaced.
+
+        Returns:
+            The paths copied, relative to ``local_path``.
+
+        Raises:
+            GypsumError: ``from_path`` is not a relative path, or holds no file of the version.
+        """
+        prefix = "" if from_path in (None, "", ".") else _check_relative(from_path.rstrip("/")) + "/"
+        client = self.credentials.get_client()
+        root = Path(client.save_version(self.project, self.asset, self.version))
+        wanted = sorted(p for p in client.fetch_manifest(self.project, self.asset, self.version)
+                        if p.startswith(prefix))  # fmt: skip
+        if not wanted:
+            raise GypsumError(f"{self.label} has no files under {from_path!r}")
+        destination = Path(local_path or os.getcwd())
+        copied = []
+        for path in wanted:
+            relative = _check_relative(path[len(prefix):])
+            target = destination / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            shutil.copyfile(root / path, target)  # a copy: cache files are shared and must stay untouched
+            copied.append(relative)
+        return copied
+
+    async def get_directory(self, from_path: str | None = None, local_path: str | None = None) -> None:
+        """:meth:`get_directory_sync` in a worker thread (Prefect's ``ReadableDeploymentStorage`` interface)."""
+        await to_thread.run_sync(self.get_directory_sync, from_path, local_path)
+
+
+def _check_relative(path: str) -> str:
+    """``path`` if it is a valid path inside a version, else a :class:`GypsumError` saying why."""
+    reason = bad_path_reason(path)
+    if reason:
+        raise GypsumError(f"bad path {path!r}: {reason}")
+    return path

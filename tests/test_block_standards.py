@@ -17,8 +17,8 @@ def shipped_blocks() -> list[type[Block]]:
     ]
 
 
-def test_the_credentials_block_is_shipped():
-    assert blocks.GypsumCredentials in shipped_blocks()
+def test_the_credentials_and_storage_blocks_are_shipped():
+    assert {blocks.GypsumCredentials, blocks.GypsumVersion} <= set(shipped_blocks())
 
 
 @pytest.mark.parametrize("block", shipped_blocks())

@@ -43,8 +43,8 @@ import yaml
 import yaml.cyaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
-from ..errors import GypsumSpecError
-from ..names import bad_name_reason, bad_path_reason
+from ..errors import GypsumNameError, GypsumSpecError
+from ..names import bad_name_reason, bad_path_reason, parse_version_asset_key
 from .metadata import MetadataCheck
 
 #: Where a value sits in the YAML document: mapping keys and list indices.
@@ -142,6 +142,12 @@ class AssetSpec(AssetFields):
     version: StrictStr = Field(description="Version name (quote dates and numbers).")
     directory: StrictStr | None = Field(None, description="Folder holding the version's files.")
     clone: CloneSpec | None = Field(None, description="Build the version from an existing one instead.")
+    inputs: list[StrictStr] = Field(
+        default_factory=list,
+        description="Versions this one was made from, as Prefect asset keys gypsum://PROJECT/ASSET/VERSION "
+        "(names escaped: ~XX per UTF-8 byte for other characters than letters, digits, '-', '.', '_'); "
+        "recorded as its upstream assets.",
+    )
 
 
 class UploaderSpec(BaseModel):
@@ -220,6 +226,7 @@ class AssetJob(BaseModel):
     probation: bool = False
     deduplicate: bool = True
     metadata: MetadataCheck | None = Field(default_factory=MetadataCheck)
+    inputs: list[str] = Field(default_factory=list, description="Asset keys of the versions it was made from.")
     spec_file: str = Field("", description="The spec file that listed this asset.")
     spec_line: int = Field(0, description="The line of the asset in its spec.")
     spec_index: int = Field(0, description="The position of the asset in the spec's list.")
@@ -523,6 +530,7 @@ class _Resolver:
         has_metadata = "metadata" in entry.model_fields_set or "metadata" in self.document.defaults.model_fields_set
         if metadata is not None and metadata_loc[0] == "assets":
             self.check_metadata(metadata_loc, metadata)
+        self.check_inputs(here + ("inputs",), entry.inputs)
         if len(self.problems) > before:
             return None
         probation, _ = self.inherited(entry, index, "probation")
@@ -536,6 +544,7 @@ class _Resolver:
             probation=bool(probation),
             deduplicate=True if deduplicate is None else deduplicate,
             metadata=self.absolute_metadata(metadata) if has_metadata else MetadataCheck(),
+            inputs=list(entry.inputs),
             spec_file=self.file,
             spec_line=_line_of(here, self.lines) or 0,
             spec_index=index,
@@ -580,6 +589,13 @@ class _Resolver:
             overlay=str(self.base / clone.overlay) if clone.overlay else None,
             delete=list(clone.delete),
         )
+
+    def check_inputs(self, loc: Loc, inputs: list[str]) -> None:
+        for position, key in enumerate(inputs):
+            try:
+                parse_version_asset_key(key)
+            except GypsumNameError as exc:
+                self.problem(loc + (position,), str(exc))
 
     def check_name(self, loc: Loc, name: str, kind: str) -> None:
         reason = bad_name_reason(name, kind)

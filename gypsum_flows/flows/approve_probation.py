@@ -86,7 +86,7 @@ def _targets(project: str, asset: str | None, version: str | None, creds: Gypsum
     if version is not None:
         if asset is None:
             raise GypsumError("approve-probation: 'version' needs 'asset' too")
-        if not _on_probation(project, asset, version, creds):
+        if not on_probation(project, asset, version, creds):
             raise GypsumError(f"{project}/{asset}/{version} is not on probation")
         return [(asset, version)]
     assets = [asset] if asset is not None else list_assets(project, credentials=creds)
@@ -94,11 +94,12 @@ def _targets(project: str, asset: str | None, version: str | None, creds: Gypsum
         (a, v)
         for a in assets
         for v in list_versions(project, a, credentials=creds)
-        if _on_probation(project, a, v, creds)
+        if on_probation(project, a, v, creds)
     ]
 
 
-def _on_probation(project: str, asset: str, version: str, creds: GypsumCredentials) -> bool:
+def on_probation(project: str, asset: str, version: str, creds: GypsumCredentials) -> bool:
+    """Whether a finished version is on probation (read afresh)."""
     summary = fetch_summary(project, asset, version, overwrite=True, credentials=creds)
     return bool(summary.get("on_probation")) and bool(summary.get("upload_finish"))
 

@@ -273,6 +273,7 @@ def upload_or_recover(
     deduplicate: bool,
     credentials: GypsumCredentials,
     recover: bool,
+    inputs: list[str] | None = None,
 ) -> Outcome:
     """``upload_version`` as a ``published`` outcome; after a failure, whatever the server now holds decides.
 
@@ -294,7 +295,7 @@ def upload_or_recover(
             return upload_or_recover("./v1", "scrnaseq", "zeisel-brain", "v1", probation=False,
                                      deduplicate=True, credentials=credentials, recover=True)
     """
-    options = {"probation": probation, "deduplicate": deduplicate, "credentials": credentials}
+    options = {"probation": probation, "deduplicate": deduplicate, "inputs": inputs, "credentials": credentials}
     try:
         return Outcome(outcome="published", **upload_version(directory, project, asset, version, **options))
     except GypsumError:

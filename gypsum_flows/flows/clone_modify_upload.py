@@ -33,7 +33,7 @@ from ..batch.metadata import MetadataCheck
 from ..batch.spec import LATEST
 from ..blocks import GypsumCredentials
 from ..errors import GypsumError, GypsumNotFoundError
-from ..names import bad_path_reason
+from ..names import bad_path_reason, version_asset_key
 from ..tasks import clone_version, fetch_latest
 from .checks import (
     check_folder_metadata,
@@ -71,6 +71,7 @@ def clone_modify_upload(
     deduplicate: bool = True,
     metadata: MetadataCheck | None = MetadataCheck(),
     recover_interrupted_upload: bool = True,
+    inputs: list[str] | None = None,
     credentials: GypsumCredentials | str | None = None,
 ) -> Outcome:
     """Clone a version, apply changes, and upload the result as ``project/asset/version``.
@@ -91,6 +92,8 @@ def clone_modify_upload(
         deduplicate: Files identical to the latest version's become links.
         metadata: Metadata files to validate in the final folder; ``None`` skips it.
         recover_interrupted_upload: Remove an interrupted upload of this very version first (admin).
+        inputs: Asset keys of further versions it was made from; the cloned version is
+            always recorded as its upstream Prefect asset.
         credentials: A GypsumCredentials block, the name of a saved one, or ``None`` for the client defaults.
 
     Returns:
@@ -99,7 +102,7 @@ def clone_modify_upload(
     delete = list(delete or [])
     check_changes(overlay, delete)
     return publish_clone(project, asset, version, source_version, source_project, source_asset, overlay, delete,
-                         modify, probation, deduplicate, metadata, recover_interrupted_upload,
+                         modify, probation, deduplicate, metadata, recover_interrupted_upload, inputs,
                          credentials=resolve_credentials(credentials))
 
 
@@ -118,6 +121,7 @@ def publish_clone(
     deduplicate: bool = True,
     metadata: MetadataCheck | None = MetadataCheck(),
     recover_interrupted_upload: bool = True,
+    inputs: list[str] | None = None,
     *,
     credentials: GypsumCredentials,
 ) -> Outcome:
@@ -154,7 +158,8 @@ def publish_clone(
                 ensure_same_content(label, folder_entries(work), published_entries(project, asset, version, credentials))
                 return unchanged(project, asset, version)
             outcome = upload_or_recover(work, project, asset, version, probation=probation, deduplicate=deduplicate,
-                                        credentials=credentials, recover=recover_interrupted_upload)
+                                        credentials=credentials, recover=recover_interrupted_upload,
+                                        inputs=[version_asset_key(*source), *(inputs or [])])
         if outcome.outcome != "published":
             return outcome
         outcome.detail = f"cloned from {'/'.join(source)}"

@@ -156,7 +156,7 @@ def submit_asset(job: AssetJob, recover_interrupted_upload: bool,
         def one(job: AssetJob, credentials: GypsumCredentials) -> Outcome:
             return submit_asset(job, True, credentials).result()
     """
-    options = {"credentials": credentials}
+    options = {"inputs": job.inputs, "credentials": credentials}
     if job.clone is None:
         return publish_folder.submit(job.directory, job.project, job.asset, job.version, job.probation,
                                      job.deduplicate, None, recover_interrupted_upload, **options)  # fmt: skip

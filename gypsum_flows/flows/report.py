@@ -25,17 +25,20 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.events import emit_event
 from pydantic import BaseModel
 
 from ..errors import GypsumError
 from ..hints import hint_for
+from ..tasks.events import (
+    APPROVED_EVENT,
+    PUBLISHED_EVENT,
+    emit_lifecycle_event,
+    flow_run_provenance,
+    version_resource,
+)
 
 #: What happened to one version.
 OutcomeKind = Literal["published", "unchanged", "failed", "approved", "rejected", "pending"]
-
-PUBLISHED_EVENT = "gypsum.version.published"
-APPROVED_EVENT = "gypsum.version.approved"
 
 
 class Outcome(BaseModel):
@@ -166,18 +169,36 @@ def publish_report(title: str, outcomes: list[Outcome], key: str) -> None:
             publish_report("Batch", [unchanged("p", "a", "v1")], key="gypsum-batch-example")
     """
     create_table_artifact(table_rows(outcomes), key=key, description=title)
-    create_markdown_artifact(summary_markdown(title, outcomes), key=f"{key}-summary"[:100], description=title)
+    markdown = summary_markdown(title, outcomes) + provenance_markdown(flow_run_provenance())
+    create_markdown_artifact(markdown, key=f"{key}-summary"[:100], description=title)
+
+
+def provenance_markdown(provenance: dict[str, str]) -> str:
+    """The report's closing line naming (and linking) the flow run that produced it.
+
+    Example:
+        >>> provenance_markdown({"flow_run_id": "1f", "flow_run_name": "brave-fox", "flow_run_url": "http://ui/1f"})
+        '\\n\\nFlow run: [brave-fox](http://ui/1f) (`1f`)'
+    """
+    if not provenance:
+        return ""
+    name = provenance.get("flow_run_name") or provenance["flow_run_id"]
+    shown = f"[{name}]({provenance['flow_run_url']})" if provenance.get("flow_run_url") else name
+    return f"\n\nFlow run: {shown} (`{provenance['flow_run_id']}`)"
 
 
 def emit_published(outcome: Outcome, url: str, probation: bool) -> None:
     """Announce a new version: ``gypsum.version.published`` on ``gypsum.version.<p>/<a>/<v>``.
+
+    ``probation`` is in the payload and, as ``"true"``/``"false"``, in the resource label
+    ``gypsum.probation``, which deployment triggers can ``match`` (they cannot match payloads).
 
     Example::
 
         emit_published(Outcome(project="p", asset="a", version="v1", outcome="published"),
                        url="http://127.0.0.1:8787", probation=False)
     """
-    _emit(PUBLISHED_EVENT, outcome, url, {"probation": probation})
+    _emit(PUBLISHED_EVENT, outcome, url, {"probation": probation}, {"gypsum.probation": str(probation).lower()})
 
 
 def emit_approved(outcome: Outcome, url: str) -> None:
@@ -190,24 +211,11 @@ def emit_approved(outcome: Outcome, url: str) -> None:
     _emit(APPROVED_EVENT, outcome, url, {})
 
 
-def _emit(event: str, outcome: Outcome, url: str, extra: dict[str, Any]) -> None:
-    emit_event(
-        event=event,
-        resource={
-            "prefect.resource.id": f"gypsum.version.{outcome.label}",
-            "prefect.resource.name": outcome.label,
-            "gypsum.project": outcome.project,
-            "gypsum.asset": outcome.asset,
-            "gypsum.version": outcome.version,
-        },
-        payload={
-            "url": url,
-            "files_uploaded": outcome.files_uploaded,
-            "files_linked": outcome.files_linked,
-            "bytes_uploaded": outcome.bytes_uploaded,
-            **extra,
-        },
-    )
+def _emit(event: str, outcome: Outcome, url: str, extra: dict[str, Any], labels: dict[str, str] | None = None) -> None:
+    counts = {"files_uploaded": outcome.files_uploaded, "files_linked": outcome.files_linked,
+              "bytes_uploaded": outcome.bytes_uploaded}  # fmt: skip
+    resource = {**version_resource(outcome.project, outcome.asset, outcome.version), **(labels or {})}
+    emit_lifecycle_event(event, resource, url, {**counts, **extra})
 
 
 class Progress:

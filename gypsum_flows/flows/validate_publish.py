@@ -40,6 +40,7 @@ def validate_metadata_then_publish(
     deduplicate: bool = True,
     metadata: MetadataCheck | None = MetadataCheck(),
     recover_interrupted_upload: bool = True,
+    inputs: list[str] | None = None,
     credentials: GypsumCredentials | str | None = None,
 ) -> Outcome:
     """Validate every metadata file of ``directory``, then publish it as ``project/asset/version``.
@@ -60,6 +61,8 @@ def validate_metadata_then_publish(
         metadata: Which files to validate against which schema; ``None`` skips validation.
         recover_interrupted_upload: If an earlier upload of this very version was
             interrupted (its lock still held), remove it and publish again (admin token).
+        inputs: Asset keys (``gypsum://PROJECT/ASSET/VERSION``) of the versions this one
+            was made from, recorded as its upstream Prefect assets.
         credentials: A GypsumCredentials block or the name of a saved one; ``None``
             uses the client defaults (GYPSUM_REST_URL, GYPSUM_TOKEN, the cached token).
 
@@ -67,7 +70,7 @@ def validate_metadata_then_publish(
         The outcome: ``published`` (with files sent vs linked) or ``unchanged``.
     """
     return publish_folder(directory, project, asset, version, probation, deduplicate, metadata,
-                          recover_interrupted_upload, credentials=resolve_credentials(credentials))
+                          recover_interrupted_upload, inputs, credentials=resolve_credentials(credentials))
 
 
 @task(name="publish_folder", task_run_name="publish {project}/{asset}/{version}", cache_policy=NO_CACHE)
@@ -80,6 +83,7 @@ def publish_folder(
     deduplicate: bool = True,
     metadata: MetadataCheck | None = MetadataCheck(),
     recover_interrupted_upload: bool = True,
+    inputs: list[str] | None = None,
     *,
     credentials: GypsumCredentials,
 ) -> Outcome:
@@ -102,7 +106,7 @@ def publish_folder(
         if done is not None:
             return done
         outcome = upload_or_recover(directory, project, asset, version, probation=probation, deduplicate=deduplicate,
-                                    credentials=credentials, recover=recover_interrupted_upload)
+                                    credentials=credentials, recover=recover_interrupted_upload, inputs=inputs)
         if outcome.outcome == "published":
             emit_published(outcome, credentials.resolved_url(), probation)
         return outcome

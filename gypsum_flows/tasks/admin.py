@@ -2,7 +2,8 @@
 
 Every task here changes the server, carries the ``gypsum-write`` tag and
 sends the credentials' token. Transient failures (including a project locked
-by another operation) are retried; refusals are not.
+by another operation) are retried; refusals are not. Rejections and removals
+are announced as ``gypsum.*`` events (see :mod:`.events`).
 
 Example::
 
@@ -19,6 +20,7 @@ from datetime import datetime
 
 from ..blocks import GypsumCredentials
 from .base import client_for, gypsum_task
+from .events import REJECTED_EVENT, emit_lifecycle_event, emit_removed, version_resource
 
 #: An uploader entry: ``{"id": login, "until"?: datetime|str, "trusted"?: bool, "asset"?: str, "version"?: str}``.
 Uploader = dict[str, str | bool | datetime]
@@ -121,6 +123,7 @@ def reject_probation(
         ```
     """
     client_for(credentials).reject_probation(project, asset, version)
+    emit_lifecycle_event(REJECTED_EVENT, version_resource(project, asset, version), _url(credentials))
 
 
 @gypsum_task("refresh_latest[{project}/{asset}]", write=True)
@@ -168,7 +171,9 @@ def remove_project(project: str, *, credentials: GypsumCredentials | None = None
             return remove_project("test-R", credentials=admin)
         ```
     """
-    return client_for(credentials).remove_project(project)
+    removed = client_for(credentials).remove_project(project)
+    emit_removed(project, None, None, _url(credentials))
+    return removed
 
 
 @gypsum_task("remove_asset[{project}/{asset}]", write=True)
@@ -182,7 +187,9 @@ def remove_asset(project: str, asset: str, *, credentials: GypsumCredentials | N
             return remove_asset("test-R", "basic", credentials=admin)
         ```
     """
-    return client_for(credentials).remove_asset(project, asset)
+    removed = client_for(credentials).remove_asset(project, asset)
+    emit_removed(project, asset, None, _url(credentials))
+    return removed
 
 
 @gypsum_task("remove_version[{project}/{asset}/{version}]", write=True)
@@ -198,7 +205,9 @@ def remove_version(
             return remove_version("test-R", "basic", "v1", credentials=admin)
         ```
     """
-    return client_for(credentials).remove_version(project, asset, version)
+    removed = client_for(credentials).remove_version(project, asset, version)
+    emit_removed(project, asset, version, _url(credentials))
+    return removed
 
 
 @gypsum_task("unlock_project[{project}]", write=True)
@@ -213,3 +222,8 @@ def unlock_project(project: str, *, credentials: GypsumCredentials | None = None
         ```
     """
     client_for(credentials).unlock_project(project)
+
+
+def _url(credentials: GypsumCredentials | None) -> str:
+    """The server URL an event names (never the token)."""
+    return (credentials or GypsumCredentials()).resolved_url()

@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from prefect import get_run_logger
@@ -27,6 +28,7 @@ from prefect import get_run_logger
 from ..blocks import GypsumCredentials
 from ..progress import TransferProgress
 from .base import client_for, gypsum_task
+from .lineage import record_published
 
 
 # Parentheses around paths: `prefect deployment run --watch` renders run names as rich markup,
@@ -148,6 +150,7 @@ def upload_version(
     probation: bool = False,
     deduplicate: bool = True,
     concurrent: int = 8,
+    inputs: list[str] | None = None,
     credentials: GypsumCredentials | None = None,
 ) -> dict[str, Any]:
     """Upload a folder as a new version in one clean, retryable attempt.
@@ -156,10 +159,12 @@ def upload_version(
     aborts the session and the error is raised, so a retry (transient
     failures only) starts afresh. Symlinks into the gypsum cache become links
     to the versions they point to (any other symlink is refused, as in
-    gypsum_client's ``upload_directory``).
+    gypsum_client's ``upload_directory``). The new version is recorded as the
+    Prefect asset ``gypsum://PROJECT/ASSET/VERSION`` with ``inputs`` (asset
+    keys of the versions it was made from) as upstream assets (see :mod:`.lineage`).
 
     Returns:
-        ``{"project", "asset", "version", "files_uploaded", "files_linked", "bytes_uploaded"}``:
+        ``{"project", "asset", "version", "files_uploaded", "files_linked", "bytes_uploaded", "bytes_linked"}``:
         files and bytes actually sent, and entries stored as links (explicit or
         matched by deduplication).
 
@@ -184,12 +189,20 @@ def upload_version(
         "files_uploaded": sent.files_total,
         "files_linked": len(plan["files"]) + len(plan["links"]) - sent.files_total,
         "bytes_uploaded": sent.bytes_total,
+        "bytes_linked": max(_folder_bytes(directory, plan) - sent.bytes_total, 0),
     }
     get_run_logger().info(
         "Uploaded %s/%s/%s: %d files sent (%d bytes), %d stored as links",
         project, asset, version, stats["files_uploaded"], stats["bytes_uploaded"], stats["files_linked"],
     )  # fmt: skip
+    record_published(stats, probation=probation, inputs=inputs, credentials=credentials)
     return stats
+
+
+def _folder_bytes(directory: str, plan: dict[str, list[Any]]) -> int:
+    """Bytes of every file of an upload plan, sent or linked (links are followed)."""
+    paths = [*plan["files"], *(link["from.path"] for link in plan["links"])]
+    return sum(os.path.getsize(os.path.join(directory, path)) for path in paths)
 
 
 @gypsum_task("upload_directory[{project}/{asset}/{version}]", write=True)

@@ -76,6 +76,7 @@ class Deployed:
     gypsum: object
     cache: Path
     worker_log: Path
+    index_dir: Path
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +96,9 @@ def deployed(prefect_server, make_gypsum_server, offline_cache, tmp_path_factory
     for process in setup:
         output, _ = process.communicate(timeout=180)
         assert process.returncode == 0, output
-    deploy_env = {**prefect_server.env, "GYPSUM_FLOWS_SPEC": str(SPECS / "scrnaseq.yaml")}
+    index_dir = tmp_path_factory.mktemp("metadata-index")
+    deploy_env = {**prefect_server.env, "GYPSUM_FLOWS_SPEC": str(SPECS / "scrnaseq.yaml"),
+                  "GYPSUM_FLOWS_INDEX_DIR": str(index_dir)}  # fmt: skip
     result = run(prefect_cli("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_YAML)), deploy_env,
                  cwd=elsewhere)  # fmt: skip
     assert result.returncode == 0, result.stdout
@@ -103,6 +106,6 @@ def deployed(prefect_server, make_gypsum_server, offline_cache, tmp_path_factory
     worker = start(prefect_cli("worker", "start", "--pool", POOL, "--type", "process"), prefect_server.env,
                    worker_log, tmp_path_factory.mktemp("worker"))  # fmt: skip
     try:
-        yield Deployed(prefect_server, gypsum, offline_cache, worker_log)
+        yield Deployed(prefect_server, gypsum, offline_cache, worker_log, index_dir)
     finally:
         stop(worker)

@@ -28,7 +28,7 @@ BLOCK = "gypsum"
 SCHEDULED = "publish-batch/nightly"
 
 #: Seconds allowed for the Prefect server to answer its health check (fresh SQLite: all migrations run).
-STARTUP_TIMEOUT = 180
+STARTUP_TIMEOUT = 300
 
 #: Saves the block from the environment, so the token never appears in a command line.
 SAVE_BLOCK = (

@@ -37,7 +37,7 @@ def test_every_deployment_names_a_packaged_flow_and_only_its_parameters():
         assert deployment["enforce_parameter_schema"] is True
         assert deployment["work_pool"]["name"] == POOL
     assert names == {"publish-batch", "publish-asset", "validate-metadata-then-publish", "clone-modify-upload",
-                     "approve-probation"}
+                     "approve-probation", "index-update", "review-probation"}
 
 
 def test_credentials_are_a_block_name_never_a_secret():
@@ -70,3 +70,16 @@ def test_the_example_specs_ship_inside_the_package():
 
     assert [p.name for p in example_specs()] == sorted(p.name for p in SPECS.glob("*.yaml"))
     assert all(Path(p).is_file() for p in example_specs())
+
+
+def test_triggers_react_to_gypsum_events_and_fill_only_real_parameters():
+    triggered = {d["entrypoint"].rpartition(":")[2]: d for d in deployments() if d.get("triggers")}
+    assert set(triggered) == {"index_update", "review_probation"}
+    [index] = triggered["index_update"]["triggers"]
+    assert set(index["expect"]) == {"gypsum.version.published", "gypsum.version.approved", "gypsum.version.removed",
+                                    "gypsum.asset.removed", "gypsum.project.removed"}
+    assert triggered["index_update"]["schedules"], "a schedule backs the triggers up"
+    [review] = triggered["review_probation"]["triggers"]
+    assert review["expect"] == ["gypsum.version.published"] and review["match"]["gypsum.probation"] == "true"
+    flow = import_object(triggered["review_probation"]["entrypoint"])
+    assert set(review["parameters"]) == {"project", "asset", "version"} <= set(inspect.signature(flow.fn).parameters)

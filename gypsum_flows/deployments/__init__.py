@@ -1,0 +1,1 @@
+"""Deployment helpers of gypsum-flows: ``prefect.yaml`` steps (:mod:`.steps`)."""

@@ -33,7 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
+# Prefect's own HTTP client: the Prefect API is not gypsum, and only the gypsum transport imports requests.
+import httpx
 
 #: Seconds allowed for PostgreSQL, the Prefect server (fresh database: every migration runs) and a CLI call.
 START_TIMEOUT = 300.0
@@ -221,9 +222,9 @@ class PrefectServer:
             if self.process.poll() is not None:
                 raise ClusterError(f"prefect server exited with {self.process.returncode}:\n{_tail(self.log)}")
             try:
-                if requests.get(self.api_url + "/health", timeout=5).status_code == 200:
+                if httpx.get(self.api_url + "/health", timeout=5).status_code == 200:
                     return self
-            except requests.RequestException:
+            except httpx.HTTPError:
                 pass
             time.sleep(0.5)
         raise ClusterError(f"prefect server not healthy after {START_TIMEOUT:.0f} s:\n{_tail(self.log)}")
@@ -239,7 +240,7 @@ class PrefectServer:
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         """One REST call to the server's API; the decoded JSON answer (``None`` if empty)."""
-        response = requests.request(method, self.api_url + path, timeout=60, **kwargs)
+        response = httpx.request(method, self.api_url + path, timeout=60, **kwargs)
         response.raise_for_status()
         return response.json() if response.content else None
 

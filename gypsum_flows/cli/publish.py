@@ -135,9 +135,9 @@ def run_publish(args: argparse.Namespace) -> int:
     if problems:
         print(f"{len(invalid)} of {len(spec.assets)} assets have invalid metadata and will not be published "
               "(--strict publishes nothing then):", *(f"  {p}" for p in problems), sep="\n", file=sys.stderr)
+    prefect_startup.prepare(verbose=args.verbose)  # before anything imports Prefect (the block below does)
     credentials = _credentials(args)
     _create_projects(spec, credentials)
-    prefect_startup.prepare(verbose=args.verbose)
     from ..flows import BatchFailedError, publish_batch
 
     prefect_startup.announce()

@@ -90,9 +90,11 @@ def _cli(args: list[str], **env: str) -> subprocess.CompletedProcess:
 def test_failing_batch_prints_no_traceback_and_few_lines(gypsum_server, unique_name, tmp_path):
     from prefect.settings import PREFECT_API_URL
 
-    spec = spec_of(tmp_path, unique_name("absent"), ["a", "b", "c"])  # the project does not exist
+    # The project exists (a missing one stops publish before the batch starts), but the token may not upload to it.
+    project = create_project(gypsum_server, unique_name("denied"))
+    spec = spec_of(tmp_path, project, ["a", "b", "c"])
     done = _cli(["publish", str(spec), "--url", gypsum_server.url, "--token-env", "T"],
-                T=gypsum_server.tokens["owner"], PREFECT_API_URL=PREFECT_API_URL.value())
+                T=gypsum_server.tokens["stranger"], PREFECT_API_URL=PREFECT_API_URL.value())
     lines = done.stdout.splitlines()
     assert done.returncode == 1, done.stdout
     assert "Traceback" not in done.stdout

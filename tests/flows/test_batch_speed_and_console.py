@@ -104,7 +104,7 @@ def test_failing_batch_prints_no_traceback_and_few_lines(gypsum_server, unique_n
 
 
 def test_publish_with_the_prefect_api_unreachable_says_so_in_a_few_lines(gypsum_server, unique_name, tmp_path):
-    spec = spec_of(tmp_path, unique_name("noapi"), ["a"])
+    spec = spec_of(tmp_path, create_project(gypsum_server, unique_name("noapi")), ["a"])
     done = _cli(["publish", str(spec), "--url", gypsum_server.url], PREFECT_API_URL="http://127.0.0.1:9/api")
     assert done.returncode == 1
     assert "Traceback" not in done.stdout and len(done.stdout.splitlines()) <= 3, done.stdout

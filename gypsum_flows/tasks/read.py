@@ -25,7 +25,9 @@ from .policies import SETTLED_VERSION
 
 
 @gypsum_task("fetch_latest[{project}/{asset}]")
-def fetch_latest(project: str, asset: str, *, credentials: GypsumCredentials | None = None) -> str:
+def fetch_latest(
+    project: str, asset: str, offline: bool | None = None, *, credentials: GypsumCredentials | None = None
+) -> str:
     """The latest version of an asset (never cached: it moves with every upload).
 
     Returns:
@@ -38,7 +40,7 @@ def fetch_latest(project: str, asset: str, *, credentials: GypsumCredentials | N
             return fetch_latest("test-R", "basic", credentials=local)
         ```
     """
-    return client_for(credentials).fetch_latest(project, asset)
+    return client_for(credentials).fetch_latest(project, asset, offline=offline)
 
 
 @gypsum_task("fetch_manifest[{project}/{asset}/{version}]", cache_policy=SETTLED_VERSION)
@@ -135,7 +137,7 @@ def fetch_usage(project: str, *, credentials: GypsumCredentials | None = None) -
 
 
 @gypsum_task()
-def list_projects(*, credentials: GypsumCredentials | None = None) -> list[str]:
+def list_projects(offline: bool | None = None, *, credentials: GypsumCredentials | None = None) -> list[str]:
     """Every project on the server.
 
     Example:
@@ -145,11 +147,13 @@ def list_projects(*, credentials: GypsumCredentials | None = None) -> list[str]:
             return list_projects(credentials=local)
         ```
     """
-    return client_for(credentials).list_projects()
+    return client_for(credentials).list_projects(offline=offline)
 
 
 @gypsum_task("list_assets[{project}]")
-def list_assets(project: str, *, credentials: GypsumCredentials | None = None) -> list[str]:
+def list_assets(
+    project: str, offline: bool | None = None, *, credentials: GypsumCredentials | None = None
+) -> list[str]:
     """The assets of a project.
 
     Example:
@@ -159,11 +163,13 @@ def list_assets(project: str, *, credentials: GypsumCredentials | None = None) -
             return list_assets("test-R", credentials=local)
         ```
     """
-    return client_for(credentials).list_assets(project)
+    return client_for(credentials).list_assets(project, offline=offline)
 
 
 @gypsum_task("list_versions[{project}/{asset}]")
-def list_versions(project: str, asset: str, *, credentials: GypsumCredentials | None = None) -> list[str]:
+def list_versions(
+    project: str, asset: str, offline: bool | None = None, *, credentials: GypsumCredentials | None = None
+) -> list[str]:
     """The versions of an asset (empty for an unknown asset).
 
     Example:
@@ -173,7 +179,7 @@ def list_versions(project: str, asset: str, *, credentials: GypsumCredentials | 
             return list_versions("test-R", "basic", credentials=local)
         ```
     """
-    return client_for(credentials).list_versions(project, asset)
+    return client_for(credentials).list_versions(project, asset, offline=offline)
 
 
 @gypsum_task("list_files[{project}/{asset}/{version}]", cache_policy=SETTLED_VERSION)
@@ -183,6 +189,7 @@ def list_files(
     version: str,
     prefix: str | None = None,
     include_dot: bool = True,
+    offline: bool | None = None,
     *,
     credentials: GypsumCredentials | None = None,
 ) -> list[str]:
@@ -198,7 +205,9 @@ def list_files(
             return list_files("test-R", "basic", "v1", include_dot=False, credentials=local)
         ```
     """
-    return client_for(credentials).list_files(project, asset, version, prefix=prefix, include_dot=include_dot)
+    return client_for(credentials).list_files(
+        project, asset, version, prefix=prefix, include_dot=include_dot, offline=offline
+    )
 
 
 @gypsum_task()

@@ -29,8 +29,8 @@ def spec_of(folder: Path, project: str, names: list[str], version: str = "v1") -
     return spec
 
 
-def task_runs_of(flow_run_id, expected: int, timeout: float = 60.0) -> list:
-    """The task runs of a flow run, once at least ``expected`` are recorded (the API records them from events)."""
+def task_run_names_of(flow_run_id, wanted: set[str], timeout: float = 60.0) -> set[str]:
+    """The task run names of a flow run, once ``wanted`` are all recorded (the API records them from events)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -38,8 +38,9 @@ def task_runs_of(flow_run_id, expected: int, timeout: float = 60.0) -> list:
     with get_client(sync_client=True) as client:
         while True:
             runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-            if len(runs) >= expected or time.monotonic() > deadline:
-                return runs
+            names = {run.name for run in runs}
+            if wanted <= names or time.monotonic() > deadline:
+                return names
             time.sleep(0.5)
 
 
@@ -63,8 +64,7 @@ def test_batch_of_24_is_one_flow_run_with_one_named_task_run_per_asset(gypsum_se
         children = client.read_flow_runs(flow_run_filter=_children_of(flow_run.id))
     assert children == []  # no subflow per asset
     wanted = {f"publish {projects[i % 3]}/{name}/v1" for i, name in enumerate(names)}
-    runs = task_runs_of(flow_run.id, expected=24)
-    assert wanted <= {run.name for run in runs}
+    assert wanted <= task_run_names_of(flow_run.id, wanted)
     for i, name in enumerate(names):  # the per-asset report
         table = next(a for a in read_artifacts(artifact_key("gypsum-publish", projects[i % 3], name))
                      if a.type == "table")

@@ -183,6 +183,7 @@ def test_upload_version_retries_a_whole_clean_attempt(
         "files_uploaded": 1,
         "files_linked": 2,  # a.txt and deep/c.txt match v1 and are stored as links
         "bytes_uploaded": len(b"bravo"),
+        "bytes_linked": len(b"abc") + len(b"charlie"),
     }
     manifest = client.fetch_manifest(project, "basic", "v2", cache_dir=False, url=gypsum_server.url)
     assert sorted(manifest) == ["a.txt", "b.txt", "deep/c.txt"]

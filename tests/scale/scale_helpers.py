@@ -94,13 +94,13 @@ def _source(folder: Path, job: Job) -> Path:
     return folder
 
 
-def start_batch(cluster: Cluster, spec: Path, name: str, block: str = BLOCK) -> subprocess.Popen:
-    """``gypsum-flows publish SPEC --fan-out --credentials-block BLOCK --json`` in a subprocess."""
+def start_batch(cluster: Cluster, spec: Path, name: str, block: str = BLOCK, *options: str) -> subprocess.Popen:
+    """``gypsum-flows publish SPEC --fan-out --credentials-block BLOCK --json [OPTIONS]`` in a subprocess."""
     cache = cluster.base / f"batch-cache-{name}"
     env = {**cluster.prefect.env, "GYPSUM_CACHE_DIR": str(cache), "PREFECT_HOME": str(cluster.base / f"batch-{name}")}
     log = (cluster.base / f"batch-{name}.log").open("w")
     command = [sys.executable, "-m", "gypsum_flows", "publish", str(spec), "--fan-out", "--credentials-block", block,
-               "--json"]  # fmt: skip
+               "--json", *options]  # fmt: skip
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
 
 

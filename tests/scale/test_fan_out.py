@@ -9,6 +9,7 @@ import time
 
 import pytest
 from scale_helpers import (
+    BLOCK,
     Job,
     assert_complete_once,
     assert_no_lock_left,
@@ -72,7 +73,8 @@ def test_two_batches_sharing_a_project_take_turns(cluster, unique_name, tmp_path
     common = {same: tmp_path / "a" / "data" / shared / "common" / "v1"}
     spec_b = write_spec(tmp_path / "b", [Job(shared, "from-b", "v1"), same, Job(only_b, "y", "v1")], common)
 
-    batches = [start_batch(cluster, spec_a, "left"), start_batch(cluster, spec_b, "right")]
+    # b publishes a's folder for the shared asset, so it must allow folders outside its own (the workers too).
+    batches = [start_batch(cluster, spec_a, "left"), start_batch(cluster, spec_b, "right", BLOCK, "--allow-outside")]
     (code_a, out_a), (code_b, out_b) = (finish_batch(p, cluster, n) for p, n in zip(batches, ("left", "right")))
 
     assert (code_a, code_b) == (0, 0), (out_a, out_b)

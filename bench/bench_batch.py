@@ -40,7 +40,9 @@ from bench_client import ADMIN, OWNER, _start_server, parse_size
 
 PROJECTS = 5
 #: Valid metadata for every asset: the shipped example's.
-METADATA = Path(__file__).resolve().parents[1] / "gypsum_flows" / "examples" / "data" / "zeisel-brain" / "_bioconductor.json"
+METADATA = (
+    Path(__file__).resolve().parents[1] / "gypsum_flows" / "examples" / "data" / "zeisel-brain" / "_bioconductor.json"
+)
 BARE_FLOW = "from prefect import flow\n@flow\ndef bare():\n    return 1\nbare()\n"
 
 
@@ -61,8 +63,9 @@ def make_assets(root: Path, count: int, files: int, size: int) -> list[Path]:
 def write_spec(path: Path, folders: list[Path], version: str, concurrency: int = 4) -> Path:
     lines = [f"concurrency: {concurrency}", "assets:"]
     for i, folder in enumerate(folders):
-        lines.append(f"  - {{project: bench{i % PROJECTS}, asset: {folder.name}, version: {version}, "
-                     f"directory: {folder}}}")  # fmt: skip
+        lines.append(
+            f"  - {{project: bench{i % PROJECTS}, asset: {folder.name}, version: {version}, directory: {folder}}}"
+        )
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -101,9 +104,24 @@ def start_prefect(work: Path, env: dict[str, str]) -> tuple[subprocess.Popen, st
         port = sock.getsockname()[1]
     api = f"http://127.0.0.1:{port}/api"
     log = open(work / "prefect-server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                             "--port", str(port), "--no-ui", "--analytics-off"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-ui",
+            "--analytics-off",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     status = [sys.executable, "-m", "prefect", "server", "status", "--wait", "--timeout", "300"]
     subprocess.run(status, env={**env, "PREFECT_API_URL": api}, check=True, capture_output=True)
     return proc, api
@@ -137,15 +155,21 @@ def main(argv: list[str] | None = None) -> int:
         (cache / "schemas" / "bioconductor").mkdir(parents=True)
         shutil.copyfile(shipped_schema_path(), cache / "schemas" / "bioconductor" / "v1.json")
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "GYPSUM_"))}
-        base_env.update(GYPSUM_CACHE_DIR=str(cache), BENCH_TOKEN=tokens[OWNER], PREFECT_HOME=str(work / "prefect"),
-                        PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]),
-                                                    os.environ.get("PYTHONPATH", "")]))  # fmt: skip
+        base_env.update(
+            GYPSUM_CACHE_DIR=str(cache),
+            BENCH_TOKEN=tokens[OWNER],
+            PREFECT_HOME=str(work / "prefect"),
+            PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]),
+        )
         prefect, api = start_prefect(work, base_env)
         env = {**base_env, "PREFECT_API_URL": api}
         small = make_assets(work / "small", args.assets, args.files, 2048)
         heavy = make_assets(work / "heavy", 10, 1, args.heavy_size)
-        print(f"gypsum {url}, prefect {api}; {args.assets} assets x {args.files} files, 10 heavy assets of "
-              f"{args.heavy_size / 2**20:.0f} MiB; load average {load_before[0]:.2f}; work in {work}", flush=True)
+        print(
+            f"gypsum {url}, prefect {api}; {args.assets} assets x {args.files} files, 10 heavy assets of "
+            f"{args.heavy_size / 2**20:.0f} MiB; load average {load_before[0]:.2f}; work in {work}",
+            flush=True,
+        )
 
         py = [sys.executable]
         gf = [*py, "-m", "gypsum_flows"]
@@ -173,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
             one = write_spec(work / f"one{k}.yaml", small[:1], f"o{k}")
             record("publish 1 asset", timed([*gf, "publish", str(one), *publish_args], env))
             record("raw heavy thread-per-project", timed(raw(heavy, f"t{k}", "threads"), env))
-            record("publish heavy batch", timed([*gf, "publish", str(write_spec(work / f"heavy{k}.yaml", heavy,
-                                                                                 f"b{k}")), *publish_args], env))
+            record(
+                "publish heavy batch",
+                timed([*gf, "publish", str(write_spec(work / f"heavy{k}.yaml", heavy, f"b{k}")), *publish_args], env),
+            )
         report({name: min(values) for name, values in runs.items()}, args.assets, load_before)
     finally:
         for proc in (prefect, gypsum):
@@ -194,12 +220,24 @@ def report(best: dict[str, float], assets: int, load_before: tuple[float, float,
         print(f"  {name:<28} {seconds:8.2f} s")
     rows = [
         ("overhead per asset", f"{overhead * 1000:.0f} ms", "<= 100 ms (stretch 50)", overhead <= 0.1),
-        ("1-asset publish / bare flow", f"{fixed / best['bare Prefect flow']:.2f}x", "<= 1.3x",
-         fixed <= 1.3 * best["bare Prefect flow"]),
-        ("heavy batch / (1.15 raw + fixed)", f"{best['publish heavy batch'] / heavy_limit:.2f}", "<= 1",
-         best["publish heavy batch"] <= heavy_limit),
-        ("no-op re-run - fixed", f"{best['publish no-op re-run'] - fixed:.2f} s", "<= 3 s",
-         best["publish no-op re-run"] - fixed <= 3),
+        (
+            "1-asset publish / bare flow",
+            f"{fixed / best['bare Prefect flow']:.2f}x",
+            "<= 1.3x",
+            fixed <= 1.3 * best["bare Prefect flow"],
+        ),
+        (
+            "heavy batch / (1.15 raw + fixed)",
+            f"{best['publish heavy batch'] / heavy_limit:.2f}",
+            "<= 1",
+            best["publish heavy batch"] <= heavy_limit,
+        ),
+        (
+            "no-op re-run - fixed",
+            f"{best['publish no-op re-run'] - fixed:.2f} s",
+            "<= 3 s",
+            best["publish no-op re-run"] - fixed <= 3,
+        ),
         ("check", f"{best['check']:.2f} s", "< 2 s", best["check"] < 2),
         ("batch / raw thread-per-project", f"{best['publish batch'] / thread:.1f}x", "", True),
     ]

@@ -58,14 +58,23 @@ def _plain_put(spec: dict) -> None:
     from gypsum_flows import client
 
     path = Path(spec["directory"], "big.bin")
-    init = client.start_upload(PROJECT, spec["asset"], "v1", ["big.bin"], directory=spec["directory"],
-                               deduplicate=False, url=spec["url"], token=spec["token"])  # fmt: skip
+    init = client.start_upload(
+        PROJECT,
+        spec["asset"],
+        "v1",
+        ["big.bin"],
+        directory=spec["directory"],
+        deduplicate=False,
+        url=spec["url"],
+        token=spec["token"],
+    )
     headers = {"Authorization": f"Bearer {init['session_token']}"}
     signed = requests.post(spec["url"] + init["file_urls"][0]["url"], headers=headers, timeout=60).json()
     start, cpu = time.perf_counter(), _cpu_seconds()
     with open(path, "rb") as handle:
-        response = requests.put(signed["url"], data=handle, headers={"Content-MD5": signed["md5sum_base64"]},
-                                timeout=600)  # fmt: skip
+        response = requests.put(
+            signed["url"], data=handle, headers={"Content-MD5": signed["md5sum_base64"]}, timeout=600
+        )
     response.raise_for_status()
     spec["elapsed"], spec["cpu"] = time.perf_counter() - start, _cpu_seconds() - cpu  # the PUT alone
     client.complete_upload(init, url=spec["url"])
@@ -76,9 +85,10 @@ def _plain_get(spec: dict) -> None:
 
     key = f"{PROJECT}/{spec['asset']}/v1/big.bin".replace("/", "%2F")
     start = time.perf_counter()
-    with requests.get(f"{spec['url']}/file/{key}", stream=True, timeout=600) as response, open(
-        Path(spec["cache"], "plain.bin"), "wb"
-    ) as out:
+    with (
+        requests.get(f"{spec['url']}/file/{key}", stream=True, timeout=600) as response,
+        open(Path(spec["cache"], "plain.bin"), "wb") as out,
+    ):
         response.raise_for_status()
         for chunk in response.iter_content(1 << 20):
             out.write(chunk)
@@ -89,8 +99,16 @@ def _transfer_only(spec: dict) -> None:
     """Our upload of the big file with hashing and start_upload outside the timing, as for the plain PUT."""
     from gypsum_flows import client
 
-    init = client.start_upload(PROJECT, spec["asset"], "v1", ["big.bin"], directory=spec["directory"],
-                               deduplicate=False, url=spec["url"], token=spec["token"])  # fmt: skip
+    init = client.start_upload(
+        PROJECT,
+        spec["asset"],
+        "v1",
+        ["big.bin"],
+        directory=spec["directory"],
+        deduplicate=False,
+        url=spec["url"],
+        token=spec["token"],
+    )
     start, cpu = time.perf_counter(), _cpu_seconds()
     client.upload_files(init, directory=spec["directory"], url=spec["url"])
     spec["elapsed"], spec["cpu"] = time.perf_counter() - start, _cpu_seconds() - cpu
@@ -147,8 +165,9 @@ def _run_child(spec: dict) -> dict:
     else:
         start = time.perf_counter()
         if op == "upload":
-            lib.upload_directory(spec["directory"], PROJECT, spec["asset"], "v1", url=url, token=token,
-                                 cache_dir=spec["cache"])  # fmt: skip
+            lib.upload_directory(
+                spec["directory"], PROJECT, spec["asset"], "v1", url=url, token=token, cache_dir=spec["cache"]
+            )
         else:
             lib.save_version(PROJECT, spec["asset"], "v1", cache_dir=spec["cache"], url=url)
         elapsed = time.perf_counter() - start
@@ -168,10 +187,22 @@ def _start_server(work: Path) -> tuple[subprocess.Popen, str, dict[str, str]]:
     # The server runs as users run it (`gypsum-flows server`), in a process of its own, so it does not
     # share a GIL with the clients measured.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gypsum_flows", "server", "--root", str(work / "root"),
-         "--users", str(work / "users.yaml"), "--port", "0", "--quiet"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gypsum_flows",
+            "server",
+            "--root",
+            str(work / "root"),
+            "--users",
+            str(work / "users.yaml"),
+            "--port",
+            "0",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:  # type: ignore[union-attr]
         found = re.search(r"listening on (http://\S+)", line)
         if found:
@@ -228,8 +259,11 @@ def _measure(work: Path, url: str, token: str, small: Path, big: Path, repeat: i
     plan = [("small", small, ("ours", "ref", "pooled")), ("big", big, ("ours", "ref", "plain", "transfer", "md5"))]
     for data, directory, whos in plan:
         for op in ("upload", "save"):
-            cases = [w for w in whos if not (w == "pooled" and op == "upload") and
-                     not (w in ("transfer", "md5") and op == "save")]  # fmt: skip
+            cases = [
+                w
+                for w in whos
+                if not (w == "pooled" and op == "upload") and not (w in ("transfer", "md5") and op == "save")
+            ]
             runs: dict[str, list[dict]] = {who: [] for who in cases}
             for k in range(1, repeat + 1):
                 for who in cases:
@@ -252,17 +286,30 @@ def _spec(work: Path, url: str, token: str, data: str, directory: Path, op: str,
         # case runs next.
         shutil.rmtree(cache.parent)
     cache.mkdir(parents=True)
-    return {"op": op, "who": who, "url": url, "token": token, "asset": asset,
-            "directory": str(directory), "cache": str(cache)}  # fmt: skip
+    return {
+        "op": op,
+        "who": who,
+        "url": url,
+        "token": token,
+        "asset": asset,
+        "directory": str(directory),
+        "cache": str(cache),
+    }
 
 
 def _best(data: str, op: str, who: str, runs: list[dict]) -> dict:
     """The fastest run's time and CPU and the highest peak, printed with every run's time."""
-    best = {"seconds": min(r["seconds"] for r in runs), "peak_mb": max(r["peak_mb"] for r in runs),
-            "cpu": min(r["cpu"] for r in runs)}  # fmt: skip
+    best = {
+        "seconds": min(r["seconds"] for r in runs),
+        "peak_mb": max(r["peak_mb"] for r in runs),
+        "cpu": min(r["cpu"] for r in runs),
+    }
     times = ", ".join(f"{r['seconds']:.2f}" for r in runs)
-    print(f"  {data:5} {op:6} {who:8} {best['seconds']:8.2f} s {best['peak_mb']:8.1f} MB "
-          f"{best['cpu']:7.2f} s CPU  (runs: {times})", flush=True)  # fmt: skip
+    print(
+        f"  {data:5} {op:6} {who:8} {best['seconds']:8.2f} s {best['peak_mb']:8.1f} MB "
+        f"{best['cpu']:7.2f} s CPU  (runs: {times})",
+        flush=True,
+    )
     return best
 
 
@@ -274,27 +321,37 @@ def _report(results: dict, files: int, size: int) -> None:
     for op in ("upload", "save"):
         mine, ref = r(("small", op, "ours")), r(("small", op, "ref"))
         ratio = ref["seconds"] / mine["seconds"]
-        print(f"{op + f' {files} small files vs gypsum_client':38} {mine['seconds']:8.2f} {ref['seconds']:8.2f} "
-              f"{ratio:6.1f}x {'>= 5x':>8}  {mine['peak_mb']:.0f} {'OK' if ratio >= 5 else 'MISSED'}")  # fmt: skip
+        print(
+            f"{op + f' {files} small files vs gypsum_client':38} {mine['seconds']:8.2f} {ref['seconds']:8.2f} "
+            f"{ratio:6.1f}x {'>= 5x':>8}  {mine['peak_mb']:.0f} {'OK' if ratio >= 5 else 'MISSED'}"
+        )
     pooled = r(("small", "save", "pooled"))["seconds"]
-    print(f"{'  bare pooled requests GETs, 8 threads':38} {pooled:8.2f}   (unverified, no cache; ours is "
-          f"{pooled / r(('small', 'save', 'ours'))['seconds']:.1f}x faster)")  # fmt: skip
+    print(
+        f"{'  bare pooled requests GETs, 8 threads':38} {pooled:8.2f}   (unverified, no cache; ours is "
+        f"{pooled / r(('small', 'save', 'ours'))['seconds']:.1f}x faster)"
+    )
     md5 = r(("big", "upload", "md5"))["seconds"]
     for op in ("upload", "save"):
         mine, plain, ref = r(("big", op, "ours")), r(("big", op, "plain")), r(("big", op, "ref"))
         ratio = plain["seconds"] / mine["seconds"]
         label = f"{op} {size / 2**20:.0f} MiB vs plain copy"
-        print(f"{label:38} {mine['seconds']:8.2f} {plain['seconds']:8.2f} {ratio:6.2f}  {'>= 0.80':>8}  "
-              f"{mine['peak_mb']:.0f} {'OK' if ratio >= 0.8 else 'MISSED'}"
-              f"   (gypsum_client {ref['seconds']:.2f} s, {ref['peak_mb']:.0f} MB)")  # fmt: skip
+        print(
+            f"{label:38} {mine['seconds']:8.2f} {plain['seconds']:8.2f} {ratio:6.2f}  {'>= 0.80':>8}  "
+            f"{mine['peak_mb']:.0f} {'OK' if ratio >= 0.8 else 'MISSED'}"
+            f"   (gypsum_client {ref['seconds']:.2f} s, {ref['peak_mb']:.0f} MB)"
+        )
         if op == "upload":
             transfer = r(("big", "upload", "transfer"))["seconds"]
-            print(f"{'  the transfer alone (upload_files)':38} {transfer:8.2f} {plain['seconds']:8.2f} "
-                  f"{plain['seconds'] / transfer:6.2f}   (hashing before start_upload: {md5:.2f} s)")  # fmt: skip
+            print(
+                f"{'  the transfer alone (upload_files)':38} {transfer:8.2f} {plain['seconds']:8.2f} "
+                f"{plain['seconds'] / transfer:6.2f}   (hashing before start_upload: {md5:.2f} s)"
+            )
         else:
-            print(f"{'  a verified download cannot beat MD5':38} {md5:8.2f} {plain['seconds']:8.2f} "
-                  f"{plain['seconds'] / max(md5, plain['seconds']):6.2f}   (best ratio any MD5-checked "
-                  f"download reaches here; ours is {mine['seconds'] / md5:.2f}x the MD5 time)")  # fmt: skip
+            print(
+                f"{'  a verified download cannot beat MD5':38} {md5:8.2f} {plain['seconds']:8.2f} "
+                f"{plain['seconds'] / max(md5, plain['seconds']):6.2f}   (best ratio any MD5-checked "
+                f"download reaches here; ours is {mine['seconds'] / md5:.2f}x the MD5 time)"
+            )
     peak = r(("big", "upload", "ours"))["peak_mb"]
     print(f"peak memory of our big upload: {peak:.0f} MB (goal < 200 MB): {'OK' if peak < 200 else 'MISSED'}")
 

@@ -35,8 +35,13 @@ from gypsum_flows.server import serve_in_thread  # noqa: E402
 def start_server(base: Path) -> tuple[object, str, str]:
     """A server on ``base/root`` with one admin and one user; returns (handle, admin token, user token)."""
     admin, user = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    users = {"admins": ["bench-admin"], "users": [{"login": "bench-admin", "token": admin, "orgs": []},
-                                                 {"login": "bench-user", "token": user, "orgs": []}]}  # fmt: skip
+    users = {
+        "admins": ["bench-admin"],
+        "users": [
+            {"login": "bench-admin", "token": admin, "orgs": []},
+            {"login": "bench-user", "token": user, "orgs": []},
+        ],
+    }
     (base / "users.yaml").write_text(yaml.safe_dump(users))
     handle = serve_in_thread(root=base / "root", users_file=base / "users.yaml", host="127.0.0.1", port=0)
     return handle, admin, user
@@ -79,10 +84,14 @@ def main() -> None:
             handle.stop()
     print(f"{'':10}{'req/s':>10}{'read p50 ms':>14}{'read p99 ms':>14}{'upload p99 ms':>16}{'versions':>10}")
     for name, row in (("1 client", base), (f"{args.clients} clients", load)):
-        print(f"{name:10}{row['rps']:>10.0f}{row['read_p50_ms']:>14.1f}{row['read_p99_ms']:>14.1f}"
-              f"{row['upload_p99_ms']:>16.0f}{row['versions']:>10}")  # fmt: skip
-    print(f"ratio load/baseline: throughput x{load['rps'] / base['rps']:.2f}, "
-          f"read p99 x{load['read_p99_ms'] / base['read_p99_ms']:.2f}; lock retries under load: {load['lock_retries']}")
+        print(
+            f"{name:10}{row['rps']:>10.0f}{row['read_p50_ms']:>14.1f}{row['read_p99_ms']:>14.1f}"
+            f"{row['upload_p99_ms']:>16.0f}{row['versions']:>10}"
+        )
+    print(
+        f"ratio load/baseline: throughput x{load['rps'] / base['rps']:.2f}, "
+        f"read p99 x{load['read_p99_ms'] / base['read_p99_ms']:.2f}; lock retries under load: {load['lock_retries']}"
+    )
 
 
 if __name__ == "__main__":

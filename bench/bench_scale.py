@@ -49,11 +49,26 @@ POOL, BLOCK, ADMIN = "gypsum-process", "bench-gypsum", "bench-admin"
 def start_gypsum(work: Path) -> tuple[subprocess.Popen, str, str]:
     """``gypsum-flows server`` in its own process; (process, URL, admin token)."""
     token = "bench-admin-" + os.urandom(8).hex()
-    (work / "users.yaml").write_text(yaml.safe_dump({"admins": [ADMIN], "users": [
-        {"login": ADMIN, "token": token, "orgs": []}]}))  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "gypsum_flows", "server", "--root", str(work / "root"),
-                                "--users", str(work / "users.yaml"), "--port", "0", "--quiet"],
-                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    (work / "users.yaml").write_text(
+        yaml.safe_dump({"admins": [ADMIN], "users": [{"login": ADMIN, "token": token, "orgs": []}]})
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gypsum_flows",
+            "server",
+            "--root",
+            str(work / "root"),
+            "--users",
+            str(work / "users.yaml"),
+            "--port",
+            "0",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     for line in process.stdout:  # type: ignore[union-attr]
         found = re.search(r"listening on (http://\S+)", line)
         if found:
@@ -72,8 +87,9 @@ def write_spec(work: Path, tag: str, assets: int, projects: int, files: int) -> 
             (folder / f"f{k}.txt").write_bytes(os.urandom(2048))
         entries.append({"project": names[i % projects], "asset": f"a{i}", "version": "v1", "directory": str(folder)})
     spec = work / tag / "spec.yaml"
-    spec.write_text(yaml.safe_dump({"fan_out": True, "concurrency": 64, "defaults": {"metadata": None},
-                                    "assets": entries}))  # fmt: skip
+    spec.write_text(
+        yaml.safe_dump({"fan_out": True, "concurrency": 64, "defaults": {"metadata": None}, "assets": entries})
+    )
     return spec, names
 
 
@@ -89,7 +105,9 @@ def wait_workers_online(prefect: PrefectServer, names: list[str], timeout: float
 
 def asset_timings(prefect: PrefectServer, tag: str) -> tuple[float, float]:
     """Mean seconds of an asset run from its creation to its start, and from its start to its end."""
-    runs = prefect.api("POST", "/flow_runs/filter", json={"flow_runs": {"name": {"like_": f"publish-asset-bench-{tag}-"}}})
+    runs = prefect.api(
+        "POST", "/flow_runs/filter", json={"flow_runs": {"name": {"like_": f"publish-asset-bench-{tag}-"}}}
+    )
 
     def at(text: str) -> float:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
@@ -138,11 +156,21 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     gypsum, url, token = start_gypsum(work)
     try:
-        with LatencyProxy(url, args.latency) as proxy, Postgres(work / "pg") as pg, \
-                PrefectServer(work / "prefect", pg.url) as prefect:  # fmt: skip
+        with (
+            LatencyProxy(url, args.latency) as proxy,
+            Postgres(work / "pg") as pg,
+            PrefectServer(work / "prefect", pg.url) as prefect,
+        ):
             prefect.cli("work-pool", "create", POOL, "--type", "process")
-            prefect.cli("--no-prompt", "deploy", "--all", "--prefect-file", str(REPO / "deployments" / "prefect.yaml"),
-                        cwd=work, env={"GYPSUM_FLOWS_SPEC": str(work / "none.yaml")})  # fmt: skip
+            prefect.cli(
+                "--no-prompt",
+                "deploy",
+                "--all",
+                "--prefect-file",
+                str(REPO / "deployments" / "prefect.yaml"),
+                cwd=work,
+                env={"GYPSUM_FLOWS_SPEC": str(work / "none.yaml")},
+            )
             # This process runs the batches: it talks to the cluster's Prefect server.
             os.environ.update({k: v for k, v in prefect.env.items() if k.startswith("PREFECT_")})
             os.environ["GYPSUM_CACHE_DIR"] = str(work / "batch-cache")
@@ -153,8 +181,16 @@ def main(argv: list[str] | None = None) -> int:
             results: dict[int, list[dict]] = {n: [] for n in counts}
             for attempt in range(args.repeat):
                 for n in counts:
-                    results[n].append(one_round(args, work, prefect, n, attempt,
-                                                lambda p: create_project(p, owners=[ADMIN], url=url, token=token)))
+                    results[n].append(
+                        one_round(
+                            args,
+                            work,
+                            prefect,
+                            n,
+                            attempt,
+                            lambda p: create_project(p, owners=[ADMIN], url=url, token=token),
+                        )
+                    )
                     print(f"  round {attempt + 1}, {n} worker(s): {results[n][-1]['wall']:.1f} s", flush=True)
     finally:
         gypsum.terminate()
@@ -166,20 +202,28 @@ def main(argv: list[str] | None = None) -> int:
 def report(args, counts: list[int], results: dict[int, list[dict]]) -> None:
     best = {n: min(results[n], key=lambda r: r["wall"]) for n in counts}
     base = best[counts[0]]["wall"]
-    print(f"\n{args.assets} assets over {args.projects} projects, {args.files} files each, "
-          f"{args.latency * 1000:.0f} ms per request; fastest of {args.repeat} round(s); "
-          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")  # fmt: skip
-    print(f"{'workers':>7}  {'wall s':>7}  {'vs ' + str(counts[0]):>6}  {'speed-up':>8}  "
-          f"{'asset: wait s':>13}  {'run s':>6}")
+    print(
+        f"\n{args.assets} assets over {args.projects} projects, {args.files} files each, "
+        f"{args.latency * 1000:.0f} ms per request; fastest of {args.repeat} round(s); "
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"{'workers':>7}  {'wall s':>7}  {'vs ' + str(counts[0]):>6}  {'speed-up':>8}  "
+        f"{'asset: wait s':>13}  {'run s':>6}"
+    )
     for n in counts:
         r = best[n]
-        print(f"{n:>7}  {r['wall']:>7.1f}  {r['wall'] / base:>6.2f}  {base / r['wall']:>7.2f}x  "
-              f"{r['wait']:>13.1f}  {r['run']:>6.1f}")
+        print(
+            f"{n:>7}  {r['wall']:>7.1f}  {r['wall'] / base:>6.2f}  {base / r['wall']:>7.2f}x  "
+            f"{r['wait']:>13.1f}  {r['run']:>6.1f}"
+        )
     if len(counts) > 1:
         last = counts[-1]
         ratio = best[last]["wall"] / base
-        print(f"goal: {last} workers <= 0.40 of {counts[0]} worker's time: {ratio:.2f} "
-              f"({'met' if ratio <= 0.40 else 'not met'})")
+        print(
+            f"goal: {last} workers <= 0.40 of {counts[0]} worker's time: {ratio:.2f} "
+            f"({'met' if ratio <= 0.40 else 'not met'})"
+        )
 
 
 if __name__ == "__main__":

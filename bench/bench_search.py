@@ -77,8 +77,9 @@ def build_index(path: Path, docs: list[dict]) -> float:
         for first in range(0, len(docs), BATCH):
             with writer.batch():  # as build_fresh does per project
                 for i in range(first, min(first + BATCH, len(docs))):
-                    writer.add_version(f"proj{i // BATCH}", f"asset{i}", "v1", True, SUMMARY,
-                                       {"_bioconductor.json": docs[i]})
+                    writer.add_version(
+                        f"proj{i // BATCH}", f"asset{i}", "v1", True, SUMMARY, {"_bioconductor.json": docs[i]}
+                    )
     return time.perf_counter() - start
 
 
@@ -90,10 +91,14 @@ def build_paths_only(path: Path, docs: list[dict]) -> float:
     conn.executescript(SCHEMA)
     with conn:
         for i, doc in enumerate(docs):
-            vid = conn.execute("INSERT INTO versions(project, asset, version, user, time, latest) "
-                               "VALUES (?, ?, 'v1', 'bench', 0, 1)", (f"proj{i // BATCH}", f"asset{i}")).lastrowid
-            conn.execute("INSERT INTO paths(vid, path, metadata) VALUES (?, '_bioconductor.json', jsonb(?))",
-                         (vid, json.dumps(doc)))
+            vid = conn.execute(
+                "INSERT INTO versions(project, asset, version, user, time, latest) VALUES (?, ?, 'v1', 'bench', 0, 1)",
+                (f"proj{i // BATCH}", f"asset{i}"),
+            ).lastrowid
+            conn.execute(
+                "INSERT INTO paths(vid, path, metadata) VALUES (?, '_bioconductor.json', jsonb(?))",
+                (vid, json.dumps(doc)),
+            )
     conn.close()
     return time.perf_counter() - start
 
@@ -138,9 +143,11 @@ def main() -> None:
         seconds = build_index(db, docs)
         cpu = time.process_time() - cpu
         baseline = build_paths_only(folder / "baseline.sqlite3", docs)
-        print(f"indexing {args.docs} documents: {args.docs / seconds:,.0f} docs/s wall ({seconds:.1f} s), "
-              f"{args.docs / cpu:,.0f} docs per CPU-second; {db.stat().st_size / 1e6:.0f} MB; "
-              f"paths-only baseline {args.docs / baseline:,.0f} docs/s (ratio {seconds / baseline:.1f}x its time)")
+        print(
+            f"indexing {args.docs} documents: {args.docs / seconds:,.0f} docs/s wall ({seconds:.1f} s), "
+            f"{args.docs / cpu:,.0f} docs per CPU-second; {db.stat().st_size / 1e6:.0f} MB; "
+            f"paths-only baseline {args.docs / baseline:,.0f} docs/s (ratio {seconds / baseline:.1f}x its time)"
+        )
 
     common, typical, other, rare = words_by_frequency(db, [0.20, 0.02, 0.015, 0.002])
     queries: dict[str, Callable[[Callable], object]] = {
@@ -149,17 +156,29 @@ def main() -> None:
         "AND 20%,2%,1.5%": lambda T: T(common) & T(typical) & T(other),
         "OR (2%|0.2%)": lambda T: T(typical) | T(rare),
     }
-    print(f"{'query':<15} {'hits':>6} {'wall ms':>8} {'cpu ms':>7} {'+metadata':>10} {'gypsum_client':>14} {'ratio':>6}")
+    print(
+        f"{'query':<15} {'hits':>6} {'wall ms':>8} {'cpu ms':>7} {'+metadata':>10} {'gypsum_client':>14} {'ratio':>6}"
+    )
     for label, make in queries.items():
         query = make(define_text_query)
-        wall, cpu_ms, rows = median_ms(lambda: search_metadata_text(db, query, include_metadata=False), args.repeat)
-        meta, _, _ = median_ms(lambda: search_metadata_text(db, query), args.repeat)
-        theirs, _, _ = median_ms(lambda: gypsum_client.search_metadata_text(
-            str(db), make(gypsum_client.define_text_query), include_metadata=False), max(3, args.repeat // 10))
-        print(f"{label:<15} {len(rows):>6} {wall:>8.2f} {cpu_ms:>7.2f} {meta:>10.2f} {theirs:>14.2f} "
-              f"{wall / theirs:>6.2f}")
-    print(f"(median of {args.repeat} runs, gypsum_client of {max(3, args.repeat // 10)}; latest versions; "
-          f"ratio = ours / gypsum_client wall time; goal < 20 ms)")
+        wall, cpu_ms, rows = median_ms(
+            lambda query=query: search_metadata_text(db, query, include_metadata=False), args.repeat
+        )
+        meta, _, _ = median_ms(lambda query=query: search_metadata_text(db, query), args.repeat)
+        theirs, _, _ = median_ms(
+            lambda make=make: gypsum_client.search_metadata_text(
+                str(db), make(gypsum_client.define_text_query), include_metadata=False
+            ),
+            max(3, args.repeat // 10),
+        )
+        print(
+            f"{label:<15} {len(rows):>6} {wall:>8.2f} {cpu_ms:>7.2f} {meta:>10.2f} {theirs:>14.2f} "
+            f"{wall / theirs:>6.2f}"
+        )
+    print(
+        f"(median of {args.repeat} runs, gypsum_client of {max(3, args.repeat // 10)}; latest versions; "
+        f"ratio = ours / gypsum_client wall time; goal < 20 ms)"
+    )
     if args.keep:
         print(f"databases kept in {folder}")
     else:

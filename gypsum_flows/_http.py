@@ -81,11 +81,19 @@ NOT_ACTED_STATUSES = frozenset({429, 503})
 def _policy(read: int, statuses: frozenset[int]) -> Retry:
     """A retry policy with exponential backoff and jitter that honours ``Retry-After``."""
     return Retry(
-        total=6, connect=6, read=read, status=6, other=0, redirect=False,
+        total=6,
+        connect=6,
+        read=read,
+        status=6,
+        other=0,
+        redirect=False,
         allowed_methods=None,  # the caller chose the policy for this request's safety
-        status_forcelist=statuses, raise_on_status=False,
-        backoff_factor=0.25, backoff_jitter=0.25, backoff_max=8.0,
-    )  # fmt: skip
+        status_forcelist=statuses,
+        raise_on_status=False,
+        backoff_factor=0.25,
+        backoff_jitter=0.25,
+        backoff_max=8.0,
+    )
 
 
 #: Policy for requests that may be repeated: connection errors, read errors, 429 and 5xx.
@@ -176,8 +184,9 @@ def _mod() -> tuple[str | bool, Any, tuple[float, float] | None]:
     """``(verify, cert, timeout)`` from :data:`REQUESTS_MOD`: what to trust, what to present, how long to wait."""
     unknown = set(REQUESTS_MOD) - set(_MOD_OPTIONS)
     if unknown:
-        raise GypsumInvalidRequestError(f"REQUESTS_MOD: unsupported option(s) {sorted(unknown)} "
-                                        f"(supported: {', '.join(_MOD_OPTIONS)})")  # fmt: skip
+        raise GypsumInvalidRequestError(
+            f"REQUESTS_MOD: unsupported option(s) {sorted(unknown)} (supported: {', '.join(_MOD_OPTIONS)})"
+        )
     verify = REQUESTS_MOD.get("verify", True)
     timeout = REQUESTS_MOD.get("timeout")
     if isinstance(timeout, (int, float)):
@@ -269,8 +278,15 @@ def raise_for_gypsum(response: requests.Response, *, check_body: bool = True) ->
         body = response.content
     except requests.RequestException:
         body = b""
-    _raise_for(response.status_code, response.headers, body, response.reason or "", response.request.method or "",
-               response.url, check_body)  # fmt: skip
+    _raise_for(
+        response.status_code,
+        response.headers,
+        body,
+        response.reason or "",
+        response.request.method or "",
+        response.url,
+        check_body,
+    )
 
 
 def _root_cause(exc: requests.RequestException) -> BaseException:
@@ -293,9 +309,12 @@ class _NoResponse(Exception):
 
 
 def _with_retries(
-    method: str, url: str, policy: Retry, attempt: Callable[[], tuple[int, Mapping[str, str], T]],
+    method: str,
+    url: str,
+    policy: Retry,
+    attempt: Callable[[], tuple[int, Mapping[str, str], T]],
     discard: Callable[[T], None],
-) -> T:  # fmt: skip
+) -> T:
     """Call ``attempt`` until its response is not worth repeating under ``policy``, sleeping in between.
 
     ``attempt`` returns ``(status, headers, response)`` or raises :class:`_NoResponse`. When the
@@ -327,8 +346,10 @@ def _with_retries(
 def refuse_if_offline(what: str, url: str) -> None:
     """Raise :class:`GypsumOfflineError` in offline mode (``GYPSUM_OFFLINE``): nothing may touch the network."""
     if offline_from_environment():
-        raise GypsumOfflineError(f"offline ({ENV_OFFLINE} is set): did not {what} {url.split('?')[0]}; only what "
-                                 "the cache holds is available (complete versions, manifests, summaries)")  # fmt: skip
+        raise GypsumOfflineError(
+            f"offline ({ENV_OFFLINE} is set): did not {what} {url.split('?')[0]}; only what "
+            "the cache holds is available (complete versions, manifests, summaries)"
+        )
 
 
 def _timeout() -> tuple[float, float]:
@@ -352,9 +373,15 @@ def _rewinder(data: IO[bytes] | bytes | None) -> Callable[[], None]:
 
 
 def _send(
-    sess: requests.Session, method: str, url: str, headers: dict[str, str], data: IO[bytes] | bytes | None,
-    timeout: tuple[float, float], stream: bool, **kwargs: Any,
-) -> requests.Response:  # fmt: skip
+    sess: requests.Session,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    data: IO[bytes] | bytes | None,
+    timeout: tuple[float, float],
+    stream: bool,
+    **kwargs: Any,
+) -> requests.Response:
     """One attempt, handed straight to the session's adapter without redirects.
 
     ``Session.request`` would merge the session's cookies, hooks, auth and
@@ -368,13 +395,21 @@ def _send(
     verify, cert, _ = _mod()
     try:
         response = sess.get_adapter(url).send(
-            prepared, stream=stream, timeout=timeout, verify=verify, cert=cert,
+            prepared,
+            stream=stream,
+            timeout=timeout,
+            verify=verify,
+            cert=cert,
             proxies=_proxies_for(*urlsplit(url)[:2]),
-        )  # fmt: skip
+        )
         if not stream:
             response.content  # noqa: B018 - read the body now, as Session.send does
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader) as exc:  # fmt: skip
+    except (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.InvalidHeader,
+    ) as exc:
         raise GypsumInvalidRequestError(f"cannot send this request: {exc}", method=method, url=url) from None
     except requests.RequestException as exc:
         raise _NoResponse(_root_cause(exc)) from None
@@ -461,8 +496,17 @@ def fetch(
         url = f"{url}?{urlencode(params)}"
     refuse_if_offline(f"send {method}", url)
     if _proxies_for(*split_url(url)[:2]):
-        return _fetch_proxied(method, url, policy=policy, token=token, headers=headers, data=data, timeout=timeout,
-                              check_body=check_body, limit=limit)  # fmt: skip
+        return _fetch_proxied(
+            method,
+            url,
+            policy=policy,
+            token=token,
+            headers=headers,
+            data=data,
+            timeout=timeout,
+            check_body=check_body,
+            limit=limit,
+        )
     sent = {"User-Agent": _USER_AGENT, **_headers(token, headers)}
     if hasattr(data, "fileno") and "Content-Length" not in sent:
         sent["Content-Length"] = str(os.fstat(data.fileno()).st_size - data.tell())  # type: ignore[union-attr]
@@ -522,31 +566,51 @@ def fetch_each(
     requests = itertools.chain([first], requests)
     if _proxies_for(*split_url(first[1])[:2]):
         for method, url, headers, body in requests:
-            yield fetch(method, url, headers=dict(headers), data=body, check_body=check_body,
-                        limit=limits.get(url) if limits else None)  # fmt: skip
+            yield fetch(
+                method,
+                url,
+                headers=dict(headers),
+                data=body,
+                check_body=check_body,
+                limit=limits.get(url) if limits else None,
+            )
         return
     sent = ((method, url, {"User-Agent": _USER_AGENT, **headers}, body) for method, url, headers, body in requests)
     # closing(): the requests still in flight are dropped at once when an error status ends the loop.
     with closing(_connections().exchange_each(sent, _timeout(), depth, limits)) as outcomes:
         for (method, url, headers, body), outcome in outcomes:
             if isinstance(outcome, Exception) or outcome.status in TRANSIENT_STATUSES:
-                yield _fetch_again(method, url, dict(headers), body, outcome, check_body,
-                                   limits.get(url) if limits else None)  # fmt: skip
+                yield _fetch_again(
+                    method, url, dict(headers), body, outcome, check_body, limits.get(url) if limits else None
+                )
                 continue
             _raise_for(outcome.status, outcome.headers, outcome.body, outcome.reason, method, url, check_body)
             yield outcome
 
 
 def _fetch_again(
-    method: str, url: str, headers: dict[str, str], body: bytes | None, first: Reply | Exception, check_body: bool,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    first: Reply | Exception,
+    check_body: bool,
     limit: int | None,
-) -> Reply:  # fmt: skip
+) -> Reply:
     """:func:`fetch` for a request whose first attempt (by :func:`fetch_each`) failed, which counts under the policy."""
-    answer = None if isinstance(first, Exception) else HTTPResponse(
-        status=first.status, headers=dict(first.headers), preload_content=False)  # fmt: skip
+    answer = (
+        None
+        if isinstance(first, Exception)
+        else HTTPResponse(status=first.status, headers=dict(first.headers), preload_content=False)
+    )
     try:
-        retry = SAFE.increment(method, url, error=first) if answer is None else SAFE.increment(  # type: ignore[arg-type]
-            method, url, response=answer)  # fmt: skip
+        retry = (
+            SAFE.increment(method, url, error=first)
+            if answer is None
+            else SAFE.increment(  # type: ignore[arg-type]
+                method, url, response=answer
+            )
+        )
     except MaxRetryError:
         if isinstance(first, Exception):
             raise transport_error(first, method, url) from None
@@ -564,13 +628,15 @@ def response_json(response: requests.Response | Reply, *, allow_empty: bool = Fa
     try:
         return json.loads(body)
     except RecursionError:
-        raise GypsumUnsafeResponseError("the JSON is nested too deeply to read",
-                                        url=None if isinstance(response, Reply) else response.url) from None  # fmt: skip
+        raise GypsumUnsafeResponseError(
+            "the JSON is nested too deeply to read", url=None if isinstance(response, Reply) else response.url
+        ) from None
     except ValueError:
         if isinstance(response, Reply):
             raise GypsumTransientError("response is not valid JSON", status=response.status) from None
-        raise GypsumTransientError("response is not valid JSON", status=response.status_code,
-                                   method=response.request.method, url=response.url) from None  # fmt: skip
+        raise GypsumTransientError(
+            "response is not valid JSON", status=response.status_code, method=response.request.method, url=response.url
+        ) from None
 
 
 def get_json(url: str, attempts: int = 3, **kwargs: Any) -> Any:

@@ -68,8 +68,9 @@ Request = tuple[str, str, Mapping[str, str], "bytes | None"]
 class ConnectionPool:
     """Idle kept-alive connections per host, shared by all threads (each connection used by one at a time)."""
 
-    def __init__(self, ca_bundle: str | None = None, verify: bool = True, cert: str | tuple[str, str] | None = None
-                 ) -> None:  # fmt: skip
+    def __init__(
+        self, ca_bundle: str | None = None, verify: bool = True, cert: str | tuple[str, str] | None = None
+    ) -> None:
         self._ca_bundle, self._verify, self._cert = ca_bundle, verify, cert
         self._ssl_context: ssl.SSLContext | None = None
         self._idle: dict[tuple[str, str], list[http.client.HTTPConnection]] = {}
@@ -77,9 +78,14 @@ class ConnectionPool:
         self._pid = os.getpid()
 
     def exchange(
-        self, method: str, url: str, headers: dict[str, str], body: IO[bytes] | bytes | None,
-        timeout: tuple[float, float], limit: int | None = None,
-    ) -> Reply:  # fmt: skip
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: IO[bytes] | bytes | None,
+        timeout: tuple[float, float],
+        limit: int | None = None,
+    ) -> Reply:
         """Send one request and read its whole response (at most ``limit + 1`` bytes of it, see :func:`read_body`).
 
         Raises:
@@ -92,9 +98,12 @@ class ConnectionPool:
         return self._receive(*sent, limit)
 
     def exchange_each(
-        self, requests: Iterable[Request], timeout: tuple[float, float], depth: int,
+        self,
+        requests: Iterable[Request],
+        timeout: tuple[float, float],
+        depth: int,
         limits: Mapping[str, int] | None = None,
-    ) -> Iterator[tuple[Request, Reply | Exception]]:  # fmt: skip
+    ) -> Iterator[tuple[Request, Reply | Exception]]:
         """Send ``requests`` from this one thread, ``depth`` at a time, each on a connection of its own;
         yield each with its reply (or the exception :meth:`exchange` would raise), in order.
 
@@ -133,9 +142,13 @@ class ConnectionPool:
                     sent[0].close()
 
     def _send(
-        self, method: str, url: str, headers: Mapping[str, str], body: IO[bytes] | bytes | None,
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: IO[bytes] | bytes | None,
         timeout: tuple[float, float],
-    ) -> tuple[http.client.HTTPConnection, str, str]:  # fmt: skip
+    ) -> tuple[http.client.HTTPConnection, str, str]:
         """Send a request on a connection of the pool; ``(connection, scheme, host)`` to read the answer from."""
         scheme, netloc, target = split_url(url)
         conn = self._acquire(scheme, netloc)

@@ -322,8 +322,10 @@ def set_access_token(
         return None
     if token == "auto":
         if not _is_interactive():
-            raise GypsumAuthError("no token found and not an interactive session: set GYPSUM_TOKEN, run "
-                                  "'gypsum-flows login', or pass the token to set_access_token(token)")
+            raise GypsumAuthError(
+                "no token found and not an interactive session: set GYPSUM_TOKEN, run "
+                "'gypsum-flows login', or pass the token to set_access_token(token)"
+            )
         if not (app_key and app_secret):
             app_key, app_secret = _github_app(_http.resolve_url(app_url), user_agent)
         token = oauth_flow(app_key, app_secret, **oauth)  # type: ignore[arg-type]

@@ -210,14 +210,15 @@ class GypsumVersion(ReadableFileSystem, ReadableDeploymentStorage):
         prefix = "" if from_path in (None, "", ".") else _check_relative(from_path.rstrip("/")) + "/"
         client = self.credentials.get_client()
         root = Path(client.save_version(self.project, self.asset, self.version))
-        wanted = sorted(p for p in client.fetch_manifest(self.project, self.asset, self.version)
-                        if p.startswith(prefix))  # fmt: skip
+        wanted = sorted(
+            p for p in client.fetch_manifest(self.project, self.asset, self.version) if p.startswith(prefix)
+        )
         if not wanted:
             raise GypsumError(f"{self.label} has no files under {from_path!r}")
         destination = Path(local_path or os.getcwd())
         copied = []
         for path in wanted:
-            relative = _check_relative(path[len(prefix):])
+            relative = _check_relative(path[len(prefix) :])
             target = destination / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.is_symlink() or target.exists():

@@ -337,9 +337,14 @@ def download(
 
 
 def _download_whole(
-    url: str, destination: str, key: str, size: int | None, md5: str | None, on_bytes: ByteCallback | None,
+    url: str,
+    destination: str,
+    key: str,
+    size: int | None,
+    md5: str | None,
+    on_bytes: ByteCallback | None,
     verify: BodyCheck | None,
-) -> None:  # fmt: skip
+) -> None:
     problem = ""
     for _ in range(DOWNLOAD_ATTEMPTS):
         body = _http.fetch("GET", url, check_body=False, limit=body_limit(size)).body
@@ -355,9 +360,15 @@ def body_limit(size: int | None) -> int:
 
 
 def _keep_body(
-    url: str, destination: str, body: bytes, key: str, size: int | None, md5: str | None,
-    on_bytes: ByteCallback | None, verify: BodyCheck | None,
-) -> str:  # fmt: skip
+    url: str,
+    destination: str,
+    body: bytes,
+    key: str,
+    size: int | None,
+    md5: str | None,
+    on_bytes: ByteCallback | None,
+    verify: BodyCheck | None,
+) -> str:
     """Write ``body`` to ``destination`` atomically if it is intact; otherwise what is wrong (nothing written)."""
     if len(body) > body_limit(size):
         raise _oversized(key, url, None, body_limit(size))

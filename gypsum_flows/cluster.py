@@ -81,8 +81,10 @@ def postgres_bin() -> Path:
     debian = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
     found = debian[-1] if debian else shutil.which("initdb")
     if not found:
-        raise ClusterError("PostgreSQL is not installed: no /usr/lib/postgresql/*/bin/initdb and no initdb on "
-                           "PATH (Debian: apt-get install postgresql; or set PG_BIN)")
+        raise ClusterError(
+            "PostgreSQL is not installed: no /usr/lib/postgresql/*/bin/initdb and no initdb on "
+            "PATH (Debian: apt-get install postgresql; or set PG_BIN)"
+        )
     return Path(found).parent
 
 
@@ -164,8 +166,10 @@ class Postgres:
             command = ["runuser", "-u", self.user, "--", *command]
         result = subprocess.run(command, capture_output=True, text=True, timeout=START_TIMEOUT)
         if result.returncode:
-            raise ClusterError(f"{program} failed ({result.returncode}): {result.stdout[-2000:]}{result.stderr[-2000:]}"
-                               f"\n{_tail(self.data / 'postgres.log')}")
+            raise ClusterError(
+                f"{program} failed ({result.returncode}): {result.stdout[-2000:]}{result.stderr[-2000:]}"
+                f"\n{_tail(self.data / 'postgres.log')}"
+            )
 
     def start(self) -> Postgres:
         """``initdb``, ``pg_ctl start`` on the free port, ``createdb prefect``."""
@@ -174,8 +178,19 @@ class Postgres:
             shutil.chown(self.data, self.user, self.user)
         self._run("initdb", "-D", str(self.data), "-U", "prefect", "--auth=trust", "-E", "UTF8", "--no-sync")
         options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.data / "postgres.log"), "-w",
-                  "-t", str(int(START_TIMEOUT)), "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.data / "postgres.log"),
+            "-w",
+            "-t",
+            str(int(START_TIMEOUT)),
+            "start",
+        )
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "prefect", "prefect")
         return self
 
@@ -202,21 +217,36 @@ class PrefectServer:
         self.log = self.base / "server.log"
         #: The environment of every process that talks to this server (CLI calls, workers, batches).
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "GYPSUM_"))}
-        self.env.update(FAST_POLLING, **(env or {}), PREFECT_API_URL=self.api_url,
-                        PREFECT_HOME=str(self.base / "client-home"))
+        self.env.update(
+            FAST_POLLING, **(env or {}), PREFECT_API_URL=self.api_url, PREFECT_HOME=str(self.base / "client-home")
+        )
         self._database_url = database_url
         self.process: subprocess.Popen | None = None
 
     def start(self) -> PrefectServer:
         """Start the server and wait for its health check."""
         self.base.mkdir(parents=True, exist_ok=True)
-        env = {**self.env, "PREFECT_HOME": str(self.base / "server-home"),
-               "PREFECT_SERVER_DATABASE_CONNECTION_URL": self._database_url}
-        command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-                   str(self.port), "--no-ui"]
+        env = {
+            **self.env,
+            "PREFECT_HOME": str(self.base / "server-home"),
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL": self._database_url,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-ui",
+        ]
         with self.log.open("w") as out:
-            self.process = subprocess.Popen(command, env=env, cwd=self.base, stdout=out, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                command, env=env, cwd=self.base, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -231,11 +261,19 @@ class PrefectServer:
 
     def cli(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
         """Run ``prefect ARGS`` against this server; its output, or :class:`ClusterError` if it fails."""
-        result = subprocess.run([sys.executable, "-m", "prefect", *args], env={**self.env, **(env or {})},
-                                cwd=cwd, capture_output=True, text=True, timeout=START_TIMEOUT)
+        result = subprocess.run(
+            [sys.executable, "-m", "prefect", *args],
+            env={**self.env, **(env or {})},
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT,
+        )
         if result.returncode:
-            raise ClusterError(f"prefect {' '.join(args)} failed ({result.returncode}):\n"
-                               f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
+            raise ClusterError(
+                f"prefect {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
+            )
         return result.stdout
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -262,15 +300,34 @@ class Worker:
     ``limit`` caps the flow runs it runs at once (``--limit``).
     """
 
-    def __init__(self, base: Path, server: PrefectServer, pool: str, name: str, limit: int | None = None,
-                 env: dict[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        base: Path,
+        server: PrefectServer,
+        pool: str,
+        name: str,
+        limit: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.base = Path(base)
         self.name = name
         self.home, self.cache, self.workdir = self.base / "home", self.base / "cache", self.base / "work"
         self.log = self.base / "worker.log"
         self.env = {**server.env, **(env or {}), "PREFECT_HOME": str(self.home), "GYPSUM_CACHE_DIR": str(self.cache)}
-        self.command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process",
-                        "--name", name, *(["--limit", str(limit)] if limit else [])]
+        self.command = [
+            sys.executable,
+            "-m",
+            "prefect",
+            "worker",
+            "start",
+            "--pool",
+            pool,
+            "--type",
+            "process",
+            "--name",
+            name,
+            *(["--limit", str(limit)] if limit else []),
+        ]
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Worker:
@@ -278,8 +335,14 @@ class Worker:
         for folder in (self.home, self.cache, self.workdir):
             folder.mkdir(parents=True, exist_ok=True)
         with self.log.open("a") as out:
-            self.process = subprocess.Popen(self.command, env=self.env, cwd=self.workdir, stdout=out,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command,
+                env=self.env,
+                cwd=self.workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def kill(self) -> None:

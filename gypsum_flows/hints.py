@@ -28,27 +28,51 @@ def _text_has(*words: str) -> Callable[[BaseException], bool]:
 
 #: (does this exception match, what to do about it), first match wins.
 HINTS: list[tuple[Callable[[BaseException], bool], str]] = [
-    (_text_has("Failed to reach API"),
-     ("is the Prefect server in PREFECT_API_URL running? Start one (`prefect server start`), "
-      "or unset PREFECT_API_URL to use an embedded one")),
-    (_text_has("attempting to connect to ephemeral"),
-     ("the embedded Prefect server did not start in time: raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, "
-      "or start one (`prefect server start`) and set PREFECT_API_URL")),
-    (lambda exc: isinstance(exc, GypsumAuthError),
-     "set GYPSUM_TOKEN (or --token-env VAR), or log in once so the token is cached"),
-    (lambda exc: isinstance(exc, GypsumLockedError),
-     "another upload holds the project lock: retry later, or ask an admin to run `gypsum-flows recover`"),
-    (lambda exc: isinstance(exc, GypsumPermissionError),
-     "check the token (GYPSUM_TOKEN or --token-env) and that its user may upload to this project"),
-    (lambda exc: (isinstance(exc, GypsumNotFoundError) and "project" in str(exc).lower())
-     or "no existing permissions for project" in str(exc),
-     "does the project exist? An admin creates it: `gypsum-flows project create NAME --owner LOGIN`"),
-    (lambda exc: isinstance(exc, GypsumMetadataError),
-     "fix the metadata file; `gypsum-flows check SPEC` lists every problem without uploading"),
-    (_text_has("already exists with different content"),
-     "published versions are immutable: give the new content a new version name"),
-    (lambda exc: isinstance(exc, GypsumTransientError),
-     "is the gypsum server reachable (--url or GYPSUM_REST_URL)? Retrying later may work"),
+    (
+        _text_has("Failed to reach API"),
+        (
+            "is the Prefect server in PREFECT_API_URL running? Start one (`prefect server start`), "
+            "or unset PREFECT_API_URL to use an embedded one"
+        ),
+    ),
+    (
+        _text_has("attempting to connect to ephemeral"),
+        (
+            "the embedded Prefect server did not start in time: raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, "
+            "or start one (`prefect server start`) and set PREFECT_API_URL"
+        ),
+    ),
+    (
+        lambda exc: isinstance(exc, GypsumAuthError),
+        "set GYPSUM_TOKEN (or --token-env VAR), or log in once so the token is cached",
+    ),
+    (
+        lambda exc: isinstance(exc, GypsumLockedError),
+        "another upload holds the project lock: retry later, or ask an admin to run `gypsum-flows recover`",
+    ),
+    (
+        lambda exc: isinstance(exc, GypsumPermissionError),
+        "check the token (GYPSUM_TOKEN or --token-env) and that its user may upload to this project",
+    ),
+    (
+        lambda exc: (
+            (isinstance(exc, GypsumNotFoundError) and "project" in str(exc).lower())
+            or "no existing permissions for project" in str(exc)
+        ),
+        "does the project exist? An admin creates it: `gypsum-flows project create NAME --owner LOGIN`",
+    ),
+    (
+        lambda exc: isinstance(exc, GypsumMetadataError),
+        "fix the metadata file; `gypsum-flows check SPEC` lists every problem without uploading",
+    ),
+    (
+        _text_has("already exists with different content"),
+        "published versions are immutable: give the new content a new version name",
+    ),
+    (
+        lambda exc: isinstance(exc, GypsumTransientError),
+        "is the gypsum server reachable (--url or GYPSUM_REST_URL)? Retrying later may work",
+    ),
 ]
 
 

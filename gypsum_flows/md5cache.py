@@ -28,8 +28,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import stat
 import sqlite3
+import stat
 import threading
 import time
 
@@ -62,8 +62,9 @@ def file_md5(path: str, cache_dir: str | None = None) -> tuple[int, str]:
     db = _database(cache_dir)
     if db is not None:
         try:
-            row = db.execute("SELECT size, mtime_ns, ctime_ns, inode, device, md5 FROM files WHERE path = ?",
-                             (key,)).fetchone()  # fmt: skip
+            row = db.execute(
+                "SELECT size, mtime_ns, ctime_ns, inode, device, md5 FROM files WHERE path = ?", (key,)
+            ).fetchone()
         except sqlite3.Error:
             row = None
         if row is not None and tuple(row[:5]) == stamp:

@@ -137,8 +137,10 @@ def unescape_key_name(segment: str) -> str:
     """
     name = _ESCAPED.sub(lambda m: bytes.fromhex(m.group().replace("~", "")).decode("utf-8", "replace"), segment)
     if escape_key_name(name) != segment:
-        raise GypsumNameError(f"{segment!r} is not an escaped gypsum name (use ~XX, uppercase hex, for other "
-                              "characters than letters, digits, '-', '.' and '_')")
+        raise GypsumNameError(
+            f"{segment!r} is not an escaped gypsum name (use ~XX, uppercase hex, for other "
+            "characters than letters, digits, '-', '.' and '_')"
+        )
     return name
 
 
@@ -155,8 +157,10 @@ def version_asset_key(project: str, asset: str, version: str) -> str:
     names = [check_name(n, kind) for n, kind in ((project, "project"), (asset, "asset"), (version, "version"))]
     key = ASSET_SCHEME + "/".join(escape_key_name(n) for n in names)
     if len(key) > MAX_ASSET_KEY_LENGTH:
-        raise GypsumNameError(f"the asset key of {project}/{asset}/{version} would be {len(key)} characters, "
-                              f"more than Prefect's {MAX_ASSET_KEY_LENGTH}")
+        raise GypsumNameError(
+            f"the asset key of {project}/{asset}/{version} would be {len(key)} characters, "
+            f"more than Prefect's {MAX_ASSET_KEY_LENGTH}"
+        )
     return key
 
 
@@ -170,7 +174,7 @@ def parse_version_asset_key(key: str) -> tuple[str, str, str]:
         >>> parse_version_asset_key("gypsum://scrnaseq/zeisel~20brain/v1")
         ('scrnaseq', 'zeisel brain', 'v1')
     """
-    parts = key[len(ASSET_SCHEME):].split("/") if key.startswith(ASSET_SCHEME) else []
+    parts = key[len(ASSET_SCHEME) :].split("/") if key.startswith(ASSET_SCHEME) else []
     if len(parts) != 3:
         raise GypsumNameError(f"expected an asset key gypsum://PROJECT/ASSET/VERSION (got {key!r})")
     project, asset, version = (unescape_key_name(p) for p in parts)

@@ -19,8 +19,10 @@ _NO_PERMISSIONS = re.compile(r"no existing permissions for project '([^']*)'")
 
 def create_project(project: str) -> str:
     """How to create a missing project, and who may."""
-    return (f"project '{project}' does not exist: create it with "
-            f"'gypsum-flows project create {project} --owner LOGIN' (needs an admin's token)")  # fmt: skip
+    return (
+        f"project '{project}' does not exist: create it with "
+        f"'gypsum-flows project create {project} --owner LOGIN' (needs an admin's token)"
+    )
 
 
 def is_local(url: str | None) -> bool:
@@ -39,6 +41,8 @@ def for_status(status: int | None, reason: str, url: str | None) -> str:
     if missing:
         return "; " + create_project(missing.group(1))
     if status == 401 and is_local(url):
-        return ("; this local server knows only the tokens in its users file (--users, or the generated "
-                "<root>.state/users.yaml): export GYPSUM_TOKEN=$(gypsum-flows server --root ROOT --print-token)")
+        return (
+            "; this local server knows only the tokens in its users file (--users, or the generated "
+            "<root>.state/users.yaml): export GYPSUM_TOKEN=$(gypsum-flows server --root ROOT --print-token)"
+        )
     return ""

@@ -22,7 +22,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class TransferProgress:
 
 
 ProgressCallback = Callable[[TransferProgress], None]
-ProgressOption = Union[bool, ProgressCallback, None]
+ProgressOption = bool | ProgressCallback | None
 
 
 class Reporter:

@@ -186,8 +186,10 @@ class RecoveryReport:
         head = f"{'dry run' if self.dry_run else 'recover'}: {self.projects_checked} projects checked, "
         lines = [head + f"{len(self.actions)} locks found (threshold {self.older_than_seconds:g}s)"]
         for a in self.actions:
-            lines.append(f"  {a.action:13} {a.label} (lock age {a.age_seconds:.0f}s, version {a.version_state})"
-                         + (f": {a.detail}" if a.detail else ""))  # fmt: skip
+            lines.append(
+                f"  {a.action:13} {a.label} (lock age {a.age_seconds:.0f}s, version {a.version_state})"
+                + (f": {a.detail}" if a.detail else "")
+            )
         return "\n".join(lines)
 
 
@@ -265,7 +267,11 @@ def version_state(project: str, asset: str, version: str, url: str | None = None
 
 
 def remove_if_partial(
-    project: str, asset: str, version: str, url: str | None = None, token: str | None = None,
+    project: str,
+    asset: str,
+    version: str,
+    url: str | None = None,
+    token: str | None = None,
     patience: float = REMOVE_PATIENCE,
 ) -> VersionState:
     """Remove a version if it is partial, waiting (with backoff) while another short operation holds the project.
@@ -416,8 +422,10 @@ def lock_rules() -> tuple[float, float]:
         >>> lock_rules()  # doctest: +SKIP
         (900.0, 600.0)
     """
-    return (parse_duration(os.environ.get(ENV_STALE_LOCK_AGE) or STALE_LOCK_AGE),
-            parse_duration(os.environ.get(ENV_LOCK_WAIT) or LOCK_WAIT))
+    return (
+        parse_duration(os.environ.get(ENV_STALE_LOCK_AGE) or STALE_LOCK_AGE),
+        parse_duration(os.environ.get(ENV_LOCK_WAIT) or LOCK_WAIT),
+    )
 
 
 def settle_version(
@@ -466,16 +474,20 @@ def settle_version(
         if lock is not None and (lock.asset, lock.version) != (asset, version):
             raise InterruptedUploadError(
                 f"{label} is incomplete, but project {project!r} is locked by another operation ({lock.label}); "
-                "left alone: retry later, or ask an admin to run `gypsum-flows recover`")
+                "left alone: retry later, or ask an admin to run `gypsum-flows recover`"
+            )
         if lock is not None and lock.age_seconds < stale:
             if time.monotonic() >= deadline:
                 raise VersionBusyError(
                     f"{label} is being uploaded by another session (lock {lock.age_seconds:.0f}s old); waited "
                     f"{wait:g}s for it to finish: re-run when it is done (a lock older than {stale:g}s counts "
-                    "as stale and is cleared by publish with an admin token, or by `gypsum-flows recover`)")
+                    "as stale and is cleared by publish with an admin token, or by `gypsum-flows recover`)"
+                )
             if not waiting:
-                say(f"{label} is being uploaded by another session (lock {lock.age_seconds:.0f}s old, stale after "
-                    f"{stale:g}s): waiting up to {wait:g}s for it to finish")
+                say(
+                    f"{label} is being uploaded by another session (lock {lock.age_seconds:.0f}s old, stale after "
+                    f"{stale:g}s): waiting up to {wait:g}s for it to finish"
+                )
                 waiting = True
             time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
             delay = min(delay * 1.5, 5.0)
@@ -484,15 +496,22 @@ def settle_version(
     return state
 
 
-def _clear(lock: ProjectLock | None, pav: tuple[str, str, str], recover: bool, url: str | None, token: str | None,
-           say: Callable[[str], None]) -> None:
+def _clear(
+    lock: ProjectLock | None,
+    pav: tuple[str, str, str],
+    recover: bool,
+    url: str | None,
+    token: str | None,
+    say: Callable[[str], None],
+) -> None:
     """Clear a dead upload of ``pav``: its stale ``lock`` (recover_lock), or a partial version without a lock."""
     label = _label(*pav)
     how = "an interrupted upload" + (f" (lock {lock.age_seconds:.0f}s old)" if lock else " (its lock is gone)")
     if not recover:
         raise InterruptedUploadError(
             f"{label} was left incomplete by {how}; rerun with recovery enabled (admin token) "
-            "or ask an admin to run `gypsum-flows recover`")
+            "or ask an admin to run `gypsum-flows recover`"
+        )
     try:
         if lock is not None:
             removed = recover_lock(lock, url=url, token=token).removed_version
@@ -503,6 +522,7 @@ def _clear(lock: ProjectLock | None, pav: tuple[str, str, str], recover: bool, u
     except GypsumPermissionError as exc:
         raise InterruptedUploadError(
             f"{label} was left incomplete by {how}; an admin must clear it (`gypsum-flows recover`, or "
-            f"unlock_project then remove_version) before it can be published: {exc.reason}") from None
+            f"unlock_project then remove_version) before it can be published: {exc.reason}"
+        ) from None
     if removed:
         say(f"Removed the incomplete version {label} left by {how}")

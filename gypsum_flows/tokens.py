@@ -60,7 +60,7 @@ _DIACRITIC = re.compile(f"[{_range_class(_DIACRITIC_RANGES)}]+")
 _ASCII_DIACRITICS = str.maketrans("", "", "".join(c for c in map(chr, range(128)) if _DIACRITIC.match(c)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _separators(keep: str) -> re.Pattern[str]:
     """Runs of characters that split tokens; ``keep`` lists extra characters to keep."""
     # In Python's ``re``, [^\W_] is exactly the Unicode letters (L*) and numbers (N*).

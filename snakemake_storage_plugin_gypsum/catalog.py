@@ -62,8 +62,9 @@ class Catalog:
         with self._lock:
             if key not in self._latest:
                 self._latest[key] = client.fetch_latest(query.project, query.asset, url=self.url)
-                self.logger.info(f"gypsum: {query.project}/{query.asset}/{LATEST} is version "
-                                 f"'{self._latest[key]}' for this run")  # fmt: skip
+                self.logger.info(
+                    f"gypsum: {query.project}/{query.asset}/{LATEST} is version '{self._latest[key]}' for this run"
+                )
             return query.with_version(self._latest[key])
 
     def version(self, project: str, asset: str, version: str) -> VersionInfo | None:

@@ -93,12 +93,21 @@ class StorageProvider(StorageProviderBase):
     def example_queries(cls) -> list[ExampleQuery]:
         """Queries shown by ``snakemake --help`` and checked by the interface's tests."""
         return [
-            ExampleQuery("gypsum://scrnaseq/zeisel-brain/2024-02-01/counts.csv",
-                         "One file of a published version.", QueryType.INPUT),
-            ExampleQuery("gypsum://scrnaseq/zeisel-brain/latest/counts.csv",
-                         "One file of the asset's latest version (resolved once per run).", QueryType.INPUT),
-            ExampleQuery("gypsum://scrnaseq/zeisel-brain/2024-02-01",
-                         "A whole version as a directory (input, or directory() output to publish).", QueryType.ANY),
+            ExampleQuery(
+                "gypsum://scrnaseq/zeisel-brain/2024-02-01/counts.csv",
+                "One file of a published version.",
+                QueryType.INPUT,
+            ),
+            ExampleQuery(
+                "gypsum://scrnaseq/zeisel-brain/latest/counts.csv",
+                "One file of the asset's latest version (resolved once per run).",
+                QueryType.INPUT,
+            ),
+            ExampleQuery(
+                "gypsum://scrnaseq/zeisel-brain/2024-02-01",
+                "A whole version as a directory (input, or directory() output to publish).",
+                QueryType.ANY,
+            ),
         ]
 
     def rate_limiter_key(self, query: str, operation: Operation) -> Any:
@@ -125,7 +134,7 @@ class StorageProvider(StorageProviderBase):
             raise WorkflowError(
                 f"gypsum storage {query}: publishing needs a GitHub token: set SNAKEMAKE_STORAGE_GYPSUM_TOKEN "
                 "(or GYPSUM_TOKEN, or log in with gypsum_flows' set_access_token)"
-            )  # fmt: skip
+            )
         return str(found)
 
 
@@ -237,14 +246,20 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
             raise WorkflowError(f"gypsum storage {self.print_query}: does not exist")
         if target.is_version:
             more: dict[str, Any] = {} if settings.concurrent is None else {"concurrent": settings.concurrent}
-            cached = self._call(lambda: client.save_version(target.project, target.asset, target.version,
-                                                            cache_dir=settings.cache_dir, url=settings.url, **more))  # fmt: skip
+            cached = self._call(
+                lambda: client.save_version(
+                    target.project, target.asset, target.version, cache_dir=settings.cache_dir, url=settings.url, **more
+                )
+            )
             files = self._version().files  # type: ignore[union-attr]
             self._call(lambda: transfer.place_version(files, cached, self.local_path(), target))
         else:
             path = str(target.path)
-            cached = self._call(lambda: client.save_file(target.project, target.asset, target.version, path,
-                                                         cache_dir=settings.cache_dir, url=settings.url))  # fmt: skip
+            cached = self._call(
+                lambda: client.save_file(
+                    target.project, target.asset, target.version, path, cache_dir=settings.cache_dir, url=settings.url
+                )
+            )
             transfer.place_file(cached, self.local_path())
 
     # -- writing --------------------------------------------------------------------------------------------------
@@ -252,32 +267,44 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
     def store_object(self) -> None:
         """Publish a ``directory()`` output as a new version (a file output: a new one-file version)."""
         if parse_query(self.query).version == LATEST:
-            raise WorkflowError(f"gypsum storage {self.print_query}: outputs need an explicit version, not "
-                                f"'{LATEST}'")  # fmt: skip
+            raise WorkflowError(f"gypsum storage {self.print_query}: outputs need an explicit version, not '{LATEST}'")
         target, settings = self.target, self.provider.settings
         if self._version() is not None:
             raise WorkflowError(
                 f"gypsum storage {self.print_query}: version {target.version_key} already exists, and gypsum "
                 "versions are immutable: publish the output as a new version instead"
-            )  # fmt: skip
+            )
         local = self.local_path()
         if target.is_version:
             if not local.is_dir():
-                raise WorkflowError(f"gypsum storage {self.print_query}: a whole version is published from a "
-                                    f"folder; mark the output with directory() ({local} is not a folder)")  # fmt: skip
+                raise WorkflowError(
+                    f"gypsum storage {self.print_query}: a whole version is published from a "
+                    f"folder; mark the output with directory() ({local} is not a folder)"
+                )
             folder = local
             listing = self._call(lambda: transfer.folder_listing(folder, settings.cache_dir))
         else:
             folder = local.parents[len(target.path.split("/")) - 1]  # type: ignore[union-attr]
             listing = {"files": [target.path], "links": []}
         token = self.provider.token(target)
-        self.provider.logger.info(f"gypsum: publishing {len(listing['files'])} files and {len(listing['links'])} "
-                                  f"links as {target.version_key}")  # fmt: skip
+        self.provider.logger.info(
+            f"gypsum: publishing {len(listing['files'])} files and {len(listing['links'])} "
+            f"links as {target.version_key}"
+        )
         try:
-            self._call(lambda: transfer.publish(
-                target, folder, listing, url=settings.url, token=token, probation=bool(settings.probation),
-                deduplicate=bool(settings.deduplicate), concurrent=settings.concurrent, logger=self.provider.logger,
-            ))  # fmt: skip
+            self._call(
+                lambda: transfer.publish(
+                    target,
+                    folder,
+                    listing,
+                    url=settings.url,
+                    token=token,
+                    probation=bool(settings.probation),
+                    deduplicate=bool(settings.deduplicate),
+                    concurrent=settings.concurrent,
+                    logger=self.provider.logger,
+                )
+            )
         finally:
             self.provider.catalog.forget(target.project, target.asset, target.version)
 
@@ -289,8 +316,11 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
             return
         if target.is_version and info.probation:
             token = self.provider.token(target)
-            self._call(lambda: client.reject_probation(target.project, target.asset, target.version,
-                                                       url=self.provider.settings.url, token=token))  # fmt: skip
+            self._call(
+                lambda: client.reject_probation(
+                    target.project, target.asset, target.version, url=self.provider.settings.url, token=token
+                )
+            )
             self.provider.catalog.forget(target.project, target.asset, target.version)
             self.provider.logger.info(f"gypsum: rejected the probational version {target.version_key}")
             return
@@ -299,7 +329,7 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
             f"gypsum storage {self.print_query}: refusing to remove {what}: gypsum versions are immutable "
             "(only a probational version can be removed, by rejecting it; an administrator can remove versions "
             "with gypsum_flows.client.remove_version)"
-        )  # fmt: skip
+        )
 
     # -- glob -----------------------------------------------------------------------------------------------------
 
@@ -308,10 +338,14 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
         prefix = get_constant_prefix(self.query, strip_incomplete_parts=True)
         parts = prefix[len(SCHEME) :].split("/")[:-1] if prefix.startswith(SCHEME) else []
         if len(parts) < 2:
-            raise WorkflowError(f"gypsum storage {self.print_query}: glob_wildcards needs a fixed project and "
-                                "asset (wildcards in the version and the path are fine)")  # fmt: skip
+            raise WorkflowError(
+                f"gypsum storage {self.print_query}: glob_wildcards needs a fixed project and "
+                "asset (wildcards in the version and the path are fine)"
+            )
         project, asset = parts[:2]
-        versions = parts[2:3] or self._call(lambda: client.list_versions(project, asset, url=self.provider.settings.url))
+        versions = parts[2:3] or self._call(
+            lambda: client.list_versions(project, asset, url=self.provider.settings.url)
+        )
         out = []
         catalog = self.provider.catalog
         for version in versions:

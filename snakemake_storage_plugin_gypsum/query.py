@@ -76,7 +76,7 @@ def query_problem(query: str) -> str | None:
     parts = WILDCARD_REGEX.sub("w", query[len(SCHEME) :]).split("/")
     if len(parts) < 3:
         return f"needs a project, an asset and a version ({FORM})"
-    for name, kind in zip(parts, ("project", "asset", "version")):
+    for name, kind in zip(parts, ("project", "asset", "version"), strict=False):
         reason = bad_name_reason(name, kind)
         if reason is None and name == ".":
             reason = f"{kind} name cannot be '.'"

@@ -46,9 +46,17 @@ def hide_token(token: str) -> str:
 
 def _switch(default: bool, help: str) -> bool:  # noqa: A002
     # A plain bool field with default True would become a '--no-NAME' flag without the plugin prefix.
-    return field(default=default, metadata={"help": help, "env_var": True, "metavar": "yes|no",
-                                            "parse_func": parse_switch, "unparse_func": unparse_switch,
-                                            "unparse": unparse_switch})  # fmt: skip
+    return field(
+        default=default,
+        metadata={
+            "help": help,
+            "env_var": True,
+            "metavar": "yes|no",
+            "parse_func": parse_switch,
+            "unparse_func": unparse_switch,
+            "unparse": unparse_switch,
+        },
+    )
 
 
 # Optional[X], not X | None: Snakemake recognises typing.Union only.
@@ -62,22 +70,33 @@ class StorageProviderSettings(StorageProviderSettingsBase):
     )
     cache_dir: Optional[str] = field(  # noqa: UP045
         default=None,
-        metadata={"help": "gypsum cache folder shared with every gypsum client (default: GYPSUM_CACHE_DIR, "
-                          "else the user cache folder of gypsum).", "env_var": True},
+        metadata={
+            "help": "gypsum cache folder shared with every gypsum client (default: GYPSUM_CACHE_DIR, "
+            "else the user cache folder of gypsum).",
+            "env_var": True,
+        },
     )
     token: Optional[str] = field(  # noqa: UP045
         default=None,
         repr=False,
-        metadata={"help": "GitHub token for publishing outputs (default: the gypsum token file, GYPSUM_TOKEN or "
-                          "GITHUB_TOKEN). Use the environment variable: Snakemake logs its command line.",
-                  "env_var": True, "unparse": hide_token},
+        metadata={
+            "help": "GitHub token for publishing outputs (default: the gypsum token file, GYPSUM_TOKEN or "
+            "GITHUB_TOKEN). Use the environment variable: Snakemake logs its command line.",
+            "env_var": True,
+            "unparse": hide_token,
+        },
     )
     probation: Optional[bool] = _switch(False, "Publish output versions on probation (yes/no; default no).")  # noqa: UP045
     deduplicate: Optional[bool] = _switch(  # noqa: UP045
-        True, "Let the server turn output files equal to ones in the asset's latest version into links "
-              "(yes/no; default yes).",
-    )  # fmt: skip
+        True,
+        "Let the server turn output files equal to ones in the asset's latest version into links "
+        "(yes/no; default yes).",
+    )
     concurrent: Optional[int] = field(  # noqa: UP045
-        default=None, metadata={"help": "Files transferred at once per version (default: the client's, 8).",
-                                "env_var": True, "type": int},
+        default=None,
+        metadata={
+            "help": "Files transferred at once per version (default: the client's, 8).",
+            "env_var": True,
+            "type": int,
+        },
     )

@@ -93,9 +93,17 @@ def publish(
 ) -> None:
     """Publish ``listing`` (paths relative to ``folder``) as the new version of ``query``; abort on failure."""
     init = client.start_upload(
-        query.project, query.asset, query.version, listing["files"], links=listing["links"],
-        deduplicate=deduplicate, probation=probation, url=url, token=token, directory=str(folder),
-    )  # fmt: skip
+        query.project,
+        query.asset,
+        query.version,
+        listing["files"],
+        links=listing["links"],
+        deduplicate=deduplicate,
+        probation=probation,
+        url=url,
+        token=token,
+        directory=str(folder),
+    )
     try:
         more: dict[str, Any] = {} if concurrent is None else {"concurrent": concurrent}
         client.upload_files(init, directory=str(folder), url=url, **more)

@@ -205,8 +205,9 @@ class _ProxyServer(ThreadingHTTPServer):
 class FaultProxy:
     """A running fault-injecting proxy in front of ``upstream`` (see the module docs)."""
 
-    def __init__(self, upstream: str, faults: list[Fault] | None = None, seed: int = 0,
-                 tls: tuple[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, upstream: str, faults: list[Fault] | None = None, seed: int = 0, tls: tuple[str, str] | None = None
+    ) -> None:
         self._server = _ProxyServer(upstream, list(faults or []), seed, tls)
         host, port = self._server.server_address[:2]
         self.url = f"{'https' if tls else 'http'}://{host}:{port}"

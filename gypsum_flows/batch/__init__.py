@@ -5,4 +5,13 @@ from .check import check_spec, load_and_check
 from .metadata import MetadataCheck
 from .spec import AssetJob, BatchSpec, SpecError, SpecProblem, load_spec
 
-__all__ = ["AssetJob", "BatchSpec", "MetadataCheck", "SpecError", "SpecProblem", "check_spec", "load_and_check", "load_spec"]
+__all__ = [
+    "AssetJob",
+    "BatchSpec",
+    "MetadataCheck",
+    "SpecError",
+    "SpecProblem",
+    "check_spec",
+    "load_and_check",
+    "load_spec",
+]

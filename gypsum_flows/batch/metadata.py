@@ -38,16 +38,14 @@ class MetadataCheck(BaseModel):
         False
     """
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     schema_name: str = Field(
         DEFAULT_SCHEMA,
         alias="schema",
         description="Name of the published schema to validate against (fetched like fetch_metadata_schema).",
     )
-    schema_file: str | None = Field(
-        None, description="A local JSON schema file to use instead of the published one."
-    )
+    schema_file: str | None = Field(None, description="A local JSON schema file to use instead of the published one.")
     files: list[str] = Field(
         default_factory=lambda: [DEFAULT_METADATA_FILE],
         min_length=1,

@@ -177,10 +177,16 @@ class SpecDocument(BaseModel):
     projects: list[ProjectSpec] = Field(default_factory=list, description="Projects to create if missing.")
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec, description="Values inherited by every asset.")
     concurrency: int | None = Field(None, ge=1, le=64, description="How many assets to publish at once.")
-    strict: StrictBool = Field(False, description="All or nothing: any asset with invalid metadata stops the "
-                               "whole batch before any upload (default: the other assets are published).")
-    fan_out: StrictBool = Field(False, description="Publish each asset as its own run of the publish-asset "
-                                "deployment, on any worker of its pool (default: in the batch's process).")
+    strict: StrictBool = Field(
+        False,
+        description="All or nothing: any asset with invalid metadata stops the "
+        "whole batch before any upload (default: the other assets are published).",
+    )
+    fan_out: StrictBool = Field(
+        False,
+        description="Publish each asset as its own run of the publish-asset "
+        "deployment, on any worker of its pool (default: in the batch's process).",
+    )
     assets: list[AssetSpec] = Field(min_length=1, description="The versions to publish.")
 
 
@@ -287,13 +293,20 @@ def load_spec(path: str | Path, allow_outside: bool = False) -> BatchSpec:
     jobs, more = resolver.resolve()
     if problems or more:
         raise SpecError(problems + more)
-    return BatchSpec(path=str(Path(path).resolve()), concurrency=document.concurrency, strict=document.strict,
-                     projects=document.projects, fan_out=document.fan_out, assets=jobs,
-                     outside=resolver.outside)  # fmt: skip
+    return BatchSpec(
+        path=str(Path(path).resolve()),
+        concurrency=document.concurrency,
+        strict=document.strict,
+        projects=document.projects,
+        fan_out=document.fan_out,
+        assets=jobs,
+        outside=resolver.outside,
+    )
 
 
 def _read(file: str) -> str:
     """The spec's text; anything but a regular file (a FIFO would block) or a file over the limit is refused."""
+
     def refuse(message: str) -> SpecError:
         return SpecError([SpecProblem(file, None, "", message)])
 
@@ -354,8 +367,11 @@ class _Loader(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.res
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             kind = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
-            raise _Refused(event.start_mark, f"YAML anchors and aliases are not allowed in a spec "
-                                             f"(found {kind}{event.anchor[:MAX_SHOWN]}); write the values out")
+            raise _Refused(
+                event.start_mark,
+                f"YAML anchors and aliases are not allowed in a spec "
+                f"(found {kind}{event.anchor[:MAX_SHOWN]}); write the values out",
+            )
         if self.depth >= MAX_DEPTH:
             raise _Refused(event.start_mark, f"the spec is nested more than {MAX_DEPTH} levels deep (the limit)")
         self.depth += 1
@@ -443,7 +459,7 @@ def _line_of(loc: Loc, lines: dict[Loc, int]) -> int | None:
 _MESSAGES = {
     "missing": "required field is missing",
     "extra_forbidden": "unknown key",
-    "string_type": "should be a string (quote dates and numbers, e.g. \"2024-02-01\")",
+    "string_type": 'should be a string (quote dates and numbers, e.g. "2024-02-01")',
     "bool_type": "should be true or false",
 }
 
@@ -624,8 +640,11 @@ class _Resolver:
             return
         if not self.allow_outside:
             shown_real = "" if real == folder else f" (it leads to {_clip(str(real))})"
-            self.problem(loc, f"folder {_clip(str(folder))}{shown_real} is outside the spec's folder {self.base}; "
-                              "allow it with --allow-outside (allow_outside=True in Python and flows)")
+            self.problem(
+                loc,
+                f"folder {_clip(str(folder))}{shown_real} is outside the spec's folder {self.base}; "
+                "allow it with --allow-outside (allow_outside=True in Python and flows)",
+            )
         else:
             self.outside.append((_field_name(loc), str(real)))
 
@@ -636,8 +655,10 @@ class _Resolver:
         try:
             json.loads(schema.read_text(encoding="utf-8"))
         except OSError as exc:
-            self.problem(loc + ("schema_file",), f"cannot read schema file {_clip(str(schema))}: "
-                                                 f"{exc.strerror or type(exc).__name__}")
+            self.problem(
+                loc + ("schema_file",),
+                f"cannot read schema file {_clip(str(schema))}: {exc.strerror or type(exc).__name__}",
+            )
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             self.problem(loc + ("schema_file",), f"schema file {_clip(str(schema))} is not JSON: {exc}")
 

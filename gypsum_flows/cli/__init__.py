@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     for command in set(sub.choices.values()):
         # SUPPRESS: the flag given before the command is not reset by the command's own default.
-        command.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
-                             help="show the full traceback on errors")  # fmt: skip
+        command.add_argument(
+            "--traceback", action="store_true", default=argparse.SUPPRESS, help="show the full traceback on errors"
+        )
     return parser
 
 

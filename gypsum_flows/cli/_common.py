@@ -20,8 +20,18 @@ from typing import Any
 from ..errors import GypsumAuthError
 from ..names import check_name
 
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
@@ -29,8 +39,11 @@ def add_connection(parser: argparse.ArgumentParser, *, token: bool = True, as_js
     """Add the shared ``--url``, ``--token-env`` and ``--json`` options."""
     parser.add_argument("--url", help="gypsum server URL (default: GYPSUM_REST_URL, else the public instance)")
     if token:
-        parser.add_argument("--token-env", metavar="VAR", help="environment variable holding the token "
-                            "(default: the saved token, else GYPSUM_TOKEN)")  # fmt: skip
+        parser.add_argument(
+            "--token-env",
+            metavar="VAR",
+            help="environment variable holding the token (default: the saved token, else GYPSUM_TOKEN)",
+        )
     if as_json:
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -70,5 +83,5 @@ def emit(args: argparse.Namespace, data: Any, text: str) -> None:
 def table(rows: list[list[str]], header: list[str]) -> str:
     """Rows as left-aligned columns under ``header``."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
     return "\n".join(lines)

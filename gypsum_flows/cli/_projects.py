@@ -39,7 +39,10 @@ def create_declared(spec: Any, client: Any) -> list[str]:
         except GypsumPermissionError as exc:
             raise GypsumPermissionError(
                 f"project '{name}' is declared in the spec but missing on the server, and creating it needs an "
-                f"admin's token ({exc.reason})", status=exc.status, method=exc.method, url=exc.url,
-            ) from None  # fmt: skip
+                f"admin's token ({exc.reason})",
+                status=exc.status,
+                method=exc.method,
+                url=exc.url,
+            ) from None
         said.append(f"created project '{name}' (owners: {', '.join(project.owners)}) as the spec declares it")
     return said

@@ -48,7 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--workdir", help="folder for the registry, the cache and Prefect (default: a new temporary one)")
+    parser.add_argument(
+        "--workdir", help="folder for the registry, the cache and Prefect (default: a new temporary one)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -141,8 +143,9 @@ def read_back(outcomes: list[Outcome], url: str, cache_dir: Path) -> str:
     local = Path(save_version(job.project, job.asset, job.version, **where))
     differences = version_differences(Path(job.directory), local, listed)
     if differences:
-        raise GypsumIntegrityError(f"{job.label} read back into {local} differs from {job.directory}: "
-                                   + ", ".join(differences))  # fmt: skip
+        raise GypsumIntegrityError(
+            f"{job.label} read back into {local} differs from {job.directory}: " + ", ".join(differences)
+        )
     return f"read back {job.label} ({len(listed)} files) into {local}: identical to {job.directory}"
 
 

@@ -28,20 +28,28 @@ EXAMPLES = """examples:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``login`` and ``whoami``."""
     login = subparsers.add_parser(
-        "login", help="check a token and save it for every later command (as set_access_token)",
+        "login",
+        help="check a token and save it for every later command (as set_access_token)",
         description="Check a token and save it in the token file shared with gypsum_client and the R client "
         f"({{cache}}/credentials/token.txt, mode 0600). The token comes from --token-env, else {ENV_TOKEN}, "
-        "else a hidden prompt.", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+        "else a hidden prompt.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     whoami = subparsers.add_parser(
-        "whoami", help="show which login the current token belongs to",
+        "whoami",
+        help="show which login the current token belongs to",
         description="Check the token the other commands would use and print its login.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     for parser in (login, whoami):
         add_connection(parser)
-        parser.add_argument("--github-url", help="GitHub API to check the token with (default: {url}/github "
-                            "for a local server, else https://api.github.com)")  # fmt: skip
+        parser.add_argument(
+            "--github-url",
+            help="GitHub API to check the token with (default: {url}/github "
+            "for a local server, else https://api.github.com)",
+        )
         parser.add_argument("--cache-dir", help="gypsum cache folder holding the token file")
     login.add_argument("--logout", action="store_true", help="forget the saved token instead")
     login.set_defaults(func=run_login)
@@ -76,8 +84,11 @@ def run_login(args: argparse.Namespace) -> int:
         emit(args, {"logged_out": True}, "forgot the saved token")
         return 0
     info = set_access_token(_given_token(args), github_url=_github_url(args), cache_dir=args.cache_dir)
-    emit(args, {"login": info["name"], "expires": info["expires"]},
-         f"logged in as {info['name']}; the token is saved for later commands")  # fmt: skip
+    emit(
+        args,
+        {"login": info["name"], "expires": info["expires"]},
+        f"logged in as {info['name']}; the token is saved for later commands",
+    )
     return 0
 
 

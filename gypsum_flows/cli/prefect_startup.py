@@ -110,9 +110,12 @@ def uses_embedded_server() -> bool:
 def announce() -> None:
     """Say in one line that the embedded server is starting, when it is (call just before the first flow)."""
     if uses_embedded_server():
-        print("Starting Prefect's embedded server (the first start in a new PREFECT_HOME takes 10-30 s; "
-              "set PREFECT_API_URL to a running `prefect server start` to skip this) ...", file=sys.stderr,
-              flush=True)  # fmt: skip
+        print(
+            "Starting Prefect's embedded server (the first start in a new PREFECT_HOME takes 10-30 s; "
+            "set PREFECT_API_URL to a running `prefect server start` to skip this) ...",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def shutdown() -> None:

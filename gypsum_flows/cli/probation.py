@@ -17,10 +17,13 @@ EXAMPLES = """examples:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``probation approve`` and ``probation reject``."""
     parser = subparsers.add_parser(
-        "probation", help="approve or reject a version uploaded on probation (owners, admins)",
+        "probation",
+        help="approve or reject a version uploaded on probation (owners, admins)",
         description="Approving makes a probational version permanent (and the latest if it is the newest); "
-        "rejecting deletes it.", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+        "rejecting deletes it.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for action, text in (("approve", "make the version permanent"), ("reject", "delete the version")):
         child = sub.add_parser(action, help=text)
@@ -42,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
     call = approve_probation if args.action == "approve" else reject_probation
     call(args.project, args.asset, args.version, url=args.url, token=token_from(args))
     done = "approved" if args.action == "approve" else "rejected (deleted)"
-    emit(args, {"project": args.project, "asset": args.asset, "version": args.version, "action": args.action},
-         f"{args.project}/{args.asset}/{args.version}: {done}")  # fmt: skip
+    emit(
+        args,
+        {"project": args.project, "asset": args.asset, "version": args.version, "action": args.action},
+        f"{args.project}/{args.asset}/{args.version}: {done}",
+    )
     return 0

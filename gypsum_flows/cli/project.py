@@ -30,28 +30,45 @@ def _uploader(text: str) -> dict:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``project`` and its subcommands."""
     parser = subparsers.add_parser(
-        "project", help="create projects; show or change permissions, quota, usage; unlock or remove (admins)",
+        "project",
+        help="create projects; show or change permissions, quota, usage; unlock or remove (admins)",
         description="Project administration. Creating, removing, unlocking and setting quotas need an admin's "
         "token; changing permissions needs an owner's or an admin's; showing needs none.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    create = sub.add_parser("create", help="create a project (admins)", epilog=EXAMPLES,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    create = sub.add_parser(
+        "create",
+        help="create a project (admins)",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     create.add_argument("project", help="project name")
-    create.add_argument("--owner", action="append", required=True, metavar="LOGIN",
-                        help="GitHub login or organisation owning the project; repeatable")  # fmt: skip
-    create.add_argument("--uploader", action="append", type=_uploader, metavar="LOGIN[:trusted]",
-                        help="allow this login to upload (':trusted' skips probation); repeatable")  # fmt: skip
+    create.add_argument(
+        "--owner",
+        action="append",
+        required=True,
+        metavar="LOGIN",
+        help="GitHub login or organisation owning the project; repeatable",
+    )
+    create.add_argument(
+        "--uploader",
+        action="append",
+        type=_uploader,
+        metavar="LOGIN[:trusted]",
+        help="allow this login to upload (':trusted' skips probation); repeatable",
+    )
     _quota_arguments(create, "--quota")
     create.set_defaults(func=run_create)
 
     perms = sub.add_parser("permissions", help="show a project's owners and uploaders, or add to them")
     perms.add_argument("project", help="project name")
     perms.add_argument("--add-owner", action="append", metavar="LOGIN", help="add an owner; repeatable")
-    perms.add_argument("--add-uploader", action="append", type=_uploader, metavar="LOGIN[:trusted]",
-                       help="add an uploader; repeatable")  # fmt: skip
+    perms.add_argument(
+        "--add-uploader", action="append", type=_uploader, metavar="LOGIN[:trusted]", help="add an uploader; repeatable"
+    )
     perms.set_defaults(func=run_permissions)
 
     quota = sub.add_parser("quota", help="show a project's quota, or change it (admins)")
@@ -78,8 +95,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _quota_arguments(parser: argparse.ArgumentParser, baseline_flag: str) -> None:
-    parser.add_argument(baseline_flag, dest="baseline", type=parse_size, metavar="SIZE",
-                        help="quota in bytes at creation, e.g. 10GB or 5GiB")  # fmt: skip
+    parser.add_argument(
+        baseline_flag,
+        dest="baseline",
+        type=parse_size,
+        metavar="SIZE",
+        help="quota in bytes at creation, e.g. 10GB or 5GiB",
+    )
     parser.add_argument("--growth-rate", type=parse_size, metavar="SIZE", help="quota growth per year")
     parser.add_argument("--year", type=int, help="year the quota starts from")
 
@@ -89,10 +111,21 @@ def run_create(args: argparse.Namespace) -> int:
     from ..client import create_project
 
     names(project=args.project)
-    create_project(args.project, owners=args.owner, uploaders=args.uploader, baseline=args.baseline,
-                   growth_rate=args.growth_rate, year=args.year, url=args.url, token=token_from(args))  # fmt: skip
-    emit(args, {"project": args.project, "owners": args.owner, "uploaders": args.uploader or []},
-         f"created project '{args.project}' (owners: {', '.join(args.owner)})")  # fmt: skip
+    create_project(
+        args.project,
+        owners=args.owner,
+        uploaders=args.uploader,
+        baseline=args.baseline,
+        growth_rate=args.growth_rate,
+        year=args.year,
+        url=args.url,
+        token=token_from(args),
+    )
+    emit(
+        args,
+        {"project": args.project, "owners": args.owner, "uploaders": args.uploader or []},
+        f"created project '{args.project}' (owners: {', '.join(args.owner)})",
+    )
     return 0
 
 
@@ -102,11 +135,20 @@ def run_permissions(args: argparse.Namespace) -> int:
 
     names(project=args.project)
     if args.add_owner or args.add_uploader:
-        set_permissions(args.project, owners=args.add_owner, uploaders=args.add_uploader, url=args.url,
-                        token=token_from(args))  # fmt: skip
+        set_permissions(
+            args.project, owners=args.add_owner, uploaders=args.add_uploader, url=args.url, token=token_from(args)
+        )
     perms = fetch_permissions(args.project, url=args.url)
-    rows = [[u["id"], "yes" if u.get("trusted") else "no", u.get("asset", "*"), u.get("version", "*"),
-             str(u.get("until", "-"))] for u in perms.get("uploaders", [])]  # fmt: skip
+    rows = [
+        [
+            u["id"],
+            "yes" if u.get("trusted") else "no",
+            u.get("asset", "*"),
+            u.get("version", "*"),
+            str(u.get("until", "-")),
+        ]
+        for u in perms.get("uploaders", [])
+    ]
     text = f"owners: {', '.join(perms.get('owners', [])) or '(none)'}\n"
     text += table(rows, ["uploader", "trusted", "asset", "version", "until"]) if rows else "uploaders: (none)"
     emit(args, perms, text)
@@ -120,11 +162,21 @@ def run_quota(args: argparse.Namespace) -> int:
     names(project=args.project)
     fetch_permissions(args.project, url=args.url)  # a missing project's error says how to create it
     if args.baseline is not None or args.growth_rate is not None or args.year is not None:
-        set_quota(args.project, baseline=args.baseline, growth_rate=args.growth_rate, year=args.year,
-                  url=args.url, token=token_from(args))  # fmt: skip
+        set_quota(
+            args.project,
+            baseline=args.baseline,
+            growth_rate=args.growth_rate,
+            year=args.year,
+            url=args.url,
+            token=token_from(args),
+        )
     quota = fetch_quota(args.project, url=args.url)
-    emit(args, quota, f"{args.project}: baseline {quota['baseline']:,} bytes, growth {quota['growth_rate']:,} "
-                      f"bytes/year from {quota['year']}")  # fmt: skip
+    emit(
+        args,
+        quota,
+        f"{args.project}: baseline {quota['baseline']:,} bytes, growth {quota['growth_rate']:,} "
+        f"bytes/year from {quota['year']}",
+    )
     return 0
 
 
@@ -134,8 +186,11 @@ def run_usage(args: argparse.Namespace) -> int:
 
     names(project=args.project)
     fetch_permissions(args.project, url=args.url)
-    total = (refresh_usage(args.project, url=args.url, token=token_from(args)) if args.refresh
-             else fetch_usage(args.project, url=args.url))  # fmt: skip
+    total = (
+        refresh_usage(args.project, url=args.url, token=token_from(args))
+        if args.refresh
+        else fetch_usage(args.project, url=args.url)
+    )
     emit(args, {"project": args.project, "total": total}, f"{args.project}: {total:,} bytes used")
     return 0
 

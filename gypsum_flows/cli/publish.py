@@ -45,21 +45,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     publish.add_argument("spec", help="path of the YAML batch spec")
     _connection_arguments(publish)
-    publish.add_argument("--token-env", metavar="VAR", help="environment variable holding the token "
-                         "(default: GYPSUM_TOKEN, else the cached token)")  # fmt: skip
+    publish.add_argument(
+        "--token-env",
+        metavar="VAR",
+        help="environment variable holding the token (default: GYPSUM_TOKEN, else the cached token)",
+    )
     publish.add_argument("--credentials-block", metavar="NAME", help="use this saved GypsumCredentials block")
     publish.add_argument("--concurrency", type=int, metavar="N", help="assets published at once")
-    publish.add_argument("--no-recover", action="store_true",
-                         help="do not clear an interrupted upload of a version this batch publishes")  # fmt: skip
-    publish.add_argument("--strict", action="store_true", default=None,
-                         help="all or nothing: publish nothing if any asset's metadata is invalid")  # fmt: skip
+    publish.add_argument(
+        "--no-recover", action="store_true", help="do not clear an interrupted upload of a version this batch publishes"
+    )
+    publish.add_argument(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="all or nothing: publish nothing if any asset's metadata is invalid",
+    )
     publish.add_argument("--verbose", "-v", action="store_true", help="show Prefect's logs of every run")
     publish.add_argument("--json", action="store_true", help="print the per-asset outcomes as JSON")
-    publish.add_argument("--fan-out", action="store_true", default=None,
-                         help="publish each asset as its own run of the per-asset deployment, on any worker of "
-                         "its pool (needs PREFECT_API_URL; default: the spec's fan_out)")  # fmt: skip
-    publish.add_argument("--asset-deployment", metavar="FLOW/NAME", default="publish-asset/default",
-                         help="the per-asset deployment --fan-out starts (default: %(default)s)")  # fmt: skip
+    publish.add_argument(
+        "--fan-out",
+        action="store_true",
+        default=None,
+        help="publish each asset as its own run of the per-asset deployment, on any worker of "
+        "its pool (needs PREFECT_API_URL; default: the spec's fan_out)",
+    )
+    publish.add_argument(
+        "--asset-deployment",
+        metavar="FLOW/NAME",
+        default="publish-asset/default",
+        help="the per-asset deployment --fan-out starts (default: %(default)s)",
+    )
     publish.set_defaults(func=run_publish)
 
     check = subparsers.add_parser(
@@ -78,16 +94,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="gypsum server URL (default: GYPSUM_REST_URL, else the public instance)")
     parser.add_argument("--cache-dir", help="gypsum cache folder (default: GYPSUM_CACHE_DIR or the shared one)")
-    parser.add_argument("--allow-outside", action="store_true",
-                        help="accept folders outside the spec's own folder (absolute, ../, symlinks leading out)")
+    parser.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help="accept folders outside the spec's own folder (absolute, ../, symlinks leading out)",
+    )
 
 
 def _check(args: argparse.Namespace) -> tuple[Any, dict[int, list[Any]]]:
     from ..batch import load_and_check
     from ..client.metadata import fetch_metadata_schema
 
-    return load_and_check(args.spec, fetch_schema=lambda name: fetch_metadata_schema(name, cache_dir=args.cache_dir),
-                          allow_outside=args.allow_outside)
+    return load_and_check(
+        args.spec,
+        fetch_schema=lambda name: fetch_metadata_schema(name, cache_dir=args.cache_dir),
+        allow_outside=args.allow_outside,
+    )
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -127,14 +149,21 @@ def run_publish(args: argparse.Namespace) -> int:
     spec, invalid = _check(args)
     fan_out = spec.fan_out if args.fan_out is None else args.fan_out
     if fan_out and not args.credentials_block and (args.url or args.token_env or args.cache_dir):
-        raise GypsumAuthError("--fan-out: workers load the credentials by name; save a GypsumCredentials block "
-                              "and pass --credentials-block NAME instead of --url/--token-env/--cache-dir")
+        raise GypsumAuthError(
+            "--fan-out: workers load the credentials by name; save a GypsumCredentials block "
+            "and pass --credentials-block NAME instead of --url/--token-env/--cache-dir"
+        )
     problems = [problem for found in invalid.values() for problem in found]
     if problems and (args.strict or spec.strict):
         raise SpecError(problems)
     if problems:
-        print(f"{len(invalid)} of {len(spec.assets)} assets have invalid metadata and will not be published "
-              "(--strict publishes nothing then):", *(f"  {p}" for p in problems), sep="\n", file=sys.stderr)
+        print(
+            f"{len(invalid)} of {len(spec.assets)} assets have invalid metadata and will not be published "
+            "(--strict publishes nothing then):",
+            *(f"  {p}" for p in problems),
+            sep="\n",
+            file=sys.stderr,
+        )
     prefect_startup.prepare(verbose=args.verbose)  # before anything imports Prefect (the block below does)
     credentials = _credentials(args)
     _create_projects(spec, credentials)
@@ -142,9 +171,16 @@ def run_publish(args: argparse.Namespace) -> int:
 
     prefect_startup.announce()
     try:
-        outcomes = publish_batch(args.spec, concurrency=args.concurrency, recover_interrupted_upload=not args.no_recover,
-                                 credentials=credentials, strict=args.strict, allow_outside=args.allow_outside,
-                                 fan_out=fan_out, asset_deployment=args.asset_deployment)  # fmt: skip
+        outcomes = publish_batch(
+            args.spec,
+            concurrency=args.concurrency,
+            recover_interrupted_upload=not args.no_recover,
+            credentials=credentials,
+            strict=args.strict,
+            allow_outside=args.allow_outside,
+            fan_out=fan_out,
+            asset_deployment=args.asset_deployment,
+        )
         code = 0
     except BatchFailedError as exc:
         outcomes, code = exc.outcomes, 1
@@ -186,8 +222,10 @@ def _print_outcomes(outcomes: list, as_json: bool) -> None:
     print(f"{'version':<{width}}  {'outcome':<9}  {'sent':>5}  {'linked':>6}  {'bytes':>10}  detail")
     for o in outcomes:
         first, *rest = o.detail.splitlines() or [""]
-        print(f"{o.label:<{width}}  {o.outcome:<9}  {o.files_uploaded:>5}  {o.files_linked:>6}  "
-              f"{o.bytes_uploaded:>10}  {first}")
+        print(
+            f"{o.label:<{width}}  {o.outcome:<9}  {o.files_uploaded:>5}  {o.files_linked:>6}  "
+            f"{o.bytes_uploaded:>10}  {first}"
+        )
         for line in rest + ([f"hint: {o.hint}"] if o.hint else []):
             print(f"{'':<{width}}  {line}")
     counts: dict[str, int] = {}

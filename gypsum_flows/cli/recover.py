@@ -29,11 +29,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--url", help="base URL of the gypsum server (default: GYPSUM_REST_URL or the public one)")
     parser.add_argument(
-        "--older-than", default=STALE_LOCK_AGE, metavar="AGE",
+        "--older-than",
+        default=STALE_LOCK_AGE,
+        metavar="AGE",
         help="lock age threshold, e.g. 90s, 15m, 2h (default: %(default)s)",
     )
-    parser.add_argument("--project", action="append", dest="projects", metavar="NAME",
-                        help="only look at this project; repeatable (default: every project)")  # fmt: skip
+    parser.add_argument(
+        "--project",
+        action="append",
+        dest="projects",
+        metavar="NAME",
+        help="only look at this project; repeatable (default: every project)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="only list what would be done")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)

@@ -41,11 +41,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--metadata-dir", help="folder served under /metadata/ (the SQLite metadata index)")
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
-    parser.add_argument("--max-file-size", type=parse_size, default=MAX_FILE_SIZE, metavar="SIZE",
-                        help="refuse uploads of larger files, as the real gypsum does (default: 5GiB less "
-                        "5MiB, gypsum's single-upload limit; 0 for no limit)")  # fmt: skip
-    parser.add_argument("--print-token", action="store_true",
-                        help="print the admin token of the users file (generating it if needed) and exit")  # fmt: skip
+    parser.add_argument(
+        "--max-file-size",
+        type=parse_size,
+        default=MAX_FILE_SIZE,
+        metavar="SIZE",
+        help="refuse uploads of larger files, as the real gypsum does (default: 5GiB less "
+        "5MiB, gypsum's single-upload limit; 0 for no limit)",
+    )
+    parser.add_argument(
+        "--print-token",
+        action="store_true",
+        help="print the admin token of the users file (generating it if needed) and exit",
+    )
     parser.set_defaults(func=run)
 
 
@@ -85,12 +93,16 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server = serve_in_thread(args.root, args.users, args.host, args.port, args.metadata_dir,
-                                 args.max_file_size or None)  # fmt: skip
+        server = serve_in_thread(
+            args.root, args.users, args.host, args.port, args.metadata_dir, args.max_file_size or None
+        )
         if args.users is None:
             _say_users_file(server.users_file, generated, sys.stdout)
-            print(f"its admin token: export GYPSUM_TOKEN=$(gypsum-flows server --root {shlex.quote(args.root)} "
-                  "--print-token)", flush=True)  # fmt: skip
+            print(
+                f"its admin token: export GYPSUM_TOKEN=$(gypsum-flows server --root {shlex.quote(args.root)} "
+                "--print-token)",
+                flush=True,
+            )
         print(f"gypsum server listening on {server.url}", flush=True)
         while not stop.wait(0.5):
             pass

@@ -16,11 +16,13 @@ EXAMPLES = """examples:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``versions`` command."""
     parser = subparsers.add_parser(
-        "versions", help="list the versions of a project's assets: latest, probation, uploader",
+        "versions",
+        help="list the versions of a project's assets: latest, probation, uploader",
         description="For each asset of PROJECT (or just ASSET): its versions, whether each is the latest, on "
         "probation or still uploading, who uploaded it and when. Needs no token.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("project", help="project name")
     parser.add_argument("asset", nargs="?", help="only this asset")
     add_connection(parser, token=False)
@@ -44,8 +46,16 @@ def versions_of(project: str, asset: str, url: str | None) -> list[dict]:
     rows = []
     for version in list_versions(project, asset, url=url):
         summary = fetch_summary(project, asset, version, cache_dir=False, url=url)
-        rows.append({"asset": asset, "version": version, "latest": version == latest, "state": _state(summary),
-                     "uploader": summary.get("upload_user_id"), "finished": summary.get("upload_finish")})  # fmt: skip
+        rows.append(
+            {
+                "asset": asset,
+                "version": version,
+                "latest": version == latest,
+                "state": _state(summary),
+                "uploader": summary.get("upload_user_id"),
+                "finished": summary.get("upload_finish"),
+            }
+        )
     return rows
 
 
@@ -57,13 +67,27 @@ def run(args: argparse.Namespace) -> int:
     fetch_permissions(args.project, url=args.url)  # a missing project's error says how to create it
     assets = list_assets(args.project, url=args.url)
     if args.asset is not None and args.asset not in assets:
-        raise GypsumNotFoundError(f"project '{args.project}' has no asset '{args.asset}' "
-                                  f"(its assets: {', '.join(assets) or 'none yet'})")  # fmt: skip
-    rows = [row for asset in ([args.asset] if args.asset else assets) for row in versions_of(args.project, asset,
-                                                                                              args.url)]  # fmt: skip
-    shown = [[r["asset"], r["version"], "*" if r["latest"] else "", r["state"], r["uploader"] or "-",
-              str(r["finished"] or "-")] for r in rows]  # fmt: skip
-    text = table(shown, ["asset", "version", "latest", "state", "uploader", "finished"]) if rows else (
-        f"project '{args.project}' has no versions yet")  # fmt: skip
+        raise GypsumNotFoundError(
+            f"project '{args.project}' has no asset '{args.asset}' (its assets: {', '.join(assets) or 'none yet'})"
+        )
+    rows = [
+        row for asset in ([args.asset] if args.asset else assets) for row in versions_of(args.project, asset, args.url)
+    ]
+    shown = [
+        [
+            r["asset"],
+            r["version"],
+            "*" if r["latest"] else "",
+            r["state"],
+            r["uploader"] or "-",
+            str(r["finished"] or "-"),
+        ]
+        for r in rows
+    ]
+    text = (
+        table(shown, ["asset", "version", "latest", "state", "uploader", "finished"])
+        if rows
+        else (f"project '{args.project}' has no versions yet")
+    )
     emit(args, rows, text)
     return 0

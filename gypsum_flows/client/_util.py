@@ -157,8 +157,9 @@ def run_parallel(items: Iterable[T], work: Callable[[T], None], concurrent: int)
                 failures.append(exc)
                 stop.set()
 
-    threads = [threading.Thread(target=worker, name=f"gypsum-{i}", daemon=True)
-               for i in range(min(concurrent, len(items)))]  # fmt: skip
+    threads = [
+        threading.Thread(target=worker, name=f"gypsum-{i}", daemon=True) for i in range(min(concurrent, len(items)))
+    ]
     try:
         for thread in threads:
             thread.start()

@@ -17,8 +17,9 @@ from ._util import names_path, sanitize_uploaders
 from .read import fetch_permissions
 
 
-def _admin(method: str, endpoint: str, names: tuple[str, ...], url: str | None, token: str | None,
-           body: Any = None) -> Any:  # fmt: skip
+def _admin(
+    method: str, endpoint: str, names: tuple[str, ...], url: str | None, token: str | None, body: Any = None
+) -> Any:
     """Send one state-changing call to ``/{endpoint}/{names...}``; returns the JSON reply or ``None``."""
     target = f"{_http.resolve_url(url)}/{endpoint}/{names_path(*names)}"
     kwargs = {"json": body} if body is not None else {}
@@ -104,8 +105,7 @@ def set_quota(
     _admin("PUT", "quota", (project,), url, token, _quota_fields(baseline, growth_rate, year))
 
 
-def approve_probation(project: str, asset: str, version: str, url: str | None = None,
-                      token: str | None = None) -> None:  # fmt: skip
+def approve_probation(project: str, asset: str, version: str, url: str | None = None, token: str | None = None) -> None:
     """Approve a probational version (owners and admins).
 
     Example:
@@ -114,8 +114,7 @@ def approve_probation(project: str, asset: str, version: str, url: str | None = 
     _admin("POST", "probation/approve", (project, asset, version), url, token)
 
 
-def reject_probation(project: str, asset: str, version: str, url: str | None = None,
-                     token: str | None = None) -> None:  # fmt: skip
+def reject_probation(project: str, asset: str, version: str, url: str | None = None, token: str | None = None) -> None:
     """Reject (delete) a probational version (owners, admins, or its own uploader).
 
     Example:
@@ -166,8 +165,7 @@ def remove_asset(project: str, asset: str, url: str | None = None, token: str | 
     return True
 
 
-def remove_version(project: str, asset: str, version: str, url: str | None = None,
-                   token: str | None = None) -> bool:  # fmt: skip
+def remove_version(project: str, asset: str, version: str, url: str | None = None, token: str | None = None) -> bool:
     """Delete one version (the latest is recomputed if needed). Admins only. Returns ``True``.
 
     Example:

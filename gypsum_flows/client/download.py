@@ -65,11 +65,17 @@ def _save_entry(
     where = [target[k] for k in ("project", "asset", "version", "path")]
     stored, key = cache.version_file(cache_dir, *where), version_key(*where)
     cache.save_object(
-        file_url(url, key), stored, key=key, overwrite=overwrite, verify=_internal_check(path, entry, key, url),
+        file_url(url, key),
+        stored,
+        key=key,
+        overwrite=overwrite,
+        verify=_internal_check(path, entry, key, url),
         on_bytes=on_bytes,
-        size=entry["size"] if entry else None, md5=entry["md5sum"] if entry else None,
-        file_locked=bool(link) or not version_locked, checked=present is not None and not link,
-    )  # fmt: skip
+        size=entry["size"] if entry else None,
+        md5=entry["md5sum"] if entry else None,
+        file_locked=bool(link) or not version_locked,
+        checked=present is not None and not link,
+    )
     if link:
         cache.place_link(stored, destination)
     return destination
@@ -162,16 +168,22 @@ def _save_all(
         keys = [f"{project}/{asset}/{version}/{path}" for path in batch]
         urls = [file_url(url, key) for key in keys]
         sizes = (manifest[path]["size"] if path in manifest else None for path in batch)
-        limits = {u: cache.body_limit(size) for u, size in zip(urls, sizes)}
-        replies = _http.fetch_each((("GET", u, {}, None) for u in urls), depth=concurrent, check_body=False,
-                                   limits=limits)  # fmt: skip
+        limits = {u: cache.body_limit(size) for u, size in zip(urls, sizes, strict=True)}
+        replies = _http.fetch_each(
+            (("GET", u, {}, None) for u in urls), depth=concurrent, check_body=False, limits=limits
+        )
         for index, reply in enumerate(replies):
             path, entry = batch[index], manifest.get(batch[index])
             cache.store_fetched(
-                urls[index], where[path], reply.body, key=keys[index], size=entry["size"] if entry else None,
-                md5=entry["md5sum"] if entry else None, verify=_internal_check(path, entry, keys[index], url),
+                urls[index],
+                where[path],
+                reply.body,
+                key=keys[index],
+                size=entry["size"] if entry else None,
+                md5=entry["md5sum"] if entry else None,
+                verify=_internal_check(path, entry, keys[index], url),
                 on_bytes=(lambda count, path=path: report.add_bytes(count, path)) if entry else None,
-            )  # fmt: skip
+            )
             report.file_done(path)
 
     def save_one(path: str) -> None:
@@ -182,8 +194,19 @@ def _save_all(
             report.add_bytes(count, path)
 
         entry = manifest.get(path)
-        _save_entry(project, asset, version, path, entry, cache_dir, url, overwrite, on_bytes if entry else None,
-                    version_locked=True, present=present)  # fmt: skip
+        _save_entry(
+            project,
+            asset,
+            version,
+            path,
+            entry,
+            cache_dir,
+            url,
+            overwrite,
+            on_bytes if entry else None,
+            version_locked=True,
+            present=present,
+        )
         report.file_done(path, entry["size"] - arrived[0] if entry else 0)
 
     jobs: list[list[str] | str] = [small, *large] if small else large
@@ -196,9 +219,16 @@ def _internal_check(path: str, entry: dict | None, key: str, url: str) -> cache.
 
 
 def _relink(
-    project: str, asset: str, version: str, manifest: dict, cache_dir: str, url: str, overwrite: bool,
-    concurrent: int, report: Reporter | None = None,
-) -> None:  # fmt: skip
+    project: str,
+    asset: str,
+    version: str,
+    manifest: dict,
+    cache_dir: str,
+    url: str,
+    overwrite: bool,
+    concurrent: int,
+    report: Reporter | None = None,
+) -> None:
     """Place every link entry of the (checked) manifest in the cache (the caller holds the version lock)."""
     links = _link_entries(manifest)
     with report or Reporter("links", files_total=len(links), bytes_total=0, progress=None) as active:
@@ -276,8 +306,9 @@ def save_version(
         listing = [p for p in list_files(project, asset, version, url=url) if p != MANIFEST_FILE]
         links = _link_entries(manifest) if relink else []
         total = sum(manifest[p]["size"] for p in [*listing, *links] if p in manifest)
-        with Reporter(f"{project}/{asset}/{version}", files_total=len(listing) + len(links), bytes_total=total,
-                      progress=progress) as report:  # fmt: skip
+        with Reporter(
+            f"{project}/{asset}/{version}", files_total=len(listing) + len(links), bytes_total=total, progress=progress
+        ) as report:
             _save_all(project, asset, version, listing, manifest, cache_dir, url, overwrite, concurrent, report)
             if relink:
                 _relink(project, asset, version, manifest, cache_dir, url, overwrite, concurrent, report)
@@ -325,13 +356,19 @@ def _clone_places(destination: str, paths: list[str], cache_dir: str) -> dict[st
         if folder not in checked:
             real = os.path.realpath(folder)
             if real != destination and not real.startswith(destination + os.sep):
-                raise FileExistsError(errno.EEXIST, f"clone_version does not write '{path}' through a symbolic "
-                                      f"link that leads outside {destination}", folder)  # fmt: skip
+                raise FileExistsError(
+                    errno.EEXIST,
+                    f"clone_version does not write '{path}' through a symbolic link that leads outside {destination}",
+                    folder,
+                )
             checked.add(folder)
     clashes = [link for link in places.values() if os.path.lexists(link) and not _is_clone_link(link, cache_dir)]
     if clashes:
-        raise FileExistsError(errno.EEXIST, f"clone_version does not replace files it did not create ({len(clashes)} "
-                              f"in the way, e.g. {clashes[:3]})", clashes[0])  # fmt: skip
+        raise FileExistsError(
+            errno.EEXIST,
+            f"clone_version does not replace files it did not create ({len(clashes)} in the way, e.g. {clashes[:3]})",
+            clashes[0],
+        )
     return places
 
 

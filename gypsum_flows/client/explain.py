@@ -37,7 +37,10 @@ def version_not_found(
 
 def no_latest(project: str, asset: str, exc: GypsumNotFoundError, versions: list[str] | None) -> GypsumNotFoundError:
     """``exc`` restated for an asset without a latest version."""
-    why = "the asset does not exist" if not versions else (
-        f"all its versions are on probation or incomplete{_listed(versions, 'versions')}")  # fmt: skip
+    why = (
+        "the asset does not exist"
+        if not versions
+        else (f"all its versions are on probation or incomplete{_listed(versions, 'versions')}")
+    )
     reason = f"{project}/{asset} has no latest version: {why}"
     return GypsumNotFoundError(reason, status=exc.status, method=exc.method, url=exc.url)

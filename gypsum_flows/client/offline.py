@@ -32,8 +32,9 @@ def _folders(path: str) -> list[str]:
 
 
 def _nothing(what: str, cache_dir: str) -> GypsumOfflineError:
-    return GypsumOfflineError(f"offline mode: the cache at {cache_dir} holds no {what}; "
-                              "save it once while online (e.g. save_version)")  # fmt: skip
+    return GypsumOfflineError(
+        f"offline mode: the cache at {cache_dir} holds no {what}; save it once while online (e.g. save_version)"
+    )
 
 
 def cached_projects(cache_dir: str | None = None) -> list[str]:
@@ -91,6 +92,10 @@ def files(project: str, asset: str, version: str, cache_dir: str | None = None) 
         manifest = json.load(handle)
     stored = [p for p, entry in manifest.items() if "link" not in entry]
     folder = bucket_path(cache, project, asset, version)
-    internal = [os.path.relpath(os.path.join(root, n), folder) for root, _, names in os.walk(folder)
-                for n in names if n.startswith("..") and not n.endswith(".LOCK")]  # fmt: skip
+    internal = [
+        os.path.relpath(os.path.join(root, n), folder)
+        for root, _, names in os.walk(folder)
+        for n in names
+        if n.startswith("..") and not n.endswith(".LOCK")
+    ]
     return sorted(stored + internal)

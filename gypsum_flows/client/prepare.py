@@ -45,16 +45,23 @@ def _cache_link(target: str, cache_dir: str) -> dict | None:
             continue
         parts = dest[len(prefix) :].split("/")
         if len(parts) > 4 and parts[0] == BUCKET_CACHE_NAME:
-            return {"to.project": parts[1], "to.asset": parts[2], "to.version": parts[3], "to.path": "/".join(parts[4:])}
+            return {
+                "to.project": parts[1],
+                "to.asset": parts[2],
+                "to.version": parts[3],
+                "to.path": "/".join(parts[4:]),
+            }
     return None
 
 
 def _in_cache(target: str, cache_dir: str) -> bool:
     """Whether ``target`` lies under ``{cache}/bucket/`` (lexically or once resolved)."""
     return any(
-        sanitize_path(resolve(target)).startswith(sanitize_path(resolve(cache_dir)).rstrip("/") + f"/{BUCKET_CACHE_NAME}/")
+        sanitize_path(resolve(target)).startswith(
+            sanitize_path(resolve(cache_dir)).rstrip("/") + f"/{BUCKET_CACHE_NAME}/"
+        )
         for resolve in (os.path.abspath, os.path.realpath)
-    )  # fmt: skip
+    )
 
 
 def _cache_own(path: str, target: str) -> bool:
@@ -88,8 +95,10 @@ class _Listing:
         elif link is not None:
             self.links.append({"from.path": rel, **link})
         elif self.links_mode == "always":
-            self.problems.append(f"'{rel}' is a symlink to '{target}', which is not in the cache, so it cannot "
-                                 "become an upload link (links='always')")  # fmt: skip
+            self.problems.append(
+                f"'{rel}' is a symlink to '{target}', which is not in the cache, so it cannot "
+                "become an upload link (links='always')"
+            )
         else:
             self.files.append(rel)
 
@@ -142,12 +151,18 @@ def _symlink(listing: _Listing, full: str, rel: str, ancestors: frozenset) -> No
     elif (info.st_dev, info.st_ino) in ancestors:
         listing.problems.append(f"'{rel}' is a symlink to '{target}', a folder that contains it (a symlink cycle)")
     elif listing.links_mode == "always" and not _in_cache(target, listing.cache_dir):
-        listing.problems.append(f"'{rel}' is a symlink to the folder '{target}', which is not in the cache, so "
-                                "its files cannot become upload links (links='always')")  # fmt: skip
+        listing.problems.append(
+            f"'{rel}' is a symlink to the folder '{target}', which is not in the cache, so "
+            "its files cannot become upload links (links='always')"
+        )
     else:
         as_links = listing.links_mode != "never" and _in_cache(target, listing.cache_dir)
-        log.info("folder symlink '%s' -> '%s': %s", rel, target,
-                 "its files in the cache become upload links" if as_links else "followed, its files are uploaded")
+        log.info(
+            "folder symlink '%s' -> '%s': %s",
+            rel,
+            target,
+            "its files in the cache become upload links" if as_links else "followed, its files are uploaded",
+        )
         _walk(listing, full, rel + "/", target, ancestors | {(info.st_dev, info.st_ino)})
 
 
@@ -185,6 +200,7 @@ def prepare_directory_upload(directory: str, links: str = "auto", cache_dir: str
     if listing.problems:
         shown = listing.problems[:_SHOWN_PROBLEMS]
         more = len(listing.problems) - len(shown)
-        raise ValueError(f"cannot upload the folder '{directory}': " + "; ".join(shown)
-                         + (f"; and {more} more" if more else ""))  # fmt: skip
+        raise ValueError(
+            f"cannot upload the folder '{directory}': " + "; ".join(shown) + (f"; and {more} more" if more else "")
+        )
     return {"files": sorted(listing.files), "links": sorted(listing.links, key=lambda link: link["from.path"])}

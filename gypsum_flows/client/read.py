@@ -117,8 +117,9 @@ def fetch_permissions(project: str, url: str | None = None) -> dict:
     try:
         perms = fetch_json(f"{project}/{PERMISSIONS_FILE}", _http.resolve_url(url), untrusted.permissions)
     except GypsumNotFoundError as exc:
-        raise GypsumNotFoundError(next_steps.create_project(project), status=exc.status, method=exc.method,
-                                  url=exc.url) from None  # fmt: skip
+        raise GypsumNotFoundError(
+            next_steps.create_project(project), status=exc.status, method=exc.method, url=exc.url
+        ) from None
     for uploader in perms.get("uploaders", []):
         if "until" in uploader:
             uploader["until"] = cast_datetime(uploader["until"])

@@ -17,14 +17,14 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import re
-import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from collections.abc import Mapping
 from typing import Any
 
 from .._sqlite import shared_reader
@@ -132,7 +132,7 @@ def gsc(
         raise ValueError(
             f"expected exactly one of text, project, asset, version, path, user or time (got {sorted(given) or 'none'})"
         )
-    (kind, value), = given.items()
+    ((kind, value),) = given.items()
     if kind == "text":
         return define_text_query(value, field=field, partial=partial)
     if kind == "time":
@@ -209,8 +209,7 @@ class _SqlBuilder:
     document; without, it intersects the tokens' document lists.
     """
 
-    def __init__(self, pid: str, counts: Mapping[str, int] | None = None, columns: Mapping[str, str] = _NAMES
-                 ) -> None:  # fmt: skip
+    def __init__(self, pid: str, counts: Mapping[str, int] | None = None, columns: Mapping[str, str] = _NAMES) -> None:
         self.pid = pid
         self.counts = counts
         self.columns = columns
@@ -258,9 +257,7 @@ class _SqlBuilder:
             compound = " INTERSECT ".join(f"SELECT pid FROM links WHERE {self.match(c)}" for c in texts)
             compound += "".join(f" EXCEPT SELECT pid FROM links WHERE {self.match(c)}" for c in negated)
             parts.append(f"{self.pid} IN ({compound})")
-        parts += [
-            self.build(c) for c in children if c.type != "text" and not (c.type == "not" and c.child in negated)
-        ]
+        parts += [self.build(c) for c in children if c.type != "text" and not (c.type == "not" and c.child in negated)]
         return "(" + " AND ".join(parts) + ")"
 
     def _or(self, children: list[GypsumSearchClause]) -> str:
@@ -274,8 +271,12 @@ class _SqlBuilder:
         return "(" + " OR ".join(parts) + ")"
 
 
-def _filter(clause: GypsumSearchClause | None, pid_name: str, counts: Mapping[str, int] | None,
-            columns: Mapping[str, str] = _NAMES) -> dict[str, Any]:  # fmt: skip
+def _filter(
+    clause: GypsumSearchClause | None,
+    pid_name: str,
+    counts: Mapping[str, int] | None,
+    columns: Mapping[str, str] = _NAMES,
+) -> dict[str, Any]:
     if clause is None:
         return {"where": [], "parameters": {}}
     builder = _SqlBuilder(pid_name, counts, columns)
@@ -347,8 +348,14 @@ def search_metadata_filter(
         >>> search_metadata_filter(gsc(project="p"), project_name="v.project")
         {'where': ['v.project = :p0'], 'parameters': {'p0': 'p'}}
     """
-    columns = {"project": project_name, "asset": asset_name, "version": version_name, "path": path_name,
-               "user": user_name, "time": time_name}  # fmt: skip
+    columns = {
+        "project": project_name,
+        "asset": asset_name,
+        "version": version_name,
+        "path": path_name,
+        "user": user_name,
+        "time": time_name,
+    }
     return _filter(_sanitize(_as_clause(query)), pid_name, None, columns)
 
 
@@ -401,7 +408,7 @@ def search_metadata_text(
             stmt += " WHERE " + " AND ".join(conds)
         cursor = conn.execute(stmt, params)
         names = [d[0] for d in cursor.description]
-        results = [dict(zip(names, row)) for row in cursor]
+        results = [dict(zip(names, row, strict=True)) for row in cursor]
     for r in results:
         if include_metadata:
             r["metadata"] = json.loads(r["metadata"])

@@ -111,7 +111,8 @@ def _check_sizes(files: Any, directory: str | None) -> None:
         if isinstance(size, int) and size > MAX_FILE_SIZE:
             raise GypsumInvalidRequestError(
                 f"'{path}' is {size:,} bytes, over gypsum's limit of {MAX_FILE_SIZE:,} bytes (4.995 GiB) per file: "
-                "split it into smaller files; nothing was sent and the project is not locked")  # fmt: skip
+                "split it into smaller files; nothing was sent and the project is not locked"
+            )
 
 
 def start_upload(
@@ -176,16 +177,22 @@ def start_upload(
         # The request may have reached the server, whose answer (with the session token) was lost.
         raise GypsumTransientError(
             f"{exc.reason}; the server may have started this upload and locked project '{project}' "
-            "(an administrator can clear it with unlock_project)", method=exc.method, url=exc.url,
-        ) from None  # fmt: skip
+            "(an administrator can clear it with unlock_project)",
+            method=exc.method,
+            url=exc.url,
+        ) from None
     return _http.response_json(response)
 
 
 def _about_file(exc: Exception, path: str) -> Exception:
     """``exc`` with the message naming the file whose transfer failed."""
     if isinstance(exc, GypsumHTTPError):
-        return type(exc)(f"failed to upload '{path}': {exc.reason}", status=exc.status, method=exc.method,
-                         url=exc.url.split("?")[0] if exc.url else None)  # fmt: skip
+        return type(exc)(
+            f"failed to upload '{path}': {exc.reason}",
+            status=exc.status,
+            method=exc.method,
+            url=exc.url.split("?")[0] if exc.url else None,
+        )
     if isinstance(exc, (OSError, ValueError, GypsumFileChangedError)):  # these name the file already
         return exc
     return GypsumError(f"failed to upload '{path}': {exc}")
@@ -196,7 +203,12 @@ def _local(directory: str | None, path: str) -> str:
 
 
 def _upload_one(
-    item: dict, expected: os.stat_result, directory: str | None, url: str, session_token: str, report: Reporter,
+    item: dict,
+    expected: os.stat_result,
+    directory: str | None,
+    url: str,
+    session_token: str,
+    report: Reporter,
     confirmed: list[str],
 ) -> None:
     """Sign one file's URL, then PUT its bytes streamed from disk with ``Content-MD5``.
@@ -266,17 +278,25 @@ def upload_files(
     with Reporter("upload", files_total=len(items), bytes_total=total, progress=progress) as report:
         run_parallel(
             jobs,
-            lambda job: _upload_small(job, stats, directory, url, token, report, concurrent, confirmed)
-            if isinstance(job, list)
-            else _upload_one(job, stats[job["path"]], directory, url, token, report, confirmed),
+            lambda job: (
+                _upload_small(job, stats, directory, url, token, report, concurrent, confirmed)
+                if isinstance(job, list)
+                else _upload_one(job, stats[job["path"]], directory, url, token, report, confirmed)
+            ),
             concurrent,
-        )  # fmt: skip
+        )
 
 
 def _upload_small(
-    items: list[dict], stats: dict[str, os.stat_result], directory: str | None, url: str, session_token: str,
-    report: Reporter, depth: int, confirmed: list[str],
-) -> None:  # fmt: skip
+    items: list[dict],
+    stats: dict[str, os.stat_result],
+    directory: str | None,
+    url: str,
+    session_token: str,
+    report: Reporter,
+    depth: int,
+    confirmed: list[str],
+) -> None:
     """Upload small files from this one thread, ``depth`` requests in flight: sign a batch, then PUT it.
 
     Batches keep every signed URL fresh however long the whole upload takes.
@@ -287,11 +307,17 @@ def _upload_small(
         signs = _http.fetch_each((("POST", _http.join_url(url, i["url"]), auth, None) for i in batch), depth=depth)
         signed = [_signed(item, reply, url, session_token) for item, reply in _each_file(batch, signs)]
         puts = _http.fetch_each(
-            (("PUT", _http.join_url(url, s["url"]), {"Content-MD5": s["md5sum_base64"]},
-              read_whole(_local(directory, i["path"]), i["path"], stats[i["path"]]))
-             for i, s in zip(batch, signed)),
+            (
+                (
+                    "PUT",
+                    _http.join_url(url, s["url"]),
+                    {"Content-MD5": s["md5sum_base64"]},
+                    read_whole(_local(directory, i["path"]), i["path"], stats[i["path"]]),
+                )
+                for i, s in zip(batch, signed, strict=True)
+            ),
             depth=depth,
-        )  # fmt: skip
+        )
         for item, _ in _each_file(batch, puts):
             report.add_bytes(stats[item["path"]].st_size, item["path"])
             report.file_done(item["path"])
@@ -408,9 +434,17 @@ def upload_directory(
     _http.refuse_if_offline("upload", url)
     listing = prepare_directory_upload(directory, links="always", cache_dir=cache_dir)
     init = start_upload(
-        project, asset, version, listing["files"], links=listing["links"], deduplicate=deduplicate,
-        probation=probation, url=url, token=token, directory=directory,
-    )  # fmt: skip
+        project,
+        asset,
+        version,
+        listing["files"],
+        links=listing["links"],
+        deduplicate=deduplicate,
+        probation=probation,
+        url=url,
+        token=token,
+        directory=directory,
+    )
     try:
         _upload_resuming(init, directory, url, concurrent, progress)
         complete_upload(init, url=url)

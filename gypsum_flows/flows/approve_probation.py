@@ -73,8 +73,7 @@ def approve_probation_flow(
         targets = _targets(project, asset, version, creds)
         outcomes = [_decide(project, a, v, required_files or [], metadata, on_failure, creds) for a, v in targets]
     except Exception as exc:
-        failed = Outcome(project=project, asset=asset or "*", version=version or "*", outcome="failed",
-                         detail=str(exc))
+        failed = Outcome(project=project, asset=asset or "*", version=version or "*", outcome="failed", detail=str(exc))
         publish_report(f"Probation review of {project}", [failed], key)
         raise
     publish_report(f"Probation review of {project}", outcomes, key)
@@ -156,4 +155,3 @@ def _metadata_violations(
         local = save_file(project, asset, version, rel, credentials=creds)
         out += file_violations(Path(local), rel, schema)
     return out
-

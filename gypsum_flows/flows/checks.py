@@ -138,9 +138,7 @@ def recover_settings(credentials: GypsumCredentials | None, write: bool) -> dict
     return {k: v for k, v in kwargs.items() if k in ("url", "token")}
 
 
-def target_is_published(
-    project: str, asset: str, version: str, credentials: GypsumCredentials, recover: bool
-) -> bool:
+def target_is_published(project: str, asset: str, version: str, credentials: GypsumCredentials, recover: bool) -> bool:
     """Whether the target version is complete; an unfinished one is settled first (:func:`settle_target`).
 
     Example::
@@ -177,8 +175,9 @@ def settle_target(
             return settle_target("scrnaseq", "zeisel-brain", "2024-02-01", True, credentials=credentials)
     """
     logger = get_run_logger()
-    state = settle_version(project, asset, version, recover=recover, report=logger.warning,
-                           **recover_settings(credentials, write=True))
+    state = settle_version(
+        project, asset, version, recover=recover, report=logger.warning, **recover_settings(credentials, write=True)
+    )
     return "complete" if state == "complete" else "absent"
 
 
@@ -227,8 +226,10 @@ def differences(new: Entries, published: Entries) -> list[str]:
         elif path not in new:
             out.append(f"{path} (only in the published version)")
         elif new[path] != published[path]:
-            out.append(f"{path} (differs: {new[path][0]} vs {published[path][0]} bytes, md5 {new[path][1][:8]}"
-                       f" vs {published[path][1][:8]})")
+            out.append(
+                f"{path} (differs: {new[path][0]} vs {published[path][0]} bytes, md5 {new[path][1][:8]}"
+                f" vs {published[path][1][:8]})"
+            )
     return out
 
 
@@ -302,8 +303,13 @@ def upload_or_recover(
         state = existing_version(project, asset, version, credentials)
         if state == "absent":
             raise
-    get_run_logger().warning("The upload of %s/%s/%s failed, and the server holds a %s version of it; "
-                             "comparing or clearing it", project, asset, version, state)
+    get_run_logger().warning(
+        "The upload of %s/%s/%s failed, and the server holds a %s version of it; comparing or clearing it",
+        project,
+        asset,
+        version,
+        state,
+    )
     if state == "complete" or settle_target(project, asset, version, recover, credentials=credentials) == "complete":
         label = f"{project}/{asset}/{version}"
         ensure_same_content(label, folder_entries(directory), published_entries(project, asset, version, credentials))

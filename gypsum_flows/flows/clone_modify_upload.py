@@ -101,9 +101,23 @@ def clone_modify_upload(
     """
     delete = list(delete or [])
     check_changes(overlay, delete)
-    return publish_clone(project, asset, version, source_version, source_project, source_asset, overlay, delete,
-                         modify, probation, deduplicate, metadata, recover_interrupted_upload, inputs,
-                         credentials=resolve_credentials(credentials))
+    return publish_clone(
+        project,
+        asset,
+        version,
+        source_version,
+        source_project,
+        source_asset,
+        overlay,
+        delete,
+        modify,
+        probation,
+        deduplicate,
+        metadata,
+        recover_interrupted_upload,
+        inputs,
+        credentials=resolve_credentials(credentials),
+    )
 
 
 @task(name="publish_clone", task_run_name="publish {project}/{asset}/{version}", cache_policy=NO_CACHE)
@@ -155,11 +169,21 @@ def publish_clone(
             if metadata is not None:
                 raise_for_violations(label, check_folder_metadata(work, metadata, credentials=credentials))
             if exists:
-                ensure_same_content(label, folder_entries(work), published_entries(project, asset, version, credentials))
+                ensure_same_content(
+                    label, folder_entries(work), published_entries(project, asset, version, credentials)
+                )
                 return unchanged(project, asset, version)
-            outcome = upload_or_recover(work, project, asset, version, probation=probation, deduplicate=deduplicate,
-                                        credentials=credentials, recover=recover_interrupted_upload,
-                                        inputs=[version_asset_key(*source), *(inputs or [])])
+            outcome = upload_or_recover(
+                work,
+                project,
+                asset,
+                version,
+                probation=probation,
+                deduplicate=deduplicate,
+                credentials=credentials,
+                recover=recover_interrupted_upload,
+                inputs=[version_asset_key(*source), *(inputs or [])],
+            )
         if outcome.outcome != "published":
             return outcome
         outcome.detail = f"cloned from {'/'.join(source)}"
@@ -167,8 +191,14 @@ def publish_clone(
         return outcome
 
     with project_slot(project):  # one publisher per project, across machines
-        return reported(f"Clone, modify and upload {label}", artifact_key("gypsum-clone", project, asset),
-                        project, asset, version, run)
+        return reported(
+            f"Clone, modify and upload {label}",
+            artifact_key("gypsum-clone", project, asset),
+            project,
+            asset,
+            version,
+            run,
+        )
 
 
 def check_changes(overlay: str | None, delete: list[str]) -> None:
@@ -203,8 +233,9 @@ def apply_changes(
                 f"modify() wrote into cloned files, which are links into the gypsum cache: {touched}; "
                 "replace files (unlink, then write) instead of editing them in place, and clear the cache copies"
             )
-    get_run_logger().info("Applied changes to %s: overlay=%s, deleted=%s, modify=%s",
-                          work, overlay, delete, modify is not None)
+    get_run_logger().info(
+        "Applied changes to %s: overlay=%s, deleted=%s, modify=%s", work, overlay, delete, modify is not None
+    )
 
 
 def _overlay(source: Path, root: Path) -> None:
@@ -255,5 +286,6 @@ def _latest_source(project: str, asset: str, creds: GypsumCredentials) -> str:
     try:
         return fetch_latest(project, asset, credentials=creds)
     except GypsumNotFoundError as exc:
-        raise GypsumNotFoundError(f"nothing to clone from: {exc.reason}", status=exc.status, method=exc.method,
-                                  url=exc.url) from None  # fmt: skip
+        raise GypsumNotFoundError(
+            f"nothing to clone from: {exc.reason}", status=exc.status, method=exc.method, url=exc.url
+        ) from None

@@ -68,8 +68,15 @@ def on_workers(
     creds = resolve_credentials(credentials)
 
     def submit(job: AssetJob) -> PrefectFuture[Outcome]:
-        return publish_asset_on_worker.submit(job, spec, recover_interrupted_upload, name, deployment,
-                                              credentials_block=creds, allow_outside=allow_outside)  # fmt: skip
+        return publish_asset_on_worker.submit(
+            job,
+            spec,
+            recover_interrupted_upload,
+            name,
+            deployment,
+            credentials_block=creds,
+            allow_outside=allow_outside,
+        )
 
     return submit
 
@@ -99,8 +106,13 @@ def credentials_name(credentials: GypsumCredentials | str | None) -> str | None:
 
 # Retried when starting the run fails (an API error): a second run of an asset is harmless, it holds the
 # project's slot and finds the version published.
-@task(name="publish_asset_on_worker", task_run_name="publish_asset_on_worker[{job.label}]", cache_policy=NO_CACHE,
-      retries=2, retry_delay_seconds=5)
+@task(
+    name="publish_asset_on_worker",
+    task_run_name="publish_asset_on_worker[{job.label}]",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=5,
+)
 def publish_asset_on_worker(
     job: AssetJob,
     spec: str,
@@ -126,20 +138,27 @@ def publish_asset_on_worker(
     """
     if job.clone is None:
         try:
-            done = published_folder_outcome(job.directory, job.project, job.asset, job.version, credentials_block,
-                                            recover=False)  # fmt: skip
+            done = published_folder_outcome(
+                job.directory, job.project, job.asset, job.version, credentials_block, recover=False
+            )
         except InterruptedUploadError:
             done = None
         if done is not None:
             return done
     run = run_deployment(
         deployment,
-        parameters={"spec": spec, "project": job.project, "asset": job.asset, "version": job.version,
-                    "recover_interrupted_upload": recover_interrupted_upload, "credentials": credentials,
-                    "allow_outside": allow_outside},
+        parameters={
+            "spec": spec,
+            "project": job.project,
+            "asset": job.asset,
+            "version": job.version,
+            "recover_interrupted_upload": recover_interrupted_upload,
+            "credentials": credentials,
+            "allow_outside": allow_outside,
+        },
         timeout=0,
         tags=["gypsum", "fan-out"],
-    )  # fmt: skip
+    )
     return run_outcome(job, wait_for_run(run.id))
 
 
@@ -181,5 +200,10 @@ def run_outcome(job: AssetJob, run: FlowRun) -> Outcome:
         except ValidationError:
             pass
     shown = f"{state.name}: {state.message}" if state is not None else "without a state"
-    return Outcome(project=job.project, asset=job.asset, version=job.version, outcome="failed",
-                   detail=f"publish-asset run {run.name} ended {shown}")
+    return Outcome(
+        project=job.project,
+        asset=job.asset,
+        version=job.version,
+        outcome="failed",
+        detail=f"publish-asset run {run.name} ended {shown}",
+    )

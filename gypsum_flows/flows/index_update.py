@@ -52,9 +52,12 @@ def index_update(
     """
     creds = resolve_credentials(credentials)
     report = update_metadata_index(directory, fresh=fresh, classes=classes, credentials=creds)
-    lines = [f"# Index {report['mode']} of {creds.resolved_url()}", "",
-             f"{report['versions']} versions indexed, {report['logs']} logs replayed into `{directory}` "
-             f"(modified={report['modified']})."]  # fmt: skip
+    lines = [
+        f"# Index {report['mode']} of {creds.resolved_url()}",
+        "",
+        f"{report['versions']} versions indexed, {report['logs']} logs replayed into `{directory}` "
+        f"(modified={report['modified']}).",
+    ]
     lines += [f"- failed: {error}" for error in report["errors"]]
     create_markdown_artifact("\n".join(lines), key=artifact_key("gypsum-index-update"), description="Index update")
     if report["errors"]:

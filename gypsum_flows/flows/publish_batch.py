@@ -111,8 +111,11 @@ def publish_batch(
     limit = max(1, min(concurrency or batch.concurrency or DEFAULT_CONCURRENCY, MAX_CONCURRENCY))
     key = artifact_key("gypsum-batch", batch.path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     progress = Progress(len(batch.assets), f"{key}-progress", f"Publishing {len(batch.assets)} assets of {spec}")
-    results = {job.spec_index: invalid_outcome(job, invalid[job.spec_index])
-               for job in batch.assets if job.spec_index in invalid}  # fmt: skip
+    results = {
+        job.spec_index: invalid_outcome(job, invalid[job.spec_index])
+        for job in batch.assets
+        if job.spec_index in invalid
+    }
     todo = [job for job in batch.assets if job.spec_index not in invalid]
 
     def in_process(job: AssetJob) -> PrefectFuture[Outcome]:
@@ -146,8 +149,9 @@ def check_batch_spec(
     return batch, invalid
 
 
-def submit_asset(job: AssetJob, recover_interrupted_upload: bool,
-                 credentials: GypsumCredentials) -> PrefectFuture[Outcome]:  # fmt: skip
+def submit_asset(
+    job: AssetJob, recover_interrupted_upload: bool, credentials: GypsumCredentials
+) -> PrefectFuture[Outcome]:
     """Start one asset's task run: ``publish_folder`` (metadata checked by the batch) or ``publish_clone``.
 
     Example::
@@ -158,12 +162,34 @@ def submit_asset(job: AssetJob, recover_interrupted_upload: bool,
     """
     options = {"inputs": job.inputs, "credentials": credentials}
     if job.clone is None:
-        return publish_folder.submit(job.directory, job.project, job.asset, job.version, job.probation,
-                                     job.deduplicate, None, recover_interrupted_upload, **options)  # fmt: skip
+        return publish_folder.submit(
+            job.directory,
+            job.project,
+            job.asset,
+            job.version,
+            job.probation,
+            job.deduplicate,
+            None,
+            recover_interrupted_upload,
+            **options,
+        )
     clone = job.clone
-    return publish_clone.submit(job.project, job.asset, job.version, clone.version, clone.project, clone.asset,
-                                clone.overlay, clone.delete, None, job.probation, job.deduplicate, job.metadata,
-                                recover_interrupted_upload, **options)  # fmt: skip
+    return publish_clone.submit(
+        job.project,
+        job.asset,
+        job.version,
+        clone.version,
+        clone.project,
+        clone.asset,
+        clone.overlay,
+        clone.delete,
+        None,
+        job.probation,
+        job.deduplicate,
+        job.metadata,
+        recover_interrupted_upload,
+        **options,
+    )
 
 
 def invalid_outcome(job: AssetJob, problems: list[SpecProblem]) -> Outcome:
@@ -176,8 +202,9 @@ def invalid_outcome(job: AssetJob, problems: list[SpecProblem]) -> Outcome:
     """
     count = f"{len(problems)} problem" + ("s" * (len(problems) != 1))
     listing = "\n".join(f"  {p}" for p in problems)
-    error = GypsumMetadataError(f"metadata of {job.label} failed validation ({count}); nothing was uploaded:\n"
-                                f"{listing}")  # fmt: skip
+    error = GypsumMetadataError(
+        f"metadata of {job.label} failed validation ({count}); nothing was uploaded:\n{listing}"
+    )
     return failed(job.project, job.asset, job.version, error)
 
 
@@ -213,5 +240,6 @@ def _outcome(job: AssetJob, future: PrefectFuture[Outcome]) -> Outcome:
     result = future.result(raise_on_failure=False)
     if future.state.is_completed() and isinstance(result, Outcome):
         return result
-    return failed(job.project, job.asset, job.version,
-                  result if isinstance(result, BaseException) else GypsumError(str(result)))
+    return failed(
+        job.project, job.asset, job.version, result if isinstance(result, BaseException) else GypsumError(str(result))
+    )

@@ -92,7 +92,7 @@ def recover(
     checked, locks = find_project_locks(projects, credentials=creds)
     futures = handle_project_lock.map(locks, unmapped(threshold), unmapped(dry_run), credentials=unmapped(creds))
     futures.wait()
-    actions = [_action(lock, future) for lock, future in zip(locks, futures)]
+    actions = [_action(lock, future) for lock, future in zip(locks, futures, strict=True)]
     report = core.RecoveryReport(creds.resolved_url(), threshold, dry_run, checked, actions)
     create_table_artifact([asdict(a) for a in actions], key=ARTIFACT_KEY, description="Project locks and actions")
     create_markdown_artifact(f"```\n{report.summary()}\n```", key=f"{ARTIFACT_KEY}-summary", description="Recovery")

@@ -124,8 +124,13 @@ def unchanged(project: str, asset: str, version: str) -> Outcome:
         >>> unchanged("p", "a", "v1").outcome
         'unchanged'
     """
-    return Outcome(project=project, asset=asset, version=version, outcome="unchanged",
-                   detail="already published with identical files")
+    return Outcome(
+        project=project,
+        asset=asset,
+        version=version,
+        outcome="unchanged",
+        detail="already published with identical files",
+    )
 
 
 def failed(project: str, asset: str, version: str, exc: BaseException) -> Outcome:
@@ -137,8 +142,7 @@ def failed(project: str, asset: str, version: str, exc: BaseException) -> Outcom
         True
     """
     detail = str(exc) if isinstance(exc, GypsumError) else f"{type(exc).__name__}: {exc}"
-    return Outcome(project=project, asset=asset, version=version, outcome="failed", detail=detail,
-                   hint=hint_for(exc))
+    return Outcome(project=project, asset=asset, version=version, outcome="failed", detail=detail, hint=hint_for(exc))
 
 
 def reported(title: str, key: str, project: str, asset: str, version: str, body: Callable[[], Outcome]) -> Outcome:
@@ -212,8 +216,11 @@ def emit_approved(outcome: Outcome, url: str) -> None:
 
 
 def _emit(event: str, outcome: Outcome, url: str, extra: dict[str, Any], labels: dict[str, str] | None = None) -> None:
-    counts = {"files_uploaded": outcome.files_uploaded, "files_linked": outcome.files_linked,
-              "bytes_uploaded": outcome.bytes_uploaded}  # fmt: skip
+    counts = {
+        "files_uploaded": outcome.files_uploaded,
+        "files_linked": outcome.files_linked,
+        "bytes_uploaded": outcome.bytes_uploaded,
+    }
     resource = {**version_resource(outcome.project, outcome.asset, outcome.version), **(labels or {})}
     emit_lifecycle_event(event, resource, url, {**counts, **extra})
 

@@ -95,17 +95,22 @@ def review_probation(
     entries = published_entries(project, asset, version, creds)
     latest = _latest(project, asset, creds)
     changes = differences(entries, published_entries(project, asset, latest, creds)) if latest else []
-    create_markdown_artifact(review_markdown(label, problems, entries, latest, changes), key=key,
-                             description=f"Review of {label}")  # fmt: skip
+    create_markdown_artifact(
+        review_markdown(label, problems, entries, latest, changes), key=key, description=f"Review of {label}"
+    )
     try:
         decision = pause_flow_run(wait_for_input=ReviewDecision, timeout=timeout, poll_interval=POLL_SECONDS)
     except FlowPauseTimeout:
-        create_markdown_artifact(f"# Review of {label}\n\nNo decision within {timeout} s: left on probation.",
-                                 key=f"{key}-decision"[:100], description=f"Decision on {label}")  # fmt: skip
+        create_markdown_artifact(
+            f"# Review of {label}\n\nNo decision within {timeout} s: left on probation.",
+            key=f"{key}-decision"[:100],
+            description=f"Decision on {label}",
+        )
         raise ReviewTimeoutError(f"no decision on {label} within {timeout} s; it stays on probation") from None
     outcome = _apply(decision, project, asset, version, creds)
-    create_markdown_artifact(decision_markdown(label, decision, problems), key=f"{key}-decision"[:100],
-                             description=f"Decision on {label}")  # fmt: skip
+    create_markdown_artifact(
+        decision_markdown(label, decision, problems), key=f"{key}-decision"[:100], description=f"Decision on {label}"
+    )
     publish_report(f"Review of {label}", [outcome], artifact_key("gypsum-probation", project, asset))
     return outcome
 
@@ -152,8 +157,12 @@ def review_markdown(label: str, problems: list[str], entries: Entries, latest: s
     verdict = "all passed" if not problems else f"{len(problems)} problem{'s' * (len(problems) != 1)}"
     lines = [f"# Review of {label} (on probation)", "", f"**Checks: {verdict}**", ""]
     lines += [f"- {problem}" for problem in problems] + ([""] if problems else [])
-    lines += [f"## Files: {len(entries)}, {sum(size for size, _ in entries.values())} bytes", "",
-              "| path | bytes | md5 |", "|---|---|---|"]  # fmt: skip
+    lines += [
+        f"## Files: {len(entries)}, {sum(size for size, _ in entries.values())} bytes",
+        "",
+        "| path | bytes | md5 |",
+        "|---|---|---|",
+    ]
     lines += [f"| `{path}` | {size} | `{md5[:8]}` |" for path, (size, md5) in sorted(entries.items())[:MAX_FILE_ROWS]]
     if len(entries) > MAX_FILE_ROWS:
         lines.append(f"| ... and {len(entries) - MAX_FILE_ROWS} more | | |")
@@ -178,5 +187,12 @@ def decision_markdown(label: str, decision: ReviewDecision, problems: list[str])
         - checks: all passed
     """
     checks = "all passed" if not problems else "; ".join(problems)
-    return "\n".join([f"# Decision on {label}: {decision.decision}", "", f"- reviewer: {decision.reviewer}",
-                      f"- reason: {decision.reason}", f"- checks: {checks}"])  # fmt: skip
+    return "\n".join(
+        [
+            f"# Decision on {label}: {decision.decision}",
+            "",
+            f"- reviewer: {decision.reviewer}",
+            f"- reason: {decision.reason}",
+            f"- checks: {checks}",
+        ]
+    )

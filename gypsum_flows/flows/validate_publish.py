@@ -69,8 +69,18 @@ def validate_metadata_then_publish(
     Returns:
         The outcome: ``published`` (with files sent vs linked) or ``unchanged``.
     """
-    return publish_folder(directory, project, asset, version, probation, deduplicate, metadata,
-                          recover_interrupted_upload, inputs, credentials=resolve_credentials(credentials))
+    return publish_folder(
+        directory,
+        project,
+        asset,
+        version,
+        probation,
+        deduplicate,
+        metadata,
+        recover_interrupted_upload,
+        inputs,
+        credentials=resolve_credentials(credentials),
+    )
 
 
 @task(name="publish_folder", task_run_name="publish {project}/{asset}/{version}", cache_policy=NO_CACHE)
@@ -105,11 +115,22 @@ def publish_folder(
         done = published_folder_outcome(directory, project, asset, version, credentials, recover_interrupted_upload)
         if done is not None:
             return done
-        outcome = upload_or_recover(directory, project, asset, version, probation=probation, deduplicate=deduplicate,
-                                    credentials=credentials, recover=recover_interrupted_upload, inputs=inputs)
+        outcome = upload_or_recover(
+            directory,
+            project,
+            asset,
+            version,
+            probation=probation,
+            deduplicate=deduplicate,
+            credentials=credentials,
+            recover=recover_interrupted_upload,
+            inputs=inputs,
+        )
         if outcome.outcome == "published":
             emit_published(outcome, credentials.resolved_url(), probation)
         return outcome
 
     with project_slot(project):  # one publisher per project, across machines
-        return reported(f"Publish {label}", artifact_key("gypsum-publish", project, asset), project, asset, version, run)
+        return reported(
+            f"Publish {label}", artifact_key("gypsum-publish", project, asset), project, asset, version, run
+        )

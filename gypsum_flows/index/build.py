@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import GypsumNotFoundError
 from ..client.metadata import read_modified_stamp, write_modified_stamp
+from ..errors import GypsumNotFoundError
 from .db import IndexWriter
 from .registry import LogEntry, RestRegistry
 
@@ -52,8 +52,10 @@ class IndexClass:
         """From ``"BASENAME,DBNAME"``, as the reference indexer's ``--class``."""
         basename, sep, database = spec.partition(",")
         if not sep or not basename.strip() or not database.strip() or "/" in basename + database:
-            raise ValueError(f"expected a class as 'BASENAME,DBNAME' without '/', e.g. "
-                             f"'_bioconductor.json,bioconductor.sqlite3' (got {spec!r})")
+            raise ValueError(
+                f"expected a class as 'BASENAME,DBNAME' without '/', e.g. "
+                f"'_bioconductor.json,bioconductor.sqlite3' (got {spec!r})"
+            )
         return cls(basename.strip(), database.strip())
 
 
@@ -121,8 +123,9 @@ def _index_version(
         writer.add_version(project, asset, version, latest, summary, documents[cls.basename])
 
 
-def _fresh_asset(registry: RestRegistry, writers: dict[IndexClass, IndexWriter], project: str, asset: str,
-                 report: IndexReport) -> None:
+def _fresh_asset(
+    registry: RestRegistry, writers: dict[IndexClass, IndexWriter], project: str, asset: str, report: IndexReport
+) -> None:
     latest = registry.latest(project, asset)
     if latest is None:
         return  # only probational (or no) versions: nothing public yet

@@ -15,16 +15,16 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.middleware import Middleware
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..constants import MAX_FILE_SIZE
 from . import admin, probation, read, upload
-from .storage import Bucket
 from .signing import Signer, load_secret
+from .storage import Bucket
 from .transfer import put_object
 from .users import Users, github_user, github_user_orgs
 from .web import HttpError, endpoint, error_response
@@ -167,7 +167,9 @@ class RawPathGateway:
 
 
 def create_app(
-    root: str | os.PathLike[str], users: Users, metadata_dir: str | os.PathLike[str] | None = None,
+    root: str | os.PathLike[str],
+    users: Users,
+    metadata_dir: str | os.PathLike[str] | None = None,
     max_file_size: int | None = MAX_FILE_SIZE,
 ) -> Starlette:
     """The Starlette application serving the bucket stored under ``root``.

@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..constants import PERMISSIONS_FILE
-from .web import Call, HttpError
 from .users import User, identify
+from .web import Call, HttpError
 
 _UNTIL = re.compile(r"^[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 _UNTIL_REASON = "expected 'uploaders.until' property to be a date/time-formatted string"

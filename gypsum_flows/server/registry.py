@@ -20,7 +20,6 @@ from .permissions import parse_time
 from .storage import Bucket
 from .web import HttpError
 
-
 #: How long ``..logs/`` entries are kept: the reference's daily job deletes older ones (section 2.8).
 LOG_RETENTION = timedelta(days=7)
 #: Seconds between two purges of old log entries, as the reference's daily job.

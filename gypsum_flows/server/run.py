@@ -150,5 +150,13 @@ def serve_in_thread(
         raise
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    return RunningServer(f"http://{shown}:{bound_port}", root, users_file, app.state.request_log,
-                         app.state.bucket.lock_history, server, thread, claim)
+    return RunningServer(
+        f"http://{shown}:{bound_port}",
+        root,
+        users_file,
+        app.state.request_log,
+        app.state.bucket.lock_history,
+        server,
+        thread,
+        claim,
+    )

@@ -76,8 +76,11 @@ def _prepare(call: Call, pav: tuple[str, str, str], body: dict, login: str, prob
     limit = call.state.max_file_size
     for entry in plan.uploads:
         if limit is not None and entry["size"] > limit:
-            raise HttpError(f"file '{entry['path']}' is {entry['size']} bytes, over this server's limit of {limit} "
-                            "bytes per file (gypsum's single-upload limit; see --max-file-size)", 400)  # fmt: skip
+            raise HttpError(
+                f"file '{entry['path']}' is {entry['size']} bytes, over this server's limit of {limit} "
+                "bytes per file (gypsum's single-upload limit; see --max-file-size)",
+                400,
+            )
     usage = bucket.need_json(f"{project}/{USAGE_FILE}")["total"]
     if usage + plan.upload_bytes >= quota_limit(bucket, project, int(start[:4])):
         raise HttpError("upload exceeds the storage quota for this project", 400)

@@ -167,9 +167,7 @@ class Call:
 Handler = Callable[[Call], Response]
 
 
-def endpoint(
-    handler: Handler, quick: bool | Callable[[Call], Response | None] = False
-) -> Callable[[Request], Any]:
+def endpoint(handler: Handler, quick: bool | Callable[[Call], Response | None] = False) -> Callable[[Request], Any]:
     """Adapt a thread-run ``handler(call)`` to a Starlette endpoint.
 
     ``quick=True`` runs the handler in the event loop, for calls that need only a few fast local file

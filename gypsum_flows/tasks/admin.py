@@ -94,9 +94,7 @@ def set_quota(
 
 
 @gypsum_task("approve_probation[{project}/{asset}/{version}]", write=True)
-def approve_probation(
-    project: str, asset: str, version: str, *, credentials: GypsumCredentials | None = None
-) -> None:
+def approve_probation(project: str, asset: str, version: str, *, credentials: GypsumCredentials | None = None) -> None:
     """Accept a version on probation (it may become the latest). Owners and admins.
 
     Example:
@@ -110,9 +108,7 @@ def approve_probation(
 
 
 @gypsum_task("reject_probation[{project}/{asset}/{version}]", write=True)
-def reject_probation(
-    project: str, asset: str, version: str, *, credentials: GypsumCredentials | None = None
-) -> None:
+def reject_probation(project: str, asset: str, version: str, *, credentials: GypsumCredentials | None = None) -> None:
     """Delete a version on probation. Owners, admins, or the uploader themselves.
 
     Example:
@@ -193,9 +189,7 @@ def remove_asset(project: str, asset: str, *, credentials: GypsumCredentials | N
 
 
 @gypsum_task("remove_version[{project}/{asset}/{version}]", write=True)
-def remove_version(
-    project: str, asset: str, version: str, *, credentials: GypsumCredentials | None = None
-) -> bool:
+def remove_version(project: str, asset: str, version: str, *, credentials: GypsumCredentials | None = None) -> bool:
     """Delete one version. Admins only.
 
     Example:

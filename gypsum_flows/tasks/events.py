@@ -81,10 +81,13 @@ def emit_lifecycle_event(event: str, resource: dict[str, str], url: str, payload
     provenance = flow_run_provenance()
     related = []
     if provenance:
-        related.append({"prefect.resource.id": f"prefect.flow-run.{provenance['flow_run_id']}",
-                        "prefect.resource.role": "flow-run"})  # fmt: skip
-    emit_event(event=event, resource=resource, related=related,
-               payload={"url": url, **(payload or {}), **provenance})  # fmt: skip
+        related.append(
+            {
+                "prefect.resource.id": f"prefect.flow-run.{provenance['flow_run_id']}",
+                "prefect.resource.role": "flow-run",
+            }
+        )
+    emit_event(event=event, resource=resource, related=related, payload={"url": url, **(payload or {}), **provenance})
 
 
 def emit_removed(project: str, asset: str | None, version: str | None, url: str) -> None:
@@ -97,9 +100,13 @@ def emit_removed(project: str, asset: str | None, version: str | None, url: str)
     if asset is not None and version is not None:
         emit_lifecycle_event(REMOVED_EVENT, version_resource(project, asset, version), url)
     elif asset is not None:
-        resource = {"prefect.resource.id": f"gypsum.asset.{project}/{asset}", "gypsum.project": project,
-                    "gypsum.asset": asset}  # fmt: skip
+        resource = {
+            "prefect.resource.id": f"gypsum.asset.{project}/{asset}",
+            "gypsum.project": project,
+            "gypsum.asset": asset,
+        }
         emit_lifecycle_event(ASSET_REMOVED_EVENT, resource, url)
     else:
-        emit_lifecycle_event(PROJECT_REMOVED_EVENT, {"prefect.resource.id": f"gypsum.project.{project}",
-                                                     "gypsum.project": project}, url)  # fmt: skip
+        emit_lifecycle_event(
+            PROJECT_REMOVED_EVENT, {"prefect.resource.id": f"gypsum.project.{project}", "gypsum.project": project}, url
+        )

@@ -63,6 +63,13 @@ def update_metadata_index(
     with file_lock(str(out / MODIFIED_FILE)):
         mode = "fresh" if fresh or not (out / MODIFIED_FILE).exists() else "update"
         report = (build_fresh if mode == "fresh" else update)(url, out, parsed)
-    get_run_logger().info("Index %s of %s in %s: %d versions indexed, %d logs replayed, %d errors",
-                          mode, url, out, report.versions, report.logs, len(report.errors))  # fmt: skip
+    get_run_logger().info(
+        "Index %s of %s in %s: %d versions indexed, %d logs replayed, %d errors",
+        mode,
+        url,
+        out,
+        report.versions,
+        report.logs,
+        len(report.errors),
+    )
     return {"mode": mode, **asdict(report)}

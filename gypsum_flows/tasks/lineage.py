@@ -107,8 +107,12 @@ def record_published(
         )(_add_metadata)
         record(target.key, asset_metadata(stats, probation))
     except Exception as exc:  # noqa: BLE001 - lineage must never undo or fail a publication
-        get_run_logger().warning("Could not record %s as a Prefect asset: %s: %s",
-                                 version_key(project, asset, version), type(exc).__name__, exc)
+        get_run_logger().warning(
+            "Could not record %s as a Prefect asset: %s: %s",
+            version_key(project, asset, version),
+            type(exc).__name__,
+            exc,
+        )
 
 
 def asset_metadata(stats: dict[str, Any], probation: bool) -> dict[str, Any]:
@@ -119,8 +123,9 @@ def asset_metadata(stats: dict[str, Any], probation: bool) -> dict[str, Any]:
         ...                probation=True)["files"]
         3
     """
-    counts = {name: int(stats.get(name, 0)) for name in ("files_uploaded", "files_linked", "bytes_uploaded",
-                                                         "bytes_linked")}  # fmt: skip
+    counts = {
+        name: int(stats.get(name, 0)) for name in ("files_uploaded", "files_linked", "bytes_uploaded", "bytes_linked")
+    }
     return {
         "files": counts["files_uploaded"] + counts["files_linked"],
         **counts,

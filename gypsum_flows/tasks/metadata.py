@@ -142,6 +142,4 @@ def search_metadata_text(
             return search_metadata_text(fetch_metadata_database(), "mouse", include_metadata=False)
         ```
     """
-    return client_for(credentials).search_metadata_text(
-        path, query, latest=latest, include_metadata=include_metadata
-    )
+    return client_for(credentials).search_metadata_text(path, query, latest=latest, include_metadata=include_metadata)

@@ -200,9 +200,7 @@ def local_copy_state(
     if path and path not in manifest:
         return None
     covered = [path] if path else [p for p, entry in manifest.items() if relink or "link" not in entry]
-    return all(
-        _has_size(bucket_path(cache, project, asset, version, p), manifest[p]["size"]) for p in covered
-    )
+    return all(_has_size(bucket_path(cache, project, asset, version, p), manifest[p]["size"]) for p in covered)
 
 
 def _has_size(path: str, size: int) -> bool:

@@ -178,9 +178,15 @@ def upload_version(
     client = client_for(credentials)
     sent = _LastProgress()
     client.upload_directory(
-        directory, project, asset, version, deduplicate=deduplicate, probation=probation, concurrent=concurrent,
+        directory,
+        project,
+        asset,
+        version,
+        deduplicate=deduplicate,
+        probation=probation,
+        concurrent=concurrent,
         progress=sent,
-    )  # fmt: skip
+    )
     plan = client.prepare_directory_upload(directory, links="always")
     stats = {
         "project": project,
@@ -193,8 +199,13 @@ def upload_version(
     }
     get_run_logger().info(
         "Uploaded %s/%s/%s: %d files sent (%d bytes), %d stored as links",
-        project, asset, version, stats["files_uploaded"], stats["bytes_uploaded"], stats["files_linked"],
-    )  # fmt: skip
+        project,
+        asset,
+        version,
+        stats["files_uploaded"],
+        stats["bytes_uploaded"],
+        stats["files_linked"],
+    )
     record_published(stats, probation=probation, inputs=inputs, credentials=credentials)
     return stats
 
@@ -234,9 +245,15 @@ def upload_directory(
         ```
     """
     return client_for(credentials).upload_directory(
-        directory, project, asset, version, deduplicate=deduplicate, probation=probation, concurrent=concurrent,
+        directory,
+        project,
+        asset,
+        version,
+        deduplicate=deduplicate,
+        probation=probation,
+        concurrent=concurrent,
         abort_failed=abort_failed,
-    )  # fmt: skip
+    )
 
 
 class _LastProgress:

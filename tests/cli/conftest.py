@@ -25,7 +25,17 @@ def cli(capsys, monkeypatch) -> Callable[..., Result]:
 def admin_project(gypsum_server, unique_name, cli) -> str:
     """A new project owned by ``owner``, created through the CLI."""
     name = unique_name("cli")
-    result = cli("project", "create", name, "--owner", gypsum_server.logins["owner"], "--url", gypsum_server.url,
-                 "--token-env", "CLI_TOKEN", token=gypsum_server.tokens["admin"])  # fmt: skip
+    result = cli(
+        "project",
+        "create",
+        name,
+        "--owner",
+        gypsum_server.logins["owner"],
+        "--url",
+        gypsum_server.url,
+        "--token-env",
+        "CLI_TOKEN",
+        token=gypsum_server.tokens["admin"],
+    )
     assert result.code == 0, result.err
     return name

@@ -17,8 +17,15 @@ def published(gypsum_server, admin_project, tmp_path) -> str:
     """``a/v1`` published, ``a/v2`` and ``a/v3`` on probation, in ``admin_project``."""
     (tmp_path / "f.txt").write_text("x")
     for version, probation in (("v1", False), ("v2", True), ("v3", True)):
-        client.upload_directory(str(tmp_path), admin_project, "a", version, probation=probation,
-                                url=gypsum_server.url, token=gypsum_server.tokens["owner"])  # fmt: skip
+        client.upload_directory(
+            str(tmp_path),
+            admin_project,
+            "a",
+            version,
+            probation=probation,
+            url=gypsum_server.url,
+            token=gypsum_server.tokens["owner"],
+        )
     return admin_project
 
 
@@ -27,8 +34,10 @@ def test_versions_show_latest_and_probation(gypsum_server, published, cli):
     assert res.code == 0, res.err
     rows = {r["version"]: r for r in res.json()}
     assert {v: (r["latest"], r["state"], r["uploader"]) for v, r in rows.items()} == {
-        "v1": (True, "published", "owner-user"), "v2": (False, "probation", "owner-user"),
-        "v3": (False, "probation", "owner-user")}
+        "v1": (True, "published", "owner-user"),
+        "v2": (False, "probation", "owner-user"),
+        "v3": (False, "probation", "owner-user"),
+    }
     text = cli("versions", published, "a", "--url", gypsum_server.url).out
     assert re.search(r"^a\s+v1\s+\*\s+published\s+owner-user", text, re.M), text
 
@@ -57,8 +66,18 @@ def test_probation_approve_and_reject(gypsum_server, published, cli):
 
 
 def test_probation_needs_an_owner(gypsum_server, published, cli):
-    res = cli("probation", "approve", published, "a", "v2", "--url", gypsum_server.url, "--token-env",
-              "CLI_TOKEN", token=gypsum_server.tokens["stranger"])  # fmt: skip
+    res = cli(
+        "probation",
+        "approve",
+        published,
+        "a",
+        "v2",
+        "--url",
+        gypsum_server.url,
+        "--token-env",
+        "CLI_TOKEN",
+        token=gypsum_server.tokens["stranger"],
+    )
     assert res.code == 1 and "403" in res.err
     assert client.fetch_summary(published, "a", "v2", url=gypsum_server.url, cache_dir=False)["on_probation"]
 
@@ -68,12 +87,22 @@ def test_login_then_whoami(gypsum_server, cli, tmp_path, monkeypatch):
     monkeypatch.delenv("GYPSUM_TOKEN", raising=False)
     res = cli("whoami", "--url", gypsum_server.url, "--cache-dir", cache)
     assert res.code == 1 and "gypsum-flows login" in res.err
-    res = cli("login", "--url", gypsum_server.url, "--cache-dir", cache, "--token-env", "CLI_TOKEN",
-              token=gypsum_server.tokens["trusted"])  # fmt: skip
+    res = cli(
+        "login",
+        "--url",
+        gypsum_server.url,
+        "--cache-dir",
+        cache,
+        "--token-env",
+        "CLI_TOKEN",
+        token=gypsum_server.tokens["trusted"],
+    )
     assert res.code == 0 and "logged in as trusted-user" in res.out
     assert gypsum_server.tokens["trusted"] not in res.out + res.err
-    assert open(f"{cache}/credentials/token.txt").read().splitlines()[:2] == [gypsum_server.tokens["trusted"],
-                                                                            "trusted-user"]  # fmt: skip
+    assert open(f"{cache}/credentials/token.txt").read().splitlines()[:2] == [
+        gypsum_server.tokens["trusted"],
+        "trusted-user",
+    ]
     res = cli("whoami", "--url", gypsum_server.url, "--cache-dir", cache)
     assert res.code == 0 and res.out.strip() == "trusted-user"
     res = cli("login", "--logout", "--cache-dir", cache)
@@ -81,22 +110,30 @@ def test_login_then_whoami(gypsum_server, cli, tmp_path, monkeypatch):
 
 
 def test_login_with_a_bad_token(gypsum_server, cli, tmp_path):
-    res = cli("login", "--url", gypsum_server.url, "--cache-dir", str(tmp_path), "--token-env", "CLI_TOKEN",
-              token="not-a-token")  # fmt: skip
+    res = cli(
+        "login",
+        "--url",
+        gypsum_server.url,
+        "--cache-dir",
+        str(tmp_path),
+        "--token-env",
+        "CLI_TOKEN",
+        token="not-a-token",
+    )
     assert res.code == 1 and "did not accept the token" in res.err and "users file" in res.err
     assert "not-a-token" not in res.err
 
 
 def test_a_401_from_a_local_server_points_to_its_users_file(gypsum_server, admin_project, cli):
-    res = cli("project", "unlock", admin_project, "--url", gypsum_server.url, "--token-env", "CLI_TOKEN",
-              token="wrong")  # fmt: skip
+    res = cli("project", "unlock", admin_project, "--url", gypsum_server.url, "--token-env", "CLI_TOKEN", token="wrong")
     assert res.code == 1 and "401" in res.err
     assert "users file" in res.err and "--print-token" in res.err
 
 
 def gf(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gypsum_flows", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "gypsum_flows", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def test_server_print_token_generates_then_reuses(tmp_path):

@@ -41,8 +41,9 @@ def test_spec_projects_are_checked(tmp_path, cli):
     assert res.code == 1 and "owners" in res.err
 
 
-def test_publish_creates_declared_projects_with_an_admin_token(gypsum_server, unique_name, tmp_path, cli,
-                                                               prefect_harness):  # fmt: skip
+def test_publish_creates_declared_projects_with_an_admin_token(
+    gypsum_server, unique_name, tmp_path, cli, prefect_harness
+):
     declared = unique_name("decl")
     spec = str(write_spec(tmp_path, declared))
     conn = ["--url", gypsum_server.url, "--token-env", "CLI_TOKEN"]
@@ -61,9 +62,18 @@ def test_publish_creates_declared_projects_with_an_admin_token(gypsum_server, un
 
 def test_publish_into_an_undeclared_missing_project(gypsum_server, unique_name, tmp_path, cli):
     declared, undeclared = unique_name("decl"), unique_name("undecl")
-    res = cli("publish", str(write_spec(tmp_path, declared, undeclared)), "--url", gypsum_server.url,
-              "--token-env", "CLI_TOKEN", token=gypsum_server.tokens["admin"])  # fmt: skip
+    res = cli(
+        "publish",
+        str(write_spec(tmp_path, declared, undeclared)),
+        "--url",
+        gypsum_server.url,
+        "--token-env",
+        "CLI_TOKEN",
+        token=gypsum_server.tokens["admin"],
+    )
     assert res.code == 1
-    assert f"project '{undeclared}' does not exist: create it with 'gypsum-flows project create {undeclared}" \
-        in res.err and "or declare it under 'projects:'" in res.err
+    assert (
+        f"project '{undeclared}' does not exist: create it with 'gypsum-flows project create {undeclared}" in res.err
+        and "or declare it under 'projects:'" in res.err
+    )
     assert declared not in client.list_projects(url=gypsum_server.url)

@@ -57,13 +57,19 @@ def test_the_walkthrough_runs_as_written_on_a_fresh_server(tmp_path):
     schema.parent.mkdir(parents=True)
     shutil.copyfile(shipped_schema_path(), schema)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GYPSUM_", "PREFECT_", "GITHUB_TOKEN"))}
-    env.update(GYPSUM_CACHE_DIR=str(tmp_path / "cache"), PREFECT_HOME=str(tmp_path / "prefect"),
-               PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(free_port()),
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")
+    env.update(
+        GYPSUM_CACHE_DIR=str(tmp_path / "cache"),
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_SERVER_API_HOST="127.0.0.1",
+        PREFECT_SERVER_API_PORT=str(free_port()),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+    )
     work = tmp_path / "work"
     work.mkdir()
-    run = subprocess.run(["bash", "-c", script(section, free_port())], cwd=work, env=env, capture_output=True,
-                         text=True, timeout=1700)  # fmt: skip
+    run = subprocess.run(
+        ["bash", "-c", script(section, free_port())], cwd=work, env=env, capture_output=True, text=True, timeout=1700
+    )
     out = run.stdout
     assert run.returncode == 0, out + run.stderr
     assert "local-admin" in out and "created project 'my-first-project'" in out
@@ -86,7 +92,10 @@ def test_no_example_sends_a_token_to_a_server_it_does_not_name():
     for text in texts:
         for block in blocks(text, "bash") + blocks(text, "python"):
             for line in block.replace("\\\n", " ").splitlines():
-                if TOKEN_COMMANDS.search(line) and not re.search(r"--url|url=|GYPSUM_REST_URL=|--credentials-block|"
-                                                                 r"--dry-run|--logout|--print-token", line):  # fmt: skip
+                if TOKEN_COMMANDS.search(line) and not re.search(
+                    r"--url|url=|GYPSUM_REST_URL=|--credentials-block|"
+                    r"--dry-run|--logout|--print-token",
+                    line,
+                ):
                     offending.append(line)
     assert offending == []

@@ -35,13 +35,15 @@ def basic(gypsum_server, tmp_path_factory) -> Basic:
     """test-R/basic v1-v3 (under a unique project name) on the shared server."""
     project = "test-R-client-basic"
     owner = gypsum_server.tokens["owner"]
-    client.create_project(project, owners=[gypsum_server.logins["owner"]], url=gypsum_server.url,
-                          token=gypsum_server.tokens["admin"])  # fmt: skip
+    client.create_project(
+        project, owners=[gypsum_server.logins["owner"]], url=gypsum_server.url, token=gypsum_server.tokens["admin"]
+    )
     source = write_files(tmp_path_factory.mktemp("basic-src"), BASIC_FILES)
     work_cache = str(tmp_path_factory.mktemp("basic-cache"))
     for version in ("v1", "v2", "v3"):
-        client.upload_directory(str(source), project, "basic", version, url=gypsum_server.url, token=owner,
-                                cache_dir=work_cache)  # fmt: skip
+        client.upload_directory(
+            str(source), project, "basic", version, url=gypsum_server.url, token=owner, cache_dir=work_cache
+        )
     return Basic(gypsum_server, project)
 
 
@@ -51,8 +53,10 @@ def project(gypsum_server, unique_name) -> str:
     name = unique_name("c")
     logins = gypsum_server.logins
     client.create_project(
-        name, owners=[logins["owner"]],
+        name,
+        owners=[logins["owner"]],
         uploaders=[{"id": logins["uploader"]}, {"id": logins["trusted"], "trusted": True}],
-        url=gypsum_server.url, token=gypsum_server.tokens["admin"],
-    )  # fmt: skip
+        url=gypsum_server.url,
+        token=gypsum_server.tokens["admin"],
+    )
     return name

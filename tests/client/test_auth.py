@@ -57,8 +57,12 @@ class FakeGitHub(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        ok = body == {"client_id": "app-id", "client_secret": "app-secret", "code": "the-code",
-                      "redirect_uri": body.get("redirect_uri")}  # fmt: skip
+        ok = body == {
+            "client_id": "app-id",
+            "client_secret": "app-secret",
+            "code": "the-code",
+            "redirect_uri": body.get("redirect_uri"),
+        }
         self._json({"access_token": "gho_from_oauth"} if ok else {"error": "bad_verification_code"})
 
 

@@ -6,7 +6,6 @@ import multiprocessing
 import os
 
 import pytest
-
 from client_helpers import cache_files, save_and_check
 from testdata import write_files
 
@@ -34,7 +33,9 @@ def test_save_version_waits_for_the_version_lock(basic, tmp_path):
     lock = FileLock(str(cache / "status" / basic.project / "basic" / "v1.LOCK"))  # gypsum_client's path
     lock.acquire()
     worker = threading.Thread(
-        target=client.save_version, args=(basic.project, "basic", "v1"), kwargs={"cache_dir": str(cache), "url": basic.url}
+        target=client.save_version,
+        args=(basic.project, "basic", "v1"),
+        kwargs={"cache_dir": str(cache), "url": basic.url},
     )
     try:
         worker.start()

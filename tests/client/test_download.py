@@ -73,9 +73,14 @@ def test_clone_then_prepare_upload_modes(basic, cache, tmp_path):
     assert auto["files"] == ["new.txt"]
     assert sorted(auto["links"], key=lambda x: x["from.path"]) == [
         {"from.path": "blah.txt", "to.project": p, "to.asset": "basic", "to.version": "v3", "to.path": "blah.txt"},
-        {"from.path": "foo/bar.txt", "to.project": p, "to.asset": "basic", "to.version": "v3",
-         "to.path": "foo/bar.txt"},
-    ]  # fmt: skip
+        {
+            "from.path": "foo/bar.txt",
+            "to.project": p,
+            "to.asset": "basic",
+            "to.version": "v3",
+            "to.path": "foo/bar.txt",
+        },
+    ]
     assert client.prepare_directory_upload(str(dest), links="always", cache_dir=c) == auto
     never = client.prepare_directory_upload(str(dest), links="never", cache_dir=c)
     assert never == {"files": ["blah.txt", "foo/bar.txt", "new.txt"], "links": []}
@@ -107,8 +112,9 @@ def test_clone_without_download_gives_dangling_links_that_still_upload(basic, pr
     os.unlink(dest / "gone.txt")
     # The clone uploads as a new version made only of links.
     (dest / "extra.txt").write_bytes(b"extra")
-    client.upload_directory(str(dest), project, "clone", "v1", cache_dir=c, url=url,
-                            token=gypsum_server.tokens["owner"])  # fmt: skip
+    client.upload_directory(
+        str(dest), project, "clone", "v1", cache_dir=c, url=url, token=gypsum_server.tokens["owner"]
+    )
     manifest = client.fetch_manifest(project, "clone", "v1", cache_dir=False, url=url)
     assert manifest["blah.txt"]["link"]["version"] == "v1"
     assert "link" not in manifest["extra.txt"]

@@ -12,11 +12,13 @@ def test_upload_into_a_missing_project_says_how_to_create_it(gypsum_server, uniq
     (tmp_path / "x.txt").write_text("x")
     name = unique_name("missing")
     with pytest.raises(GypsumInvalidRequestError) as info:
-        client.upload_directory(str(tmp_path), name, "a", "v1", url=gypsum_server.url,
-                                token=gypsum_server.tokens["owner"])  # fmt: skip
+        client.upload_directory(
+            str(tmp_path), name, "a", "v1", url=gypsum_server.url, token=gypsum_server.tokens["owner"]
+        )
     assert f"no existing permissions for project '{name}'" in str(info.value)
-    assert f"create it with 'gypsum-flows project create {name} --owner LOGIN' (needs an admin's token)" \
-        in str(info.value)
+    assert f"create it with 'gypsum-flows project create {name} --owner LOGIN' (needs an admin's token)" in str(
+        info.value
+    )
     with pytest.raises(GypsumNotFoundError, match=f"project '{name}' does not exist: create it with"):
         client.fetch_permissions(name, url=gypsum_server.url)
 

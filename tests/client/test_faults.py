@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -119,17 +120,19 @@ def test_state_changing_calls_retry_only_when_the_server_did_not_act(project, gy
 def test_completion_that_already_took_effect_is_success(project, gypsum_server, proxy, tmp_path):
     url, owner = proxy.url, gypsum_server.tokens["owner"]
     src = write_files(tmp_path / "src", {"x.txt": b"x" * 3_000_000})
-    proxy.set_faults([
-        Fault("reset_after", pattern=r"^POST /upload/complete/", first=1),
-        Fault("503", pattern=r"^POST /upload/presigned-file/", first=1),
-        Fault("503", pattern=r"^PUT ", first=1),
-    ])  # fmt: skip
+    proxy.set_faults(
+        [
+            Fault("reset_after", pattern=r"^POST /upload/complete/", first=1),
+            Fault("503", pattern=r"^POST /upload/presigned-file/", first=1),
+            Fault("503", pattern=r"^PUT ", first=1),
+        ]
+    )
     seen = []
     assert client.upload_directory(str(src), project, "a", "v1", url=url, token=owner, progress=seen.append) is True
     assert proxy.requests_matching(r"^POST /upload/complete/") == 2
     # The PUT was sent twice; progress was rolled back for the failed attempt.
     assert max(s.bytes_done for s in seen) == seen[-1].bytes_done == seen[-1].bytes_total == 3_000_000
-    assert any(later.bytes_done < earlier.bytes_done for earlier, later in zip(seen, seen[1:]))
+    assert any(later.bytes_done < earlier.bytes_done for earlier, later in pairwise(seen))
     assert proxy.counts["503"] == 2
     assert client.fetch_latest(project, "a", url=url) == "v1"
 
@@ -148,8 +151,14 @@ def test_failure_mid_upload_leaves_no_version_and_no_lock(project, gypsum_server
 
 def test_broken_off_download_resumes_with_range(project, gypsum_server, proxy, tmp_path, cache):
     data = bytes(range(256)) * 8000  # 2 MB
-    client.upload_directory(str(write_files(tmp_path / "src", {"big.bin": data})), project, "a", "v1",
-                            url=gypsum_server.url, token=gypsum_server.tokens["owner"])  # fmt: skip
+    client.upload_directory(
+        str(write_files(tmp_path / "src", {"big.bin": data})),
+        project,
+        "a",
+        "v1",
+        url=gypsum_server.url,
+        token=gypsum_server.tokens["owner"],
+    )
     proxy.set_faults([Fault("truncate", pattern=r"big\.bin", first=1)])
     seen = []
     out = client.save_version(project, "a", "v1", cache_dir=str(cache), url=proxy.url, progress=seen.append)

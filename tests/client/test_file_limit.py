@@ -44,8 +44,9 @@ def test_the_client_refuses_before_starting_when_the_server_is_not_local(unlimit
     before = len(server.request_log)
     with pytest.raises(GypsumInvalidRequestError) as info:
         client.upload_directory(str(folder), "big", "a", "v1", url=remote, token=admin)
-    assert f"'huge.bin' is {MAX_FILE_SIZE + 1:,} bytes, over gypsum's limit of {MAX_FILE_SIZE:,} bytes" \
-        in str(info.value)
+    assert f"'huge.bin' is {MAX_FILE_SIZE + 1:,} bytes, over gypsum's limit of {MAX_FILE_SIZE:,} bytes" in str(
+        info.value
+    )
     assert len(server.request_log) == before  # not even the start request was sent
     no_lock_no_version(server.root, "big")
 
@@ -54,14 +55,17 @@ def test_the_local_server_enforces_the_same_limit_by_default(fresh_gypsum_server
     server = fresh_gypsum_server
     project = unique_name("big")
     client.create_project(project, owners=[server.logins["owner"]], url=server.url, token=server.tokens["admin"])
-    files = [{"path": "huge.bin", "size": MAX_FILE_SIZE + 1, "md5sum": "0" * 32}, {"path": "ok.txt", "size": 1,
-             "md5sum": "9dd4e461268c8034f5c8564e155c67a6"}]  # fmt: skip
+    files = [
+        {"path": "huge.bin", "size": MAX_FILE_SIZE + 1, "md5sum": "0" * 32},
+        {"path": "ok.txt", "size": 1, "md5sum": "9dd4e461268c8034f5c8564e155c67a6"},
+    ]
     with pytest.raises(GypsumInvalidRequestError, match=r"file 'huge.bin' is \d+ bytes, over this server's limit"):
         client.start_upload(project, "a", "v1", files, url=server.url, token=server.tokens["owner"])
     no_lock_no_version(server.root, project)
     # Exactly at the limit is fine: the upload starts (and is aborted here).
-    init = client.start_upload(project, "a", "v1", [{**files[0], "size": MAX_FILE_SIZE}], url=server.url,
-                               token=server.tokens["owner"])  # fmt: skip
+    init = client.start_upload(
+        project, "a", "v1", [{**files[0], "size": MAX_FILE_SIZE}], url=server.url, token=server.tokens["owner"]
+    )
     client.abort_upload(init, url=server.url)
     no_lock_no_version(server.root, project)
 
@@ -73,8 +77,9 @@ def test_max_file_size_is_settable(tmp_path):
         admin = admin_token(server.users_file)
         client.create_project("small", owners="local-admin", url=server.url, token=admin)
         with pytest.raises(GypsumInvalidRequestError, match="over this server's limit of 1000 bytes"):
-            client.start_upload("small", "a", "v1", [{"path": "f", "size": 1001, "md5sum": "0" * 32}],
-                                url=server.url, token=admin)  # fmt: skip
+            client.start_upload(
+                "small", "a", "v1", [{"path": "f", "size": 1001, "md5sum": "0" * 32}], url=server.url, token=admin
+            )
         no_lock_no_version(server.root, "small")
     finally:
         server.stop()

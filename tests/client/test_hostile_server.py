@@ -31,8 +31,11 @@ P, A, V, V0 = "proj", "asset", "evil", "good"
 USER_BYTES = b"the user's own file\n"
 HOSTILE_BYTES = b"bytes chosen by the server\n"
 GOOD = {"blah.txt": b"A\nB\nC\n", "foo/bar.txt": b"1 2 3\n"}
-SUMMARY = {"upload_user_id": "someone", "upload_start": "2024-05-01T12:34:56.789Z",
-           "upload_finish": "2024-05-01T12:35:00.001Z"}  # fmt: skip
+SUMMARY = {
+    "upload_user_id": "someone",
+    "upload_start": "2024-05-01T12:34:56.789Z",
+    "upload_finish": "2024-05-01T12:35:00.001Z",
+}
 _MIB = 1 << 20
 
 
@@ -118,8 +121,10 @@ class HostileServer:
 
             def _flood(self, key: str, flood: Flood) -> None:
                 self.send_response(200)
-                self.send_header("Content-Length" if flood.declared else "Transfer-Encoding",
-                                 str(flood.total) if flood.declared else "chunked")  # fmt: skip
+                self.send_header(
+                    "Content-Length" if flood.declared else "Transfer-Encoding",
+                    str(flood.total) if flood.declared else "chunked",
+                )
                 self.end_headers()
                 chunk, left = bytes(_MIB), flood.total
                 try:
@@ -229,10 +234,16 @@ MANIFESTS = [
     ("link-path-climbs", {"x.txt": _link(path="../../../../../outside/evil.txt")}, "../../../../../outside/evil.txt"),
     ("link-names-climb", {"x.txt": _link(project="..", asset="..", version="..")}, "'..'"),
     ("link-version-dot", {"x.txt": _link(version=".")}, "version name"),
-    ("ancestor-climbs", {"x.txt": _link(ancestor={"project": P, "asset": A, "version": "../../../..",
-                                                  "path": "outside/evil.txt"})}, "ancestor"),  # fmt: skip
-    ("ancestor-path-absolute", {"x.txt": _link(ancestor={"project": P, "asset": A, "version": V0,
-                                                         "path": "/etc/passwd"})}, "/etc/passwd"),  # fmt: skip
+    (
+        "ancestor-climbs",
+        {"x.txt": _link(ancestor={"project": P, "asset": A, "version": "../../../..", "path": "outside/evil.txt"})},
+        "ancestor",
+    ),
+    (
+        "ancestor-path-absolute",
+        {"x.txt": _link(ancestor={"project": P, "asset": A, "version": V0, "path": "/etc/passwd"})},
+        "/etc/passwd",
+    ),
     ("list", [], "list"),
     ("string-entry", {"x.txt": "big"}, "'x.txt'"),
     ("string-size", {"x.txt": {"size": "100", "md5sum": "0" * 32}}, "'100'"),
@@ -248,8 +259,9 @@ OPERATIONS = {
     "save_file": lambda pl, url: client.save_file(P, A, V, "x.txt", cache_dir=pl.cache, url=url),
     "resolve_links": lambda pl, url: client.resolve_links(P, A, V, cache_dir=pl.cache, url=url),
     "clone_version": lambda pl, url: client.clone_version(P, A, V, pl.dest, cache_dir=pl.cache, url=url),
-    "clone_version(download=False)": lambda pl, url: client.clone_version(P, A, V, pl.dest, download=False,
-                                                                          cache_dir=pl.cache, url=url),
+    "clone_version(download=False)": lambda pl, url: client.clone_version(
+        P, A, V, pl.dest, download=False, cache_dir=pl.cache, url=url
+    ),
     "fetch_manifest": lambda pl, url: client.fetch_manifest(P, A, V, cache_dir=pl.cache, url=url),
     "fetch_manifest(cache_dir=False)": lambda pl, url: client.fetch_manifest(P, A, V, cache_dir=False, url=url),
 }
@@ -262,8 +274,9 @@ def test_hostile_manifest_is_refused_before_anything_is_written(hostile, place, 
     if isinstance(manifest, dict):
         files.update({key: HOSTILE_BYTES for key in manifest})
     hostile.put_version(V, files, manifest)
-    error = assert_refused(place, lambda: OPERATIONS[operation](place, hostile.url), named,
-                           f"{P}/{A}/{V}/..manifest", hostile.url)  # fmt: skip
+    error = assert_refused(
+        place, lambda: OPERATIONS[operation](place, hostile.url), named, f"{P}/{A}/{V}/..manifest", hostile.url
+    )
     assert error.key == f"{P}/{A}/{V}/..manifest"
     # A refused manifest never enters the cache.
     assert not (place.version() / "..manifest").exists()
@@ -284,8 +297,11 @@ def test_a_cached_manifest_that_fails_the_gate_is_fetched_again(hostile, place):
     hostile.put_version(V, {"x.txt": HOSTILE_BYTES}, {"../../../../../outside/evil.txt": _entry()})
     place.version().mkdir(parents=True)
     (place.version() / "..manifest").write_bytes(hostile.objects[f"{P}/{A}/{V}/..manifest"])  # type: ignore[arg-type]
-    assert_refused(place, lambda: client.save_version(P, A, V, cache_dir=place.cache, url=hostile.url),
-                   "../../../../../outside/evil.txt")  # fmt: skip
+    assert_refused(
+        place,
+        lambda: client.save_version(P, A, V, cache_dir=place.cache, url=hostile.url),
+        "../../../../../outside/evil.txt",
+    )
     hostile.put_version(V, {"x.txt": HOSTILE_BYTES})  # the server mends its ways
     out = client.save_version(P, A, V, cache_dir=place.cache, url=hostile.url)
     assert Path(out, "x.txt").read_bytes() == HOSTILE_BYTES
@@ -351,10 +367,24 @@ def test_latest_that_is_not_an_object_is_refused(hostile, place):
 
 
 LINKS_DOCUMENTS = [
-    ("target-climbs", {"bar.txt": {"project": "..", "asset": "..", "version": "..", "path": "outside/evil.txt"}}, "'..'"),
-    ("ancestor-climbs", {"bar.txt": {"project": P, "asset": A, "version": V0, "path": "blah.txt",
-                                     "ancestor": {"project": P, "asset": A, "version": V0,
-                                                  "path": "../../../../../outside/evil.txt"}}}, "ancestor"),  # fmt: skip
+    (
+        "target-climbs",
+        {"bar.txt": {"project": "..", "asset": "..", "version": "..", "path": "outside/evil.txt"}},
+        "'..'",
+    ),
+    (
+        "ancestor-climbs",
+        {
+            "bar.txt": {
+                "project": P,
+                "asset": A,
+                "version": V0,
+                "path": "blah.txt",
+                "ancestor": {"project": P, "asset": A, "version": V0, "path": "../../../../../outside/evil.txt"},
+            }
+        },
+        "ancestor",
+    ),
     ("name-with-slash", {"a/bar.txt": {"project": P, "asset": A, "version": V0, "path": "blah.txt"}}, "a/bar.txt"),
     ("not-an-object", ["bar.txt"], "JSON object"),
 ]
@@ -365,10 +395,15 @@ def test_unsafe_links_document_is_refused_and_never_cached(hostile, place, name,
     """``..links`` files are read by gypsum_client and the R client from the shared cache: they must be safe."""
     hostile.put_version(V, {"x.txt": HOSTILE_BYTES})
     hostile.put_json(f"{P}/{A}/{V}/foo/..links", document)
-    assert_refused(place, lambda: client.save_version(P, A, V, cache_dir=place.cache, url=hostile.url),
-                   named, f"{P}/{A}/{V}/foo/..links")  # fmt: skip
-    assert_refused(place, lambda: client.save_file(P, A, V, "foo/..links", cache_dir=place.cache, url=hostile.url),
-                   named)  # fmt: skip
+    assert_refused(
+        place,
+        lambda: client.save_version(P, A, V, cache_dir=place.cache, url=hostile.url),
+        named,
+        f"{P}/{A}/{V}/foo/..links",
+    )
+    assert_refused(
+        place, lambda: client.save_file(P, A, V, "foo/..links", cache_dir=place.cache, url=hostile.url), named
+    )
     assert not (place.version() / "foo" / "..links").exists()
 
 
@@ -387,8 +422,12 @@ def test_malformed_summary_is_refused(hostile, place, name, summary, named, cach
     hostile.put_version(V, {"x.txt": HOSTILE_BYTES})
     hostile.put_json(f"{P}/{A}/{V}/..summary", summary)
     cache_dir = place.cache if cached else False
-    assert_refused(place, lambda: client.fetch_summary(P, A, V, cache_dir=cache_dir, url=hostile.url),
-                   named, f"{P}/{A}/{V}/..summary")  # fmt: skip
+    assert_refused(
+        place,
+        lambda: client.fetch_summary(P, A, V, cache_dir=cache_dir, url=hostile.url),
+        named,
+        f"{P}/{A}/{V}/..summary",
+    )
     assert not (place.version() / "..summary").exists()
 
 
@@ -420,8 +459,9 @@ def test_no_more_than_size_plus_one_bytes_are_read(hostile, tmp_path, size, decl
     assert len(reply.body) == size + 1
     arrived: list[int] = []
     with pytest.raises(GypsumUnsafeResponseError, match="'k'"):
-        cache.download(f"{hostile.url}/file/k", str(tmp_path / "k"), key="k", size=size, md5="0" * 32,
-                       on_bytes=arrived.append)  # fmt: skip
+        cache.download(
+            f"{hostile.url}/file/k", str(tmp_path / "k"), key="k", size=size, md5="0" * 32, on_bytes=arrived.append
+        )
     assert sum(arrived) <= size + 1
     assert os.listdir(tmp_path) == []  # no temporary file left
 
@@ -457,9 +497,11 @@ def test_clone_replaces_its_own_links_from_an_earlier_clone(hostile, place):
 def test_unsafe_names_from_the_caller_never_name_cache_folders(hostile, place, version):
     """A version name handed on from elsewhere (a spec, another server) cannot lead out of the cache either."""
     before = snapshot(place.root)
-    for call in (lambda: client.save_version(P, A, version, cache_dir=place.cache, url=hostile.url),
-                 lambda: client.save_file(P, A, version, "x.txt", cache_dir=place.cache, url=hostile.url),
-                 lambda: client.clone_version(P, A, version, place.dest, cache_dir=place.cache, url=hostile.url)):  # fmt: skip
+    for call in (
+        lambda: client.save_version(P, A, version, cache_dir=place.cache, url=hostile.url),
+        lambda: client.save_file(P, A, version, "x.txt", cache_dir=place.cache, url=hostile.url),
+        lambda: client.clone_version(P, A, version, place.dest, cache_dir=place.cache, url=hostile.url),
+    ):
         with pytest.raises(ValueError, match="version name"):
             call()
     assert snapshot(place.root) == before

@@ -93,8 +93,11 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         type(self).ports.append(self.client_address[1])
         missing = self.path.startswith("/missing")
-        body = json.dumps({"status": "error", "reason": "object not found"} if missing else {
-            "n": len(type(self).ports), "path": self.path}).encode()  # fmt: skip
+        body = json.dumps(
+            {"status": "error", "reason": "object not found"}
+            if missing
+            else {"n": len(type(self).ports), "path": self.path}
+        ).encode()
         self.send_response(404 if missing else 200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

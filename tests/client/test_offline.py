@@ -15,7 +15,7 @@ from gypsum_flows.server import serve_in_thread
 from gypsum_flows.server.users import admin_token
 
 #: Run in a child process whose every socket connection (and name lookup) raises and is counted.
-CHILD = textwrap.dedent('''
+CHILD = textwrap.dedent("""
     import json, sys
     attempts = []
     def no_network(event, args):
@@ -53,7 +53,7 @@ CHILD = textwrap.dedent('''
             out[name] = [str(exc), time.monotonic() - start]
     out["attempts"] = attempts
     print(json.dumps(out))
-''')
+""")
 
 
 @pytest.fixture
@@ -77,10 +77,19 @@ def cached_then_stopped(tmp_path, monkeypatch):
 
 def test_offline_answers_from_the_cache_without_opening_a_socket(cached_then_stopped, monkeypatch):
     url, cache, folder = cached_then_stopped
-    env = {"GYPSUM_OFFLINE": "1", "GYPSUM_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin",
-           "PYTHONPATH": ":".join(sys.path)}  # fmt: skip
-    run = subprocess.run([sys.executable, "-c", CHILD, "offline-p", url, str(folder)], capture_output=True,
-                         text=True, env=env, timeout=120)  # fmt: skip
+    env = {
+        "GYPSUM_OFFLINE": "1",
+        "GYPSUM_CACHE_DIR": str(cache),
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": ":".join(sys.path),
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", CHILD, "offline-p", url, str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
     assert out["attempts"] == []
@@ -90,8 +99,10 @@ def test_offline_answers_from_the_cache_without_opening_a_socket(cached_then_sto
     for name in ("uncached", "upload", "admin"):
         message, seconds = out[name]
         assert message.startswith("offline (GYPSUM_OFFLINE is set): did not ") and seconds < 5, name
-    assert "the cache at" in out["no_asset"][0] and "holds no settled version of offline-p/nothing-cached" \
-        in out["no_asset"][0]
+    assert (
+        "the cache at" in out["no_asset"][0]
+        and "holds no settled version of offline-p/nothing-cached" in out["no_asset"][0]
+    )
 
 
 def test_offline_keyword_and_errors(cached_then_stopped, monkeypatch):

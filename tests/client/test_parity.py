@@ -63,16 +63,29 @@ def test_permissions_and_admin_calls_match(gypsum_server, unique_name):
     results = []
     for lib in (ours, ref):
         project = unique_name("par")
-        lib.create_project(project, owners=logins["owner"], uploaders=[{"id": "u1", "until": until}],
-                           baseline=1000, url=url, token=tokens["admin"])  # fmt: skip
-        lib.set_permissions(project, owners=["o2"], uploaders=[{"id": "u2", "trusted": True}], url=url,
-                            token=tokens["owner"])  # fmt: skip
+        lib.create_project(
+            project,
+            owners=logins["owner"],
+            uploaders=[{"id": "u1", "until": until}],
+            baseline=1000,
+            url=url,
+            token=tokens["admin"],
+        )
+        lib.set_permissions(
+            project, owners=["o2"], uploaders=[{"id": "u2", "trusted": True}], url=url, token=tokens["owner"]
+        )
         lib.set_quota(project, growth_rate=5, url=url, token=tokens["admin"])
         perms = lib.fetch_permissions(project, url=url)
         perms["owners"] = sorted(perms["owners"])  # gypsum_client's append goes through a set
-        results.append((perms, lib.fetch_quota(project, url=url), lib.fetch_usage(project, url=url),
-                        lib.refresh_usage(project, url=url, token=tokens["admin"]),
-                        lib.remove_project(project, url=url, token=tokens["admin"])))  # fmt: skip
+        results.append(
+            (
+                perms,
+                lib.fetch_quota(project, url=url),
+                lib.fetch_usage(project, url=url),
+                lib.refresh_usage(project, url=url, token=tokens["admin"]),
+                lib.remove_project(project, url=url, token=tokens["admin"]),
+            )
+        )
     assert results[0] == results[1]
     assert results[0][0]["uploaders"][0] == {"id": "u1", "until": until}
 
@@ -92,10 +105,12 @@ def test_each_client_reuses_the_others_cache(basic, tmp_path, counting):
     before = len(counting.log)
     out = ref.save_version(p, "basic", "v3", cache_dir=cache, url=counting.url)
     assert Path(out, "foo", "bar.txt").read_bytes() == BAR
-    assert ref.save_file(p, "basic", "v3", "blah.txt", cache_dir=cache, url=counting.url) == os.path.join(out,
-                                                                                                         "blah.txt")
+    assert ref.save_file(p, "basic", "v3", "blah.txt", cache_dir=cache, url=counting.url) == os.path.join(
+        out, "blah.txt"
+    )
     assert ref.fetch_manifest(p, "basic", "v3", cache_dir=cache, url=counting.url) == ours.fetch_manifest(
-        p, "basic", "v3", cache_dir=cache, url=counting.url)  # fmt: skip
+        p, "basic", "v3", cache_dir=cache, url=counting.url
+    )
     assert len(counting.log) == before
 
 
@@ -106,8 +121,9 @@ def test_clone_and_prepare_match(basic, tmp_path):
     ref.clone_version(p, "basic", "v2", str(tmp_path / "theirs"), cache_dir=c2, url=url)
     for name in ("blah.txt", "foo/bar.txt"):
         assert os.readlink(tmp_path / "mine" / name).replace(c1, "C") == os.readlink(
-            tmp_path / "theirs" / name).replace(c2, "C")  # fmt: skip
-    for clone, c in (("mine", c1), ("theirs", c2)):
+            tmp_path / "theirs" / name
+        ).replace(c2, "C")
+    for clone in ("mine", "theirs"):
         write_files(tmp_path / clone, {"new.txt": b"new"})
     for mode in ("auto", "always", "never"):
         a = ours.prepare_directory_upload(str(tmp_path / "mine"), links=mode, cache_dir=c1)
@@ -163,7 +179,7 @@ def requests_mods():
     """Both clients' REQUESTS_MOD, restored afterwards."""
     saved = dict(ours.REQUESTS_MOD), dict(ref.REQUESTS_MOD)
     yield ours.REQUESTS_MOD, ref.REQUESTS_MOD
-    for mod, old in zip((ours.REQUESTS_MOD, ref.REQUESTS_MOD), saved):
+    for mod, old in zip((ours.REQUESTS_MOD, ref.REQUESTS_MOD), saved, strict=True):
         mod.clear()
         mod.update(old)
 
@@ -179,12 +195,17 @@ def test_requests_mod_verify_applies_to_every_request(basic, project, gypsum_ser
         with pytest.raises(GypsumTransientError, match="certificate verify failed"):  # not trusted by default
             ours.list_versions(basic.project, "basic", url=tls.url)
         theirs["verify"] = mine["verify"] = cert  # a custom CA bundle, as gypsum_client allows
-        assert ours.list_versions(basic.project, "basic", url=tls.url) == ref.list_versions(
-            basic.project, "basic", url=tls.url) == ["v1", "v2", "v3"]  # fmt: skip
+        assert (
+            ours.list_versions(basic.project, "basic", url=tls.url)
+            == ref.list_versions(basic.project, "basic", url=tls.url)
+            == ["v1", "v2", "v3"]
+        )
         # Kept-alive file GETs (save_version) and PUTs (upload_directory) go over TLS with that bundle too.
         saved = ours.save_version(basic.project, "basic", "v1", cache_dir=str(tmp_path / "c1"), url=tls.url)
-        assert {k: v for k, v in tree(saved).items() if not k.startswith("..")} == {"blah.txt": BLAH,
-                                                                                  "foo/bar.txt": BAR}  # fmt: skip
+        assert {k: v for k, v in tree(saved).items() if not k.startswith("..")} == {
+            "blah.txt": BLAH,
+            "foo/bar.txt": BAR,
+        }
         src = write_files(tmp_path / "src", {f"f{i}.txt": f"{i}".encode() for i in range(5)})
         ours.upload_directory(str(src), project, "a", "v1", url=tls.url, token=gypsum_server.tokens["owner"])
         assert tls.requests_matching(r"^PUT /upload/put/") == 5

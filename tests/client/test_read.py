@@ -26,14 +26,21 @@ def test_listings(basic):
     assert client.list_versions(basic.project, "basic", url=basic.url) == ["v1", "v2", "v3"]
     assert client.list_versions(basic.project, "nothing-here", url=basic.url) == []
     assert client.list_files(basic.project, "basic", "v1", url=basic.url) == [
-        "..manifest", "..summary", "blah.txt", "foo/bar.txt",
+        "..manifest",
+        "..summary",
+        "blah.txt",
+        "foo/bar.txt",
     ]
     assert client.list_files(basic.project, "basic", "v2", url=basic.url) == [
-        "..links", "..manifest", "..summary", "foo/..links",
+        "..links",
+        "..manifest",
+        "..summary",
+        "foo/..links",
     ]
     assert client.list_files(basic.project, "basic", "v1", prefix="foo/", url=basic.url) == ["foo/bar.txt"]
     assert client.list_files(basic.project, "basic", "v1", include_dot=False, url=basic.url) == [
-        "blah.txt", "foo/bar.txt",
+        "blah.txt",
+        "foo/bar.txt",
     ]
 
 
@@ -64,7 +71,9 @@ def test_summary_latest_and_project_files(basic, cache, gypsum_server):
     assert client.fetch_latest(p, "basic", url=basic.url) == "v3"
     assert client.fetch_usage(p, url=basic.url) == len(BLAH) + len(BAR)
     assert client.fetch_quota(p, url=basic.url) == {
-        "baseline": 10 * 10**9, "growth_rate": 20 * 10**9, "year": datetime.now().year,
+        "baseline": 10 * 10**9,
+        "growth_rate": 20 * 10**9,
+        "year": datetime.now().year,
     }
     assert client.fetch_permissions(p, url=basic.url) == {"owners": [gypsum_server.logins["owner"]], "uploaders": []}
 
@@ -111,8 +120,9 @@ def test_probational_summary_is_not_cached(project, gypsum_server, cache, tmp_pa
     url, tokens = gypsum_server.url, gypsum_server.tokens
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "x.txt").write_bytes(b"x")
-    client.upload_directory(str(tmp_path / "src"), project, "a", "v1", probation=True, url=url,
-                            token=tokens["owner"], cache_dir=str(cache))  # fmt: skip
+    client.upload_directory(
+        str(tmp_path / "src"), project, "a", "v1", probation=True, url=url, token=tokens["owner"], cache_dir=str(cache)
+    )
     summary = client.fetch_summary(project, "a", "v1", cache_dir=str(cache), url=url)
     assert summary["on_probation"] is True
     assert not os.path.exists(cache / "bucket" / project / "a" / "v1" / "..summary")

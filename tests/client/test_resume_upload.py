@@ -41,8 +41,9 @@ def test_a_retry_in_the_same_session_sends_only_the_missing_files(fresh_gypsum_s
     src = str(write_files(tmp_path / "src", FILES))
     # The first 16 PUTs get through; every later one is refused (the server never sees it) until the fault ends.
     with FaultProxy(server.url, [Fault("503", pattern=r"^PUT /upload/put/", after=16, first=10**6)]) as proxy:
-        init = client.start_upload(project, "a", "v1", sorted(FILES), directory=src, url=proxy.url,
-                                   token=server.tokens["owner"])  # fmt: skip
+        init = client.start_upload(
+            project, "a", "v1", sorted(FILES), directory=src, url=proxy.url, token=server.tokens["owner"]
+        )
         with pytest.raises(GypsumTransientError, match="failed to upload 'part-"):
             client.upload_files(init, directory=src, url=proxy.url)
         assert len(set(init[CONFIRMED])) == server_puts(server) == 16
@@ -61,8 +62,7 @@ def test_upload_directory_resumes_within_its_session(fresh_gypsum_server, projec
     write_files(tmp_path / "src", FILES)
     # Enough refusals to outlast one file's retries (7 attempts), so the first round fails; then none.
     with FaultProxy(server.url, [Fault("503", pattern=r"^PUT /upload/put/", after=12, first=30)]) as proxy:
-        client.upload_directory(str(tmp_path / "src"), project, "a", "v1", url=proxy.url,
-                                token=server.tokens["owner"])  # fmt: skip
+        client.upload_directory(str(tmp_path / "src"), project, "a", "v1", url=proxy.url, token=server.tokens["owner"])
     assert server_puts(server) == len(FILES)
     assert client.list_versions(project, "a", url=server.url) == ["v1"]
     assert client.fetch_manifest(project, "a", "v1", cache_dir=False, url=server.url).keys() == FILES.keys()

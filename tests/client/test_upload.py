@@ -23,8 +23,9 @@ from gypsum_flows.errors import (
 def test_start_upload_complete_and_dedup_flag(project, gypsum_server, tmp_path):
     url, owner = gypsum_server.url, gypsum_server.tokens["owner"]
     src = write_files(tmp_path / "src", BASIC_FILES)
-    init = client.start_upload(project, "a", "v1", ["blah.txt", "foo/bar.txt"], directory=str(src), url=url,
-                               token=owner)  # fmt: skip
+    init = client.start_upload(
+        project, "a", "v1", ["blah.txt", "foo/bar.txt"], directory=str(src), url=url, token=owner
+    )
     assert sorted(init) == ["abort_url", "complete_url", "file_urls", "session_token"]
     assert [f["path"] for f in init["file_urls"]] == ["blah.txt", "foo/bar.txt"]
     assert client.upload_files(init, directory=str(src), url=url) is None
@@ -32,14 +33,16 @@ def test_start_upload_complete_and_dedup_flag(project, gypsum_server, tmp_path):
     assert client.fetch_latest(project, "a", url=url) == "v1"
 
     # deduplicate=True sends "dedup": nothing to upload, the files become links to v1.
-    init = client.start_upload(project, "a", "v2", ["blah.txt", "foo/bar.txt"], directory=str(src), url=url,
-                               token=owner)  # fmt: skip
+    init = client.start_upload(
+        project, "a", "v2", ["blah.txt", "foo/bar.txt"], directory=str(src), url=url, token=owner
+    )
     assert init["file_urls"] == []
     client.complete_upload(init, url=url)
     assert client.fetch_manifest(project, "a", "v2", cache_dir=False, url=url)["blah.txt"]["link"]["version"] == "v1"
     # deduplicate=False sends "simple": the files are uploaded again.
-    init = client.start_upload(project, "a", "v3", ["blah.txt"], directory=str(src), deduplicate=False, url=url,
-                               token=owner)  # fmt: skip
+    init = client.start_upload(
+        project, "a", "v3", ["blah.txt"], directory=str(src), deduplicate=False, url=url, token=owner
+    )
     assert [f["path"] for f in init["file_urls"]] == ["blah.txt"]
     client.abort_upload(init, url=url)
     assert client.list_versions(project, "a", url=url) == ["v1", "v2"]
@@ -56,8 +59,13 @@ def test_file_dicts_links_and_keys_with_spaces(project, gypsum_server, tmp_path,
     assert client.list_files(project, "sp ace", "v 1", include_dot=False, url=url) == ["my dir/a file.txt"]
     got = client.save_file(project, "sp ace", "v 1", "my dir/a file.txt", cache_dir=str(cache), url=url)
     assert open(got, "rb").read() == data
-    link = {"from.path": "again.txt", "to.project": project, "to.asset": "sp ace", "to.version": "v 1",
-            "to.path": "my dir/a file.txt"}  # fmt: skip
+    link = {
+        "from.path": "again.txt",
+        "to.project": project,
+        "to.asset": "sp ace",
+        "to.version": "v 1",
+        "to.path": "my dir/a file.txt",
+    }
     init = client.start_upload(project, "sp ace", "v 2", [], links=[link], url=url, token=owner)
     client.complete_upload(init, url=url)
     again = client.save_file(project, "sp ace", "v 2", "again.txt", cache_dir=str(cache), url=url)
@@ -74,8 +82,9 @@ def test_bad_input_is_rejected_before_or_by_the_server(project, gypsum_server, t
     with pytest.raises(GypsumInvalidRequestError, match="cannot start or end with '/'"):
         client.start_upload(project, "a", "v1", bad, url=url, token=owner)
     # The failed start left no lock: a normal upload works.
-    client.upload_directory(str(write_files(tmp_path / "ok", {"x.txt": b"x"})), project, "a", "v1", url=url,
-                            token=owner)  # fmt: skip
+    client.upload_directory(
+        str(write_files(tmp_path / "ok", {"x.txt": b"x"})), project, "a", "v1", url=url, token=owner
+    )
     with pytest.raises(GypsumInvalidRequestError, match="already exists"):
         client.upload_directory(str(tmp_path / "ok"), project, "a", "v1", url=url, token=owner)
     # The existing version is untouched (the reference server deleted it here: the data-loss BUG).
@@ -86,13 +95,13 @@ def test_bad_input_is_rejected_before_or_by_the_server(project, gypsum_server, t
 def test_failure_mid_upload_aborts_and_names_the_file(project, gypsum_server, tmp_path):
     url, owner = gypsum_server.url, gypsum_server.tokens["owner"]
     src = write_files(tmp_path / "src", {"good.txt": b"good", "bad.txt": b"original"})
-    init = client.start_upload(project, "a", "v1", ["good.txt", "bad.txt"], directory=str(src), url=url,
-                               token=owner)  # fmt: skip
+    init = client.start_upload(project, "a", "v1", ["good.txt", "bad.txt"], directory=str(src), url=url, token=owner)
     (src / "bad.txt").write_bytes(b"changed after start")  # its MD5 no longer matches the signed one
     with pytest.raises(GypsumInvalidRequestError, match="bad.txt"):
         client.upload_files(init, directory=str(src), url=url)
     client.abort_upload(init, url=url)
     assert client.list_versions(project, "a", url=url) == []
+
     # upload_directory aborts by itself: here the second file vanishes once the first is uploaded.
     def vanish(progress):
         if progress.files_done == 1:
@@ -130,9 +139,13 @@ def test_permissions_append_and_replace(project, gypsum_server):
     until = (datetime.utcnow() + timedelta(days=3)).replace(microsecond=0)
     with pytest.raises(GypsumPermissionError):
         client.set_permissions(project, owners=["x"], url=url, token=tokens["stranger"])
-    client.set_permissions(project, owners=["new-owner", logins["owner"]],
-                           uploaders=[{"id": "temp", "until": until, "asset": "a"}], url=url,
-                           token=tokens["owner"])  # fmt: skip
+    client.set_permissions(
+        project,
+        owners=["new-owner", logins["owner"]],
+        uploaders=[{"id": "temp", "until": until, "asset": "a"}],
+        url=url,
+        token=tokens["owner"],
+    )
     perms = client.fetch_permissions(project, url=url)
     assert perms["owners"] == [logins["owner"], "new-owner"]
     assert [u["id"] for u in perms["uploaders"]] == [logins["uploader"], logins["trusted"], "temp"]

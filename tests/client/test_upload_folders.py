@@ -67,8 +67,13 @@ def test_special_files_are_refused_before_the_upload_starts(project, gypsum_serv
         with pytest.raises(ValueError) as caught:
             _promptly(client.upload_directory, str(src), project, "a", "v1", url=url, token=owner)
     message = str(caught.value)
-    for expected in ("'sub/pipe' is a FIFO", "'sock' is a socket", "'gone' is a dangling symlink",
-                     "'loop' is a symlink loop", "'to-pipe' is a symlink to a FIFO"):  # fmt: skip
+    for expected in (
+        "'sub/pipe' is a FIFO",
+        "'sock' is a socket",
+        "'gone' is a dangling symlink",
+        "'loop' is a symlink loop",
+        "'to-pipe' is a symlink to a FIFO",
+    ):
         assert expected in message
     assert "ok.txt" not in message
     assert sum(1 for method, path in gypsum_server.request_log if path.startswith("/upload/start/")) == starts
@@ -94,8 +99,9 @@ def test_a_file_truncated_during_its_put_fails_at_once_and_leaves_nothing(projec
     src = write_files(tmp_path / "src", {"big.bin": os.urandom(32 << 20)})  # over 1 MiB: streamed from disk
     stall = Fault("stall_request", pattern=r"^PUT /upload/put/", first=1, delay=3.0)
     with FaultProxy(url, [stall]) as proxy, ThreadPoolExecutor(1) as pool:
-        upload = pool.submit(client.upload_directory, str(src), project, "a", "v1", url=proxy.url, token=owner,
-                             concurrent=1)  # fmt: skip
+        upload = pool.submit(
+            client.upload_directory, str(src), project, "a", "v1", url=proxy.url, token=owner, concurrent=1
+        )
         assert stall.stalled.wait(120), "the PUT of big.bin never started"
         os.truncate(src / "big.bin", 1 << 20)
         truncated = time.monotonic()
@@ -162,7 +168,10 @@ def test_a_folder_symlink_is_never_silently_dropped_by_upload_directory(project,
     client.upload_files(init, directory=str(src), url=url)
     client.complete_upload(init, url=url)
     assert client.list_files(project, "a", "v1", include_dot=False, url=url) == [
-        "data/deep/y.txt", "data/x.txt", "top.txt"]  # fmt: skip
+        "data/deep/y.txt",
+        "data/x.txt",
+        "top.txt",
+    ]
 
 
 def test_folder_symlinks_into_the_cache_become_links(basic, project, gypsum_server, tmp_path):

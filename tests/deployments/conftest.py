@@ -35,6 +35,7 @@ from deployments_helpers import (
     wait_healthy,
 )
 
+
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
     """``prefect server start`` on loopback with SQLite in its own PREFECT_HOME, without UI."""
@@ -48,7 +49,9 @@ def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
         PREFECT_WORKER_QUERY_SECONDS="2",
     )
     log = base / "server.log"
-    server = start(prefect_cli("server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"), env, log, base)
+    server = start(
+        prefect_cli("server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"), env, log, base
+    )
     try:
         wait_healthy(api_url, server, log)
         yield PrefectServer(api_url, env, base / "home", log)
@@ -85,26 +88,49 @@ def deployed(prefect_server, make_gypsum_server, offline_cache, tmp_path_factory
     gypsum = make_gypsum_server()
     create_projects(gypsum, example_projects())
     elsewhere = tmp_path_factory.mktemp("deploy-from-here")
-    block_env = {**prefect_server.env, "GYPSUM_REST_URL": gypsum.url, "GYPSUM_TOKEN": gypsum.tokens["owner"],
-                 "GYPSUM_CACHE_DIR": str(offline_cache), "BLOCK_NAME": BLOCK}  # fmt: skip
+    block_env = {
+        **prefect_server.env,
+        "GYPSUM_REST_URL": gypsum.url,
+        "GYPSUM_TOKEN": gypsum.tokens["owner"],
+        "GYPSUM_CACHE_DIR": str(offline_cache),
+        "BLOCK_NAME": BLOCK,
+    }
     setup = [
-        subprocess.Popen(prefect_cli("work-pool", "create", POOL, "--type", "process"), env=prefect_server.env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
-        subprocess.Popen([sys.executable, "-c", SAVE_BLOCK], env=block_env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
-    ]  # fmt: skip
+        subprocess.Popen(
+            prefect_cli("work-pool", "create", POOL, "--type", "process"),
+            env=prefect_server.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-c", SAVE_BLOCK],
+            env=block_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ),
+    ]
     for process in setup:
         output, _ = process.communicate(timeout=180)
         assert process.returncode == 0, output
     index_dir = tmp_path_factory.mktemp("metadata-index")
-    deploy_env = {**prefect_server.env, "GYPSUM_FLOWS_SPEC": str(SPECS / "scrnaseq.yaml"),
-                  "GYPSUM_FLOWS_INDEX_DIR": str(index_dir)}  # fmt: skip
-    result = run(prefect_cli("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_YAML)), deploy_env,
-                 cwd=elsewhere)  # fmt: skip
+    deploy_env = {
+        **prefect_server.env,
+        "GYPSUM_FLOWS_SPEC": str(SPECS / "scrnaseq.yaml"),
+        "GYPSUM_FLOWS_INDEX_DIR": str(index_dir),
+    }
+    result = run(
+        prefect_cli("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_YAML)), deploy_env, cwd=elsewhere
+    )
     assert result.returncode == 0, result.stdout
     worker_log = elsewhere / "worker.log"
-    worker = start(prefect_cli("worker", "start", "--pool", POOL, "--type", "process"), prefect_server.env,
-                   worker_log, tmp_path_factory.mktemp("worker"))  # fmt: skip
+    worker = start(
+        prefect_cli("worker", "start", "--pool", POOL, "--type", "process"),
+        prefect_server.env,
+        worker_log,
+        tmp_path_factory.mktemp("worker"),
+    )
     try:
         yield Deployed(prefect_server, gypsum, offline_cache, worker_log, index_dir)
     finally:

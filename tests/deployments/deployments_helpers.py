@@ -45,10 +45,13 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run(args: list[str], env: dict[str, str], timeout: float = 180, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], env: dict[str, str], timeout: float = 180, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run a command to completion; stdout and stderr merged into ``.stdout``."""
-    return subprocess.run(args, env=env, cwd=cwd, timeout=timeout, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    return subprocess.run(
+        args, env=env, cwd=cwd, timeout=timeout, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
 
 
 def prefect_cli(*args: str) -> list[str]:
@@ -124,7 +127,6 @@ def create_projects(server, projects: list[str]) -> None:
     """Create ``projects`` on a local gypsum server, owned by its ``owner`` role."""
     for project in projects:
         create_project(project, owners=[server.logins["owner"]], url=server.url, token=server.tokens["admin"])
-
 
 
 def assert_published(spec: Path, gypsum) -> None:

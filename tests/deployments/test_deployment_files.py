@@ -36,8 +36,15 @@ def test_every_deployment_names_a_packaged_flow_and_only_its_parameters():
         assert set(deployment["parameters"]) <= accepted, deployment["entrypoint"]
         assert deployment["enforce_parameter_schema"] is True
         assert deployment["work_pool"]["name"] == POOL
-    assert names == {"publish-batch", "publish-asset", "validate-metadata-then-publish", "clone-modify-upload",
-                     "approve-probation", "index-update", "review-probation"}
+    assert names == {
+        "publish-batch",
+        "publish-asset",
+        "validate-metadata-then-publish",
+        "clone-modify-upload",
+        "approve-probation",
+        "index-update",
+        "review-probation",
+    }
 
 
 def test_credentials_are_a_block_name_never_a_secret():
@@ -76,8 +83,13 @@ def test_triggers_react_to_gypsum_events_and_fill_only_real_parameters():
     triggered = {d["entrypoint"].rpartition(":")[2]: d for d in deployments() if d.get("triggers")}
     assert set(triggered) == {"index_update", "review_probation"}
     [index] = triggered["index_update"]["triggers"]
-    assert set(index["expect"]) == {"gypsum.version.published", "gypsum.version.approved", "gypsum.version.removed",
-                                    "gypsum.asset.removed", "gypsum.project.removed"}
+    assert set(index["expect"]) == {
+        "gypsum.version.published",
+        "gypsum.version.approved",
+        "gypsum.version.removed",
+        "gypsum.asset.removed",
+        "gypsum.project.removed",
+    }
     assert triggered["index_update"]["schedules"], "a schedule backs the triggers up"
     [review] = triggered["review_probation"]["triggers"]
     assert review["expect"] == ["gypsum.version.published"] and review["match"]["gypsum.probation"] == "true"

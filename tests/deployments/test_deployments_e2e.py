@@ -45,16 +45,24 @@ def test_publish_batch_deployment_run_publishes_the_spec(deployed):
 
 def test_release_script_publishes_through_the_deployment(deployed):
     spec = SPECS / "reference.yaml"
-    env = {**deployed.prefect.env, "RELEASE_DEPLOYMENT": SCHEDULED, "RELEASE_WATCH_TIMEOUT": str(WATCH_TIMEOUT),
-           "GYPSUM_CACHE_DIR": str(deployed.cache)}  # fmt: skip
+    env = {
+        **deployed.prefect.env,
+        "RELEASE_DEPLOYMENT": SCHEDULED,
+        "RELEASE_WATCH_TIMEOUT": str(WATCH_TIMEOUT),
+        "GYPSUM_CACHE_DIR": str(deployed.cache),
+    }
     result = run(["bash", str(RELEASE_SH), str(spec)], env, timeout=WATCH_TIMEOUT + 120)
     assert result.returncode == 0, result.stdout + deployed.worker_log.read_text()[-4000:]
     assert_published(spec, deployed.gypsum)
     # Published through publish-batch/nightly with the spec given as a parameter of that run.
-    runs = requests.post(deployed.prefect.api_url + "/flow_runs/filter", json={
-        "deployments": {"id": {"any_": [deployed.prefect.deployment(SCHEDULED)["id"]]}},
-        "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}},
-    }, timeout=30).json()  # fmt: skip
+    runs = requests.post(
+        deployed.prefect.api_url + "/flow_runs/filter",
+        json={
+            "deployments": {"id": {"any_": [deployed.prefect.deployment(SCHEDULED)["id"]]}},
+            "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}},
+        },
+        timeout=30,
+    ).json()
     assert str(spec.resolve()) in [r["parameters"].get("spec") for r in runs]
 
 

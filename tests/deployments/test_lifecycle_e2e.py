@@ -61,10 +61,26 @@ def wait_for(what: str, check, deadline: float, deployed):
 
 def publish_with_cli(deployed, spec: Path) -> None:
     """``gypsum-flows publish SPEC`` in its own process, reporting to the Prefect server."""
-    env = {**deployed.prefect.env, "GYPSUM_CACHE_DIR": str(deployed.cache),
-           "E2E_TOKEN": deployed.gypsum.tokens["owner"]}  # fmt: skip
-    result = run([sys.executable, "-m", "gypsum_flows", "publish", str(spec), "--url", deployed.gypsum.url,
-                  "--token-env", "E2E_TOKEN"], env, timeout=900)  # fmt: skip
+    env = {
+        **deployed.prefect.env,
+        "GYPSUM_CACHE_DIR": str(deployed.cache),
+        "E2E_TOKEN": deployed.gypsum.tokens["owner"],
+    }
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "gypsum_flows",
+            "publish",
+            str(spec),
+            "--url",
+            deployed.gypsum.url,
+            "--token-env",
+            "E2E_TOKEN",
+        ],
+        env,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout
 
 
@@ -75,8 +91,11 @@ def flow_runs(deployed, deployment: str) -> list[dict]:
 
 def review_run(deployed, version: str, state: str) -> dict | None:
     """The review-probation run of ``version`` once it is in state type ``state``."""
-    runs = [r for r in flow_runs(deployed, "review-probation/on-probational-upload")
-            if r["parameters"].get("version") == version]  # fmt: skip
+    runs = [
+        r
+        for r in flow_runs(deployed, "review-probation/on-probational-upload")
+        if r["parameters"].get("version") == version
+    ]
     return next((r for r in runs if r["state_type"] == state), None)
 
 
@@ -84,13 +103,20 @@ def test_a_cli_publication_is_indexed_and_recorded_as_assets_with_lineage(deploy
     project = f"life-{int(time.time())}"
     create_projects(deployed.gypsum, [project])
     word = f"marmoset{int(time.time())}"
-    write_files(tmp_path / "data" / "brain", {"counts.csv": b"a,b\n1,2\n", "_bioconductor.json":
-                json.dumps({**REFERENCE_METADATA, "title": f"Brain of a {word}"}).encode()})  # fmt: skip
+    write_files(
+        tmp_path / "data" / "brain",
+        {
+            "counts.csv": b"a,b\n1,2\n",
+            "_bioconductor.json": json.dumps({**REFERENCE_METADATA, "title": f"Brain of a {word}"}).encode(),
+        },
+    )
     write_files(tmp_path / "data" / "patch", {"counts.csv": b"a,b\n3,4\n"})
     spec = tmp_path / "batch.yaml"
-    spec.write_text(f"defaults: {{project: {project}}}\nassets:\n"
-                    "  - {asset: zeisel brain, version: v1, directory: data/brain}\n"
-                    "  - {asset: zeisel brain, version: v2, clone: {from: v1, overlay: data/patch}}\n")
+    spec.write_text(
+        f"defaults: {{project: {project}}}\nassets:\n"
+        "  - {asset: zeisel brain, version: v1, directory: data/brain}\n"
+        "  - {asset: zeisel brain, version: v2, clone: {from: v1, overlay: data/patch}}\n"
+    )
     publish_with_cli(deployed, spec)
     published_at = time.monotonic()
 
@@ -121,15 +147,20 @@ def test_a_cli_publication_is_indexed_and_recorded_as_assets_with_lineage(deploy
 
 def test_probational_uploads_are_reviewed_approved_rejected_or_left_pending(deployed, tmp_path):
     dep = deployed.prefect.deployment("review-probation/on-probational-upload")
-    response = requests.patch(f"{deployed.prefect.api_url}/deployments/{dep['id']}", timeout=30,
-                              json={"parameters": {**dep["parameters"], "timeout": REVIEW_TIMEOUT}})  # fmt: skip
+    response = requests.patch(
+        f"{deployed.prefect.api_url}/deployments/{dep['id']}",
+        timeout=30,
+        json={"parameters": {**dep["parameters"], "timeout": REVIEW_TIMEOUT}},
+    )
     response.raise_for_status()
     project = f"review-{int(time.time())}"
     create_projects(deployed.gypsum, [project])
     write_files(tmp_path / "data" / "x", {"a.txt": b"a", "_bioconductor.json": json.dumps(REFERENCE_METADATA).encode()})
     spec = tmp_path / "probation.yaml"
-    spec.write_text(f"defaults: {{project: {project}, probation: true}}\nassets:\n"
-                    + "".join(f"  - {{asset: x, version: {v}, directory: data/x}}\n" for v in ("v-ok", "v-no", "v-idle")))
+    spec.write_text(
+        f"defaults: {{project: {project}, probation: true}}\nassets:\n"
+        + "".join(f"  - {{asset: x, version: {v}, directory: data/x}}\n" for v in ("v-ok", "v-no", "v-idle"))
+    )
     publish_with_cli(deployed, spec)
 
     decisions = {"v-ok": "approve", "v-no": "reject"}
@@ -140,8 +171,11 @@ def test_probational_uploads_are_reviewed_approved_rejected_or_left_pending(depl
         for version, decision in list(waiting.items()):
             paused = review_run(deployed, version, "PAUSED")
             if paused:
-                answer = post(deployed, f"/flow_runs/{paused['id']}/resume", {"run_input": {
-                    "decision": decision, "reviewer": "ana", "reason": f"{decision} in the e2e test"}})  # fmt: skip
+                answer = post(
+                    deployed,
+                    f"/flow_runs/{paused['id']}/resume",
+                    {"run_input": {"decision": decision, "reviewer": "ana", "reason": f"{decision} in the e2e test"}},
+                )
                 assert answer["status"] == "ACCEPT", answer
                 del waiting[version]
         return not waiting
@@ -149,21 +183,23 @@ def test_probational_uploads_are_reviewed_approved_rejected_or_left_pending(depl
     wait_for("the reviews pausing", resume_paused, 240, deployed)
     wait_for("the idle review pausing", lambda: review_run(deployed, "v-idle", "PAUSED"), 240, deployed)
     for version in decisions:
-        wait_for(f"review of {version} completing", lambda v=version: review_run(deployed, v, "COMPLETED"),
-                 120, deployed)  # fmt: skip
+        wait_for(
+            f"review of {version} completing", lambda v=version: review_run(deployed, v, "COMPLETED"), 120, deployed
+        )
     summary = client.fetch_summary(project, "x", "v-ok", url=deployed.gypsum.url, cache_dir=False)
     assert "on_probation" not in summary or summary["on_probation"] is False
     assert set(client.list_versions(project, "x", url=deployed.gypsum.url)) == {"v-ok", "v-idle"}
     [rejected] = events(deployed, "gypsum.version.rejected", f"gypsum.version.{project}/x/v-no")
     assert rejected["payload"]["flow_run_id"]
-    failed = wait_for("the idle review timing out", lambda: review_run(deployed, "v-idle", "FAILED"),
-                      REVIEW_TIMEOUT + 60, deployed)  # fmt: skip
+    failed = wait_for(
+        "the idle review timing out", lambda: review_run(deployed, "v-idle", "FAILED"), REVIEW_TIMEOUT + 60, deployed
+    )
     assert failed["state_type"] == "FAILED"
     idle = client.fetch_summary(project, "x", "v-idle", url=deployed.gypsum.url, cache_dir=False)
     assert idle["on_probation"] is True
 
 
-HELLO = '''
+HELLO = """
 from pathlib import Path
 
 from prefect import flow
@@ -175,7 +211,7 @@ def hello() -> str:
     text = Path("greeting.txt").read_text()
     create_markdown_artifact(text, key="hello-from-gypsum")
     return text
-'''
+"""
 
 
 def test_a_deployment_runs_a_flow_file_pulled_from_a_published_version(deployed, tmp_path):
@@ -183,8 +219,9 @@ def test_a_deployment_runs_a_flow_file_pulled_from_a_published_version(deployed,
     create_projects(deployed.gypsum, [project])
     greeting = f"hello from {project}"
     code = write_files(tmp_path / "code", {"hello.py": HELLO.encode(), "greeting.txt": greeting.encode()})
-    client.upload_directory(str(code), project, "hello", "v1", url=deployed.gypsum.url,
-                            token=deployed.gypsum.tokens["owner"])  # fmt: skip
+    client.upload_directory(
+        str(code), project, "hello", "v1", url=deployed.gypsum.url, token=deployed.gypsum.tokens["owner"]
+    )
     # Deployed from a folder holding only the flow file (prefect deploy reads its parameters);
     # greeting.txt exists only in the published version.
     here = write_files(tmp_path / "deploy", {"hello.py": HELLO.encode()})
@@ -193,11 +230,15 @@ def test_a_deployment_runs_a_flow_file_pulled_from_a_published_version(deployed,
         "  - gypsum_flows.deployments.steps.pull_version:\n"
         f"      project: {project}\n      asset: hello\n      version: v1\n      credentials: {BLOCK}\n"
         "deployments:\n  - name: pulled\n    entrypoint: hello.py:hello\n"
-        f"    work_pool: {{name: {POOL}}}\n")  # fmt: skip
+        f"    work_pool: {{name: {POOL}}}\n"
+    )
     result = run(prefect_cli("--no-prompt", "deploy", "--all"), deployed.prefect.env, cwd=here)
     assert result.returncode == 0, result.stdout
-    watched = run(prefect_cli("deployment", "run", "hello-from-gypsum/pulled", "--watch", "--watch-timeout", "300"),
-                  deployed.prefect.env, timeout=360)  # fmt: skip
+    watched = run(
+        prefect_cli("deployment", "run", "hello-from-gypsum/pulled", "--watch", "--watch-timeout", "300"),
+        deployed.prefect.env,
+        timeout=360,
+    )
     assert watched.returncode == 0, watched.stdout + deployed.worker_log.read_text()[-4000:]
     [artifact] = post(deployed, "/artifacts/filter", {"artifacts": {"key": {"any_": ["hello-from-gypsum"]}}})
     assert artifact["data"] == greeting

@@ -12,8 +12,9 @@ from gypsum_flows.batch import load_spec
 
 def release_env(server, cache, **extra: str) -> dict[str, str]:
     """The environment CI gives the script: server URL and token (a secret) as variables."""
-    return clean_env(GYPSUM_REST_URL=server.url, GYPSUM_TOKEN=server.tokens["owner"], GYPSUM_CACHE_DIR=str(cache),
-                     **extra)  # fmt: skip
+    return clean_env(
+        GYPSUM_REST_URL=server.url, GYPSUM_TOKEN=server.tokens["owner"], GYPSUM_CACHE_DIR=str(cache), **extra
+    )
 
 
 def test_release_validates_then_publishes_every_spec(fresh_gypsum_server, offline_cache, prefect_server):
@@ -41,12 +42,17 @@ def test_a_broken_spec_stops_the_release_before_any_upload(fresh_gypsum_server, 
     del document["title"]
     metadata.write_text(json.dumps(document))
     spec = broken / "broken.yaml"
-    spec.write_text("defaults: {project: scrnaseq-examples}\n"
-                    "assets:\n  - {asset: zeisel-brain, version: v9, directory: data/zeisel-brain}\n")  # fmt: skip
+    spec.write_text(
+        "defaults: {project: scrnaseq-examples}\n"
+        "assets:\n  - {asset: zeisel-brain, version: v9, directory: data/zeisel-brain}\n"
+    )
     before = len(fresh_gypsum_server.request_log)
     # The good spec comes first: it must not be published either.
-    result = run(["bash", str(RELEASE_SH), str(SPECS / "scrnaseq.yaml"), str(spec)],
-                 release_env(fresh_gypsum_server, offline_cache), timeout=120)  # fmt: skip
+    result = run(
+        ["bash", str(RELEASE_SH), str(SPECS / "scrnaseq.yaml"), str(spec)],
+        release_env(fresh_gypsum_server, offline_cache),
+        timeout=120,
+    )
     assert result.returncode != 0
     assert f"{spec}:3" in result.stdout and "title" in result.stdout, result.stdout
     assert fresh_gypsum_server.request_log[before:] == []

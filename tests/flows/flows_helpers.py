@@ -39,8 +39,18 @@ def big_asset_spec(folder: Path, projects: list[str], count: int, megabytes: int
 
 def publish_command(spec: Path, url: str) -> list[str]:
     """``gypsum-flows publish SPEC --json`` in a fresh interpreter, the token in ``$PUBLISH_TOKEN``."""
-    return [sys.executable, "-m", "gypsum_flows", "publish", str(spec), "--url", url, "--token-env",
-            "PUBLISH_TOKEN", "--json"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "gypsum_flows",
+        "publish",
+        str(spec),
+        "--url",
+        url,
+        "--token-env",
+        "PUBLISH_TOKEN",
+        "--json",
+    ]
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
@@ -52,7 +62,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 def json_outcomes(stdout: str) -> list[dict]:
     """The outcomes printed by ``publish --json`` (after any log lines)."""
-    return json.loads(stdout[stdout.index("[\n"):])
+    return json.loads(stdout[stdout.index("[\n") :])
 
 
 def age_lock(server, project: str, seconds: float) -> None:
@@ -72,8 +82,13 @@ def create_project(server, project: str, owner_role: str = "owner", uploaders: l
     """Create ``project`` on ``server`` (as admin) owned by ``owner_role``'s login."""
     from gypsum_flows import client
 
-    client.create_project(project, owners=[server.logins[owner_role]], uploaders=uploaders or [],
-                          url=server.url, token=server.tokens["admin"])
+    client.create_project(
+        project,
+        owners=[server.logins[owner_role]],
+        uploaders=uploaders or [],
+        url=server.url,
+        token=server.tokens["admin"],
+    )
     return project
 
 
@@ -89,8 +104,7 @@ def wait_for_events(name: str, resource_prefix: str, expected: int, timeout: flo
     from prefect.client.orchestration import get_client
     from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 
-    flt = EventFilter(event=EventNameFilter(name=[name]),
-                      resource=EventResourceFilter(id_prefix=[resource_prefix]))
+    flt = EventFilter(event=EventNameFilter(name=[name]), resource=EventResourceFilter(id_prefix=[resource_prefix]))
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while True:
@@ -115,55 +129,142 @@ MALFORMED = {
     "empty": ("# nothing\n", None, "", "empty"),
     "not-a-mapping": ("- asset: a\n", 1, "", "valid dictionary"),
     "duplicate-key": ("assets:\n  - asset: a\n    asset: b\n    version: v\n", 3, "assets[0].asset", "duplicate key"),
-    "unknown-top-key": ("asets: []\nassets: [{project: p, asset: a, version: v, directory: data/ok}]\n",
-                        1, "asets", "unknown key"),
-    "unknown-asset-key": ("assets:\n  - project: p\n    asset: a\n    version: v\n    directroy: data/ok\n",
-                          5, "assets[0].directroy", "unknown key"),
-    "missing-version": ("assets:\n  - {project: p, asset: a, directory: data/ok}\n", 2, "assets[0].version",
-                        "missing"),
-    "missing-project": ("assets:\n  - {asset: a, version: v, directory: data/ok}\n", 2, "assets[0].project",
-                        "defaults"),
+    "unknown-top-key": (
+        "asets: []\nassets: [{project: p, asset: a, version: v, directory: data/ok}]\n",
+        1,
+        "asets",
+        "unknown key",
+    ),
+    "unknown-asset-key": (
+        "assets:\n  - project: p\n    asset: a\n    version: v\n    directroy: data/ok\n",
+        5,
+        "assets[0].directroy",
+        "unknown key",
+    ),
+    "missing-version": ("assets:\n  - {project: p, asset: a, directory: data/ok}\n", 2, "assets[0].version", "missing"),
+    "missing-project": (
+        "assets:\n  - {asset: a, version: v, directory: data/ok}\n",
+        2,
+        "assets[0].project",
+        "defaults",
+    ),
     "no-assets": ("defaults: {project: p}\nassets: []\n", 2, "assets", "at least 1"),
-    "slash-in-asset": ("assets:\n  - {project: p, asset: a/b, version: v, directory: data/ok}\n", 2,
-                       "assets[0].asset", "cannot contain '/'"),
-    "dotdot-version": ("defaults: {project: p}\nassets:\n  - asset: a\n    version: ..v1\n    directory: data/ok\n",
-                       4, "assets[0].version", "cannot start with '..'"),
-    "slash-in-default-project": ("defaults: {project: a/b}\nassets: [{asset: a, version: v, directory: data/ok}]\n",
-                                 1, "defaults.project", "cannot contain '/'"),
-    "missing-folder": ("assets:\n  - {project: p, asset: a, version: v, directory: data/nope}\n", 2,
-                       "assets[0].directory", "folder not found"),
-    "file-not-folder": ("assets:\n  - {project: p, asset: a, version: v, directory: data/ok/counts.csv}\n", 2,
-                        "assets[0].directory", "not a folder"),
-    "duplicate-pair": ("defaults: {project: p}\nassets:\n  - {asset: a, version: v, directory: data/ok}\n"
-                       "  - {asset: a, version: v, directory: data/bare}\n", 4, "assets[1]", "duplicate of assets[0]"),
-    "number-version": ("assets:\n  - {project: p, asset: a, version: 1.10, directory: data/ok}\n", 2,
-                       "assets[0].version", "quote"),
-    "string-probation": ("assets:\n  - {project: p, asset: a, version: v, probation: 'yes', directory: data/ok}\n",
-                         2, "assets[0].probation", "true or false"),
-    "directory-and-clone": ("assets:\n  - {project: p, asset: a, version: v, directory: data/ok, clone: {}}\n", 2,
-                            "assets[0].clone", "not both"),
-    "neither-directory-nor-clone": ("assets:\n  - {project: p, asset: a, version: v}\n", 2, "assets[0]",
-                                    "either 'directory'"),
-    "missing-overlay": ("assets:\n  - project: p\n    asset: a\n    version: v\n    clone:\n      overlay: data/x\n",
-                        6, "assets[0].clone.overlay", "folder not found"),
-    "bad-delete-path": ("assets:\n  - project: p\n    asset: a\n    version: v\n    clone:\n"
-                        "      delete: [ok.txt, ../escape]\n", 6, "assets[0].clone.delete[1]", "'..'"),
-    "unknown-clone-key": ("assets:\n  - {project: p, asset: a, version: v, clone: {form: latest}}\n", 2,
-                          "assets[0].clone.form", "unknown key"),
-    "concurrency-zero": ("concurrency: 0\nassets: [{project: p, asset: a, version: v, directory: data/ok}]\n", 1,
-                         "concurrency", "greater than or equal to 1"),
-    "missing-schema-file": ("defaults:\n  project: p\n  metadata:\n    schema_file: nope.json\n"
-                            "assets: [{asset: a, version: v, directory: data/ok}]\n", 4,
-                            "defaults.metadata.schema_file", "cannot read schema file"),
-    "metadata-file-with-slash": ("assets:\n  - project: p\n    asset: a\n    version: v\n    directory: data/ok\n"
-                                 "    metadata: {files: [sub/x.json]}\n", 6, "assets[0].metadata.files",
-                                 "base names"),
-    "bad-metadata": ("defaults: {project: p}\nassets:\n  - {asset: a, version: v, directory: data/ok}\n"
-                     "  - {asset: b, version: v, directory: data/bad}\n", 4, "assets[1].directory",
-                     "bioconductor_version"),
-    "no-metadata": ("defaults: {project: p}\nassets:\n  - {asset: b, version: v, directory: data/bare}\n", 3,
-                    "assets[0].directory", "no metadata file named '_bioconductor.json'"),
-    "bad-overlay-metadata": ("assets:\n  - project: p\n    asset: a\n    version: v\n"
-                             "    clone: {overlay: data/bad}\n", 2, "assets[0].clone.overlay",
-                             "bioconductor_version"),
+    "slash-in-asset": (
+        "assets:\n  - {project: p, asset: a/b, version: v, directory: data/ok}\n",
+        2,
+        "assets[0].asset",
+        "cannot contain '/'",
+    ),
+    "dotdot-version": (
+        "defaults: {project: p}\nassets:\n  - asset: a\n    version: ..v1\n    directory: data/ok\n",
+        4,
+        "assets[0].version",
+        "cannot start with '..'",
+    ),
+    "slash-in-default-project": (
+        "defaults: {project: a/b}\nassets: [{asset: a, version: v, directory: data/ok}]\n",
+        1,
+        "defaults.project",
+        "cannot contain '/'",
+    ),
+    "missing-folder": (
+        "assets:\n  - {project: p, asset: a, version: v, directory: data/nope}\n",
+        2,
+        "assets[0].directory",
+        "folder not found",
+    ),
+    "file-not-folder": (
+        "assets:\n  - {project: p, asset: a, version: v, directory: data/ok/counts.csv}\n",
+        2,
+        "assets[0].directory",
+        "not a folder",
+    ),
+    "duplicate-pair": (
+        "defaults: {project: p}\nassets:\n  - {asset: a, version: v, directory: data/ok}\n"
+        "  - {asset: a, version: v, directory: data/bare}\n",
+        4,
+        "assets[1]",
+        "duplicate of assets[0]",
+    ),
+    "number-version": (
+        "assets:\n  - {project: p, asset: a, version: 1.10, directory: data/ok}\n",
+        2,
+        "assets[0].version",
+        "quote",
+    ),
+    "string-probation": (
+        "assets:\n  - {project: p, asset: a, version: v, probation: 'yes', directory: data/ok}\n",
+        2,
+        "assets[0].probation",
+        "true or false",
+    ),
+    "directory-and-clone": (
+        "assets:\n  - {project: p, asset: a, version: v, directory: data/ok, clone: {}}\n",
+        2,
+        "assets[0].clone",
+        "not both",
+    ),
+    "neither-directory-nor-clone": (
+        "assets:\n  - {project: p, asset: a, version: v}\n",
+        2,
+        "assets[0]",
+        "either 'directory'",
+    ),
+    "missing-overlay": (
+        "assets:\n  - project: p\n    asset: a\n    version: v\n    clone:\n      overlay: data/x\n",
+        6,
+        "assets[0].clone.overlay",
+        "folder not found",
+    ),
+    "bad-delete-path": (
+        "assets:\n  - project: p\n    asset: a\n    version: v\n    clone:\n      delete: [ok.txt, ../escape]\n",
+        6,
+        "assets[0].clone.delete[1]",
+        "'..'",
+    ),
+    "unknown-clone-key": (
+        "assets:\n  - {project: p, asset: a, version: v, clone: {form: latest}}\n",
+        2,
+        "assets[0].clone.form",
+        "unknown key",
+    ),
+    "concurrency-zero": (
+        "concurrency: 0\nassets: [{project: p, asset: a, version: v, directory: data/ok}]\n",
+        1,
+        "concurrency",
+        "greater than or equal to 1",
+    ),
+    "missing-schema-file": (
+        "defaults:\n  project: p\n  metadata:\n    schema_file: nope.json\n"
+        "assets: [{asset: a, version: v, directory: data/ok}]\n",
+        4,
+        "defaults.metadata.schema_file",
+        "cannot read schema file",
+    ),
+    "metadata-file-with-slash": (
+        "assets:\n  - project: p\n    asset: a\n    version: v\n    directory: data/ok\n"
+        "    metadata: {files: [sub/x.json]}\n",
+        6,
+        "assets[0].metadata.files",
+        "base names",
+    ),
+    "bad-metadata": (
+        "defaults: {project: p}\nassets:\n  - {asset: a, version: v, directory: data/ok}\n"
+        "  - {asset: b, version: v, directory: data/bad}\n",
+        4,
+        "assets[1].directory",
+        "bioconductor_version",
+    ),
+    "no-metadata": (
+        "defaults: {project: p}\nassets:\n  - {asset: b, version: v, directory: data/bare}\n",
+        3,
+        "assets[0].directory",
+        "no metadata file named '_bioconductor.json'",
+    ),
+    "bad-overlay-metadata": (
+        "assets:\n  - project: p\n    asset: a\n    version: v\n    clone: {overlay: data/bad}\n",
+        2,
+        "assets[0].clone.overlay",
+        "bioconductor_version",
+    ),
 }

@@ -21,14 +21,18 @@ def test_checks_decide_approve_leave_and_reject(gypsum_server, unique_name, asse
         "bad-meta": asset_folder("bad-meta", {"counts.csv": "2"}, metadata=BROKEN_METADATA),
     }
     for version, folder in versions.items():
-        validate_metadata_then_publish(str(folder), project, "cells", version, probation=True,
-                                       metadata=None, credentials=owner)
+        validate_metadata_then_publish(
+            str(folder), project, "cells", version, probation=True, metadata=None, credentials=owner
+        )
 
     outcomes = approve_probation_flow(project, required_files=["counts.csv"], on_failure="leave", credentials=owner)
 
     decided = {o.version: o for o in outcomes}
-    assert {v: o.outcome for v, o in decided.items()} == {"good": "approved", "no-counts": "pending",
-                                                          "bad-meta": "pending"}
+    assert {v: o.outcome for v, o in decided.items()} == {
+        "good": "approved",
+        "no-counts": "pending",
+        "bad-meta": "pending",
+    }
     assert "required file 'counts.csv' is missing" in decided["no-counts"].detail
     assert "_bioconductor.json" in decided["bad-meta"].detail and "bioconductor_version" in decided["bad-meta"].detail
     assert "on_probation" not in client.fetch_summary(project, "cells", "good", url=server.url, cache_dir=False)
@@ -36,8 +40,9 @@ def test_checks_decide_approve_leave_and_reject(gypsum_server, unique_name, asse
     assert client.fetch_latest(project, "cells", url=server.url) == "good"
     assert wait_for_events("gypsum.version.approved", f"gypsum.version.{project}/cells/good", 1)
 
-    rejected = approve_probation_flow(project, asset="cells", version="bad-meta", on_failure="reject",
-                                      credentials=owner)
+    rejected = approve_probation_flow(
+        project, asset="cells", version="bad-meta", on_failure="reject", credentials=owner
+    )
     assert [(o.version, o.outcome) for o in rejected] == [("bad-meta", "rejected")]
     assert "bad-meta" not in client.list_versions(project, "cells", url=server.url)
 

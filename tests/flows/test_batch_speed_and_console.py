@@ -66,8 +66,9 @@ def test_batch_of_24_is_one_flow_run_with_one_named_task_run_per_asset(gypsum_se
     wanted = {f"publish {projects[i % 3]}/{name}/v1" for i, name in enumerate(names)}
     assert wanted <= task_run_names_of(flow_run.id, wanted)
     for i, name in enumerate(names):  # the per-asset report
-        table = next(a for a in read_artifacts(artifact_key("gypsum-publish", projects[i % 3], name))
-                     if a.type == "table")
+        table = next(
+            a for a in read_artifacts(artifact_key("gypsum-publish", projects[i % 3], name)) if a.type == "table"
+        )
         rows = json.loads(table.data) if isinstance(table.data, str) else table.data
         assert rows[0]["outcome"] == "published" and rows[0]["asset"] == name
     batch_table = next(a for a in read_artifacts(artifact_key("gypsum-batch", "many")) if a.type == "table")
@@ -83,8 +84,15 @@ def _children_of(flow_run_id):
 def _cli(args: list[str], **env: str) -> subprocess.CompletedProcess:
     """``python -m gypsum_flows ARGS`` as a user runs it, stdout and stderr merged."""
     full = {**os.environ, **env}
-    return subprocess.run([sys.executable, "-m", "gypsum_flows", *args], env=full, text=True, timeout=600,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "gypsum_flows", *args],
+        env=full,
+        text=True,
+        timeout=600,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        check=False,
+    )
 
 
 def test_failing_batch_prints_no_traceback_and_few_lines(gypsum_server, unique_name, tmp_path):
@@ -93,8 +101,11 @@ def test_failing_batch_prints_no_traceback_and_few_lines(gypsum_server, unique_n
     # The project exists (a missing one stops publish before the batch starts), but the token may not upload to it.
     project = create_project(gypsum_server, unique_name("denied"))
     spec = spec_of(tmp_path, project, ["a", "b", "c"])
-    done = _cli(["publish", str(spec), "--url", gypsum_server.url, "--token-env", "T"],
-                T=gypsum_server.tokens["stranger"], PREFECT_API_URL=PREFECT_API_URL.value())
+    done = _cli(
+        ["publish", str(spec), "--url", gypsum_server.url, "--token-env", "T"],
+        T=gypsum_server.tokens["stranger"],
+        PREFECT_API_URL=PREFECT_API_URL.value(),
+    )
     lines = done.stdout.splitlines()
     assert done.returncode == 1, done.stdout
     assert "Traceback" not in done.stdout
@@ -113,10 +124,18 @@ def test_publish_with_the_prefect_api_unreachable_says_so_in_a_few_lines(gypsum_
 
 def test_check_needs_no_prefect(gypsum_server, unique_name, tmp_path):
     spec = spec_of(tmp_path, unique_name("chk"), ["a", "b"])
-    probe = ("import sys; from gypsum_flows.cli import main; rc = main(['check', sys.argv[1]]); "
-             "assert not [m for m in sys.modules if m.split('.')[0] == 'prefect'], 'prefect imported'; sys.exit(rc)")
-    done = subprocess.run([sys.executable, "-c", probe, str(spec)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"}, check=False)
+    probe = (
+        "import sys; from gypsum_flows.cli import main; rc = main(['check', sys.argv[1]]); "
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'prefect'], 'prefect imported'; sys.exit(rc)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK, 2 assets" in done.stdout
 

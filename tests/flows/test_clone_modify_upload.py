@@ -28,8 +28,9 @@ def test_overlay_and_delete_send_only_changed_files(published_v1, asset_folder):
     overlay = asset_folder("patch", {"b.txt": "BRAVO v2", "sub/new.txt": "new file"}, metadata=None)
     puts_before = len(requests_matching(server, "PUT", ""))
 
-    outcome = clone_modify_upload(project, "asset", "v2", overlay=str(overlay), delete=["c.txt"],
-                                  credentials=credentials(server))
+    outcome = clone_modify_upload(
+        project, "asset", "v2", overlay=str(overlay), delete=["c.txt"], credentials=credentials(server)
+    )
 
     assert len(requests_matching(server, "PUT", "")) - puts_before == 2
     assert (outcome.outcome, outcome.files_uploaded, outcome.files_linked) == ("published", 2, 4)
@@ -44,8 +45,9 @@ def test_overlay_and_delete_send_only_changed_files(published_v1, asset_folder):
 
     # Immediate re-run: "latest" is v2 itself now; the changes are already there.
     starts = len(requests_matching(server, "POST", "/upload/start/"))
-    again = clone_modify_upload(project, "asset", "v2", overlay=str(overlay), delete=["c.txt"],
-                                credentials=credentials(server))
+    again = clone_modify_upload(
+        project, "asset", "v2", overlay=str(overlay), delete=["c.txt"], credentials=credentials(server)
+    )
     assert again.outcome == "unchanged"
     assert len(requests_matching(server, "POST", "/upload/start/")) == starts
 
@@ -58,8 +60,9 @@ def test_callable_modification_from_an_explicit_version(published_v1):
         (folder / "a.txt").write_text("ALPHA, replaced")
 
     puts_before = len(requests_matching(server, "PUT", ""))
-    outcome = clone_modify_upload(project, "asset", "v3", source_version="v1", modify=edit,
-                                  credentials=credentials(server))
+    outcome = clone_modify_upload(
+        project, "asset", "v3", source_version="v1", modify=edit, credentials=credentials(server)
+    )
     assert len(requests_matching(server, "PUT", "")) - puts_before == 1
     assert (outcome.files_uploaded, outcome.files_linked) == (1, 5)
 
@@ -89,10 +92,13 @@ def test_clone_from_a_missing_asset_says_there_is_nothing_to_clone_from(publishe
     from gypsum_flows.errors import GypsumNotFoundError
 
     server, project = published_v1
-    with pytest.raises(GypsumNotFoundError, match=f"nothing to clone from: {project}/ghost has no latest version: "
-                                                  "the asset does not exist"):  # fmt: skip
+    with pytest.raises(
+        GypsumNotFoundError,
+        match=f"nothing to clone from: {project}/ghost has no latest version: the asset does not exist",
+    ):
         clone_modify_upload(project, "copy", "v1", source_asset="ghost", credentials=credentials(server))
     with pytest.raises(GypsumNotFoundError, match=r"version 'v7' of .* does not exist \(its versions: v1\)"):
-        clone_modify_upload(project, "copy", "v1", source_asset="asset", source_version="v7",
-                            credentials=credentials(server))  # fmt: skip
+        clone_modify_upload(
+            project, "copy", "v1", source_asset="asset", source_version="v7", credentials=credentials(server)
+        )
     assert client.list_versions(project, "copy", url=server.url) == []

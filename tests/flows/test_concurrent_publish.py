@@ -41,8 +41,16 @@ def _one_asset_spec(folder: Path, project: str, files: dict[str, str]) -> tuple[
 def _start_by_hand(server, project: str, folder: Path, send: int) -> dict:
     """An upload session of ``folder`` as project/a/v1 by the owner, with only the first ``send`` files sent."""
     paths = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-    init = client.start_upload(project, "a", "v1", paths, directory=str(folder), deduplicate=False,
-                               url=server.url, token=server.tokens["owner"])  # fmt: skip
+    init = client.start_upload(
+        project,
+        "a",
+        "v1",
+        paths,
+        directory=str(folder),
+        deduplicate=False,
+        url=server.url,
+        token=server.tokens["owner"],
+    )
     client.upload_files({**init, "file_urls": init["file_urls"][:send]}, directory=str(folder), url=server.url)
     return init
 
@@ -72,8 +80,13 @@ def test_live_session_survives_publish_with_admin_token(fresh_gypsum_server, uni
     init = _start_by_hand(server, project, theirs, send=1)
     session = read_lock(project, url=server.url).session_hash
 
-    process = subprocess.Popen(publish_command(spec, server.url), env=subprocess_env(PUBLISH_TOKEN=server.tokens["admin"]),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        publish_command(spec, server.url),
+        env=subprocess_env(PUBLISH_TOKEN=server.tokens["admin"]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_until_polling(server, project, process)
         assert read_lock(project, url=server.url).session_hash == session  # still the hand-made session
@@ -100,13 +113,17 @@ def test_two_publish_runs_of_one_spec_started_together_both_exit_0(fresh_gypsum_
     spec = big_asset_spec(tmp_path, projects, 4, megabytes=2)
     env = subprocess_env(PUBLISH_TOKEN=server.tokens["owner"])  # no admin: nothing may need clearing
 
-    runs = [subprocess.Popen(publish_command(spec, server.url), env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    runs = [
+        subprocess.Popen(
+            publish_command(spec, server.url), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     results = [run.communicate(timeout=600) for run in runs]
 
-    for run, (stdout, stderr) in zip(runs, results):
+    for run, (stdout, stderr) in zip(runs, results, strict=True):
         assert run.returncode == 0, stdout[-3000:] + stderr[-3000:]
-    per_asset = list(zip(*[[o["outcome"] for o in json_outcomes(stdout)] for stdout, _ in results]))
+    per_asset = list(zip(*[[o["outcome"] for o in json_outcomes(stdout)] for stdout, _ in results], strict=True))
     assert all(sorted(pair) == ["published", "unchanged"] for pair in per_asset), per_asset
     for i in range(4):
         manifest = client.fetch_manifest(projects[i % 2], f"a{i}", "v1", url=server.url, cache_dir=False)
@@ -116,15 +133,17 @@ def test_two_publish_runs_of_one_spec_started_together_both_exit_0(fresh_gypsum_
 
 @flow
 def _upload_once(directory: str, project: str, creds) -> str:
-    return upload_or_recover(directory, project, "a", "v1", probation=False, deduplicate=True, credentials=creds,
-                             recover=True).outcome  # fmt: skip
+    return upload_or_recover(
+        directory, project, "a", "v1", probation=False, deduplicate=True, credentials=creds, recover=True
+    ).outcome
 
 
 def test_already_exists_after_a_lost_race_is_compared(gypsum_server, unique_name, asset_folder):
     project = create_project(gypsum_server, unique_name("race"))
     folder = asset_folder("v1", {"x.txt": "1"})
-    client.upload_directory(str(folder), project, "a", "v1", url=gypsum_server.url,
-                            token=gypsum_server.tokens["owner"])  # the other publisher won  # fmt: skip
+    client.upload_directory(
+        str(folder), project, "a", "v1", url=gypsum_server.url, token=gypsum_server.tokens["owner"]
+    )  # the other publisher won
     starts = len(requests_matching(gypsum_server, "POST", f"/upload/start/{project}/"))
 
     assert _upload_once(str(folder), project, credentials(gypsum_server)) == "unchanged"
@@ -134,8 +153,9 @@ def test_already_exists_after_a_lost_race_is_compared(gypsum_server, unique_name
         _upload_once(str(other), project, credentials(gypsum_server))
 
 
-def test_a_live_session_that_does_not_finish_in_time_is_left_alone(gypsum_server, unique_name, asset_folder,
-                                                                   monkeypatch):  # fmt: skip
+def test_a_live_session_that_does_not_finish_in_time_is_left_alone(
+    gypsum_server, unique_name, asset_folder, monkeypatch
+):
     monkeypatch.setenv("GYPSUM_LOCK_WAIT", "2s")
     project = create_project(gypsum_server, unique_name("slow"))
     folder = asset_folder("v1", {"x.txt": "1"})
@@ -155,8 +175,9 @@ def test_a_partial_version_while_another_version_holds_the_lock(gypsum_server, u
     folder = asset_folder("v1", {"x.txt": "1"})
     _start_by_hand(server, project, folder, send=1)
     client.unlock_project(project, url=server.url, token=server.tokens["admin"])  # its session is gone
-    client.start_upload(project, "b", "v9", ["x.txt"], directory=str(folder), url=server.url,
-                        token=server.tokens["owner"])  # another live upload  # fmt: skip
+    client.start_upload(
+        project, "b", "v9", ["x.txt"], directory=str(folder), url=server.url, token=server.tokens["owner"]
+    )  # another live upload
 
     with pytest.raises(InterruptedUploadError, match=rf"locked by another operation \({project}/b/v9\); left alone"):
         validate_metadata_then_publish(str(folder), project, "a", "v1", credentials=credentials(server, "admin"))

@@ -62,15 +62,15 @@ def test_slot_names_are_safe_for_prefect():
     assert slot_name("a/b") != slot_name("a%b") and "/" not in slot_name("a/b")
 
 
-def test_publish_asset_publishes_one_asset_of_a_spec_and_reports_it_in_its_state(
-    gypsum_server, unique_name, tmp_path
-):
+def test_publish_asset_publishes_one_asset_of_a_spec_and_reports_it_in_its_state(gypsum_server, unique_name, tmp_path):
     project = create_project(gypsum_server, unique_name("one"))
     write_asset(tmp_path / "a", {"x.txt": "1"}, metadata=None)
     write_asset(tmp_path / "b", {"y.txt": "2"}, metadata=None)
     spec = tmp_path / "spec.yaml"
-    spec.write_text(f"defaults: {{project: {project}, metadata: null}}\nassets:\n"
-                    "  - {asset: a, version: v1, directory: a}\n  - {asset: b, version: v1, directory: b}\n")
+    spec.write_text(
+        f"defaults: {{project: {project}, metadata: null}}\nassets:\n"
+        "  - {asset: a, version: v1, directory: a}\n  - {asset: b, version: v1, directory: b}\n"
+    )
     creds = credentials(gypsum_server, "owner")
     creds.save(f"slots-{project}", overwrite=True)
 
@@ -89,8 +89,9 @@ def test_fan_out_refuses_credentials_a_worker_cannot_load(gypsum_server, unique_
     project = create_project(gypsum_server, unique_name("fo"))
     write_asset(tmp_path / "a", {"x.txt": "1"}, metadata=None)
     spec = tmp_path / "spec.yaml"
-    spec.write_text(f"fan_out: true\nassets:\n  - {{project: {project}, asset: a, version: v1, directory: a, "
-                    "metadata: null}\n")
+    spec.write_text(
+        f"fan_out: true\nassets:\n  - {{project: {project}, asset: a, version: v1, directory: a, metadata: null}}\n"
+    )
     assert load_spec(spec).fan_out is True
 
     with pytest.raises(FanOutCredentialsError, match="save the GypsumCredentials block"):
@@ -116,4 +117,3 @@ def test_a_run_without_an_outcome_is_a_failed_row():
     assert run_outcome(job, done) == published
     crashed = run_outcome(job, FlowRun(flow_id=uuid.uuid4(), name="gone", state=Crashed(message="worker died")))
     assert (crashed.outcome, crashed.detail) == ("failed", "publish-asset run gone ended Crashed: worker died")
-

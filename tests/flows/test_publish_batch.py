@@ -124,7 +124,9 @@ def test_one_invalid_asset_the_others_are_published_unless_strict(gypsum_server,
     finally:
         del os.environ["ISO_TOKEN"]
     out = capsys.readouterr().out
-    assert re.search(rf"^{project}/good1/v1\s+published", out, re.MULTILINE) and re.search(rf"^{project}/bad/v1\s+failed", out, re.MULTILINE)
+    assert re.search(rf"^{project}/good1/v1\s+published", out, re.MULTILINE) and re.search(
+        rf"^{project}/bad/v1\s+failed", out, re.MULTILINE
+    )
     assert "hint: fix the metadata file" in out
     assert sorted(client.list_assets(project, url=gypsum_server.url)) == ["good1", "good2"]
 
@@ -164,14 +166,22 @@ def test_cli_check_and_publish(gypsum_server, unique_name, tmp_path, capsys, mon
 def test_interrupted_upload_needs_admin_to_recover(gypsum_server, unique_name, asset_folder):
     project = create_project(gypsum_server, unique_name("intr"))
     folder = asset_folder("v1", {"x.txt": "1"})
-    client.start_upload(project, "a", "v1", ["x.txt", "_bioconductor.json"], directory=str(folder),
-                        url=gypsum_server.url, token=gypsum_server.tokens["owner"])  # never completed
+    client.start_upload(
+        project,
+        "a",
+        "v1",
+        ["x.txt", "_bioconductor.json"],
+        directory=str(folder),
+        url=gypsum_server.url,
+        token=gypsum_server.tokens["owner"],
+    )  # never completed
     age_lock(gypsum_server, project, 3600)  # stale by recover's rule (a younger one would be waited for)
 
     with pytest.raises(InterruptedUploadError, match="gypsum-flows recover"):
         validate_metadata_then_publish(str(folder), project, "a", "v1", credentials=credentials(gypsum_server))
-    outcome = validate_metadata_then_publish(str(folder), project, "a", "v1",
-                                             credentials=credentials(gypsum_server, "admin"))
+    outcome = validate_metadata_then_publish(
+        str(folder), project, "a", "v1", credentials=credentials(gypsum_server, "admin")
+    )
     assert outcome.outcome == "published"
     assert read_lock(project, url=gypsum_server.url) is None
 

@@ -22,9 +22,13 @@ def test_odd_folders_fail_their_asset_by_name_and_the_rest_publishes(fresh_gypsu
     (tmp_path / "data" / "linked" / "more").symlink_to(outside, target_is_directory=True)
     write_asset(tmp_path / "data" / "fine", {"x.csv": "x\n1\n"})
     spec = tmp_path / "batch.yaml"
-    spec.write_text("assets:\n" + "".join(
-        f"  - {{project: {project}, asset: {name}, version: v1, directory: data/{name}}}\n"
-        for name in ("fifo", "linked", "fine")))  # fmt: skip
+    spec.write_text(
+        "assets:\n"
+        + "".join(
+            f"  - {{project: {project}, asset: {name}, version: v1, directory: data/{name}}}\n"
+            for name in ("fifo", "linked", "fine")
+        )
+    )
 
     with pytest.raises(BatchFailedError) as caught:
         publish_batch(str(spec), credentials=credentials(server, "admin"))

@@ -56,8 +56,11 @@ def test_valid_spec_resolves_defaults_and_relative_paths(spec_dir):
     assert first.spec_line == 4 and first.origin.endswith("batch.yaml:4")
     assert second.project == "other" and second.probation is False and second.directory is None
     assert second.clone.model_dump() == {
-        "project": "other", "asset": "tasic-brain", "version": "latest",
-        "overlay": str(spec_dir / "data" / "patch"), "delete": ["old.csv"],
+        "project": "other",
+        "asset": "tasic-brain",
+        "version": "latest",
+        "overlay": str(spec_dir / "data" / "patch"),
+        "delete": ["old.csv"],
     }
     assert second.spec_line == 5 and second.deduplicate is True
 
@@ -103,7 +106,10 @@ def test_every_problem_is_reported_at_once(spec_dir):
     with pytest.raises(SpecError) as caught:
         load_spec(path)
     assert [(p.line, p.field) for p in caught.value.problems] == [
-        (3, "assets[0].asset"), (4, "assets[1].version"), (4, "assets[1].directory"), (6, "assets[3]"),
+        (3, "assets[0].asset"),
+        (4, "assets[1].version"),
+        (4, "assets[1].directory"),
+        (6, "assets[3]"),
     ]
     assert "line 5" in caught.value.problems[-1].message
 
@@ -132,7 +138,7 @@ def test_shipped_json_schema_matches_the_model_and_accepts_the_examples():
 
 ALIAS_BOMB = (  # 9 levels of 9 aliases: 387 million strings once expanded
     'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-    + "".join(f"{n}: &{n} [{','.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+    + "".join(f"{n}: &{n} [{','.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
 )
 
 
@@ -189,13 +195,23 @@ def test_a_50_mb_spec_is_refused_on_size_with_short_output(spec_dir, capsys):
 def test_a_huge_value_is_echoed_shortened(spec_dir, capsys):
     name = "n/" + "x" * (1024 * 1024)  # under the size limit, far too long to print
     key = "k" * 1000  # YAML's longest implicit key
-    typed = write_spec(spec_dir, f"assets:\n  - {{project: p, asset: a, version: v, probation: '{name}'}}\n"
-                                 f"  - {{project: p, asset: b, version: v, directory: data/ok, {key}: 1}}\n")
-    named = write_spec(spec_dir, f"assets:\n  - {{project: p, asset: '{name}', version: v, directory: '{name}'}}\n",
-                       name="named.yaml")
-    expected = {typed: ["assets[0].probation: should be true or false (got 'n/xxx", "…)", "unknown key"],
-                named: ["assets[0].asset: asset name cannot contain '/'", "(got 'n/xxx", "…)",
-                        "assets[0].directory: cannot use folder"]}
+    typed = write_spec(
+        spec_dir,
+        f"assets:\n  - {{project: p, asset: a, version: v, probation: '{name}'}}\n"
+        f"  - {{project: p, asset: b, version: v, directory: data/ok, {key}: 1}}\n",
+    )
+    named = write_spec(
+        spec_dir, f"assets:\n  - {{project: p, asset: '{name}', version: v, directory: '{name}'}}\n", name="named.yaml"
+    )
+    expected = {
+        typed: ["assets[0].probation: should be true or false (got 'n/xxx", "…)", "unknown key"],
+        named: [
+            "assets[0].asset: asset name cannot contain '/'",
+            "(got 'n/xxx",
+            "…)",
+            "assets[0].directory: cannot use folder",
+        ],
+    }
     for path, words in expected.items():
         assert main(["check", str(path)]) == 1
         err = capsys.readouterr().err
@@ -227,8 +243,12 @@ def outside_spec(spec_dir, tmp_path_factory) -> tuple[Path, dict[str, Path]]:
         "  - {asset: fine, version: v, directory: inside}\n"
         "  - {asset: clone, version: v, clone: {overlay: ../data/patch}}\n",
     )
-    folders = {"abs": elsewhere, "up": spec_dir / "data" / "ok", "link": spec_dir / "data" / "ok",
-               "clone": spec_dir / "data" / "patch"}
+    folders = {
+        "abs": elsewhere,
+        "up": spec_dir / "data" / "ok",
+        "link": spec_dir / "data" / "ok",
+        "clone": spec_dir / "data" / "patch",
+    }
     return path, folders
 
 
@@ -237,10 +257,15 @@ def test_outside_folders_are_refused_without_the_flag(outside_spec, capsys):
     with pytest.raises(SpecError) as caught:
         load_spec(path)
     outside = [(p.line, p.field) for p in caught.value.problems]
-    assert outside == [(3, "assets[0].directory"), (4, "assets[1].directory"), (5, "assets[2].directory"),
-                       (7, "assets[4].clone.overlay")]
-    assert all("outside the spec's folder" in p.message and "--allow-outside" in p.message
-               for p in caught.value.problems)
+    assert outside == [
+        (3, "assets[0].directory"),
+        (4, "assets[1].directory"),
+        (5, "assets[2].directory"),
+        (7, "assets[4].clone.overlay"),
+    ]
+    assert all(
+        "outside the spec's folder" in p.message and "--allow-outside" in p.message for p in caught.value.problems
+    )
     assert "leads to" in caught.value.problems[2].message
     assert main(["check", str(path)]) == 1
     err = capsys.readouterr().err
@@ -252,7 +277,8 @@ def test_outside_folders_are_accepted_with_the_flag_and_check_names_them(outside
     spec = load_spec(path, allow_outside=True)
     assert [job.asset for job in spec.assets] == ["abs", "up", "link", "fine", "clone"]
     assert spec.outside == [
-        ("assets[0].directory", str(folders["abs"].resolve())), ("assets[1].directory", str(folders["up"].resolve())),
+        ("assets[0].directory", str(folders["abs"].resolve())),
+        ("assets[1].directory", str(folders["up"].resolve())),
         ("assets[2].directory", str(folders["link"].resolve())),
         ("assets[4].clone.overlay", str(folders["clone"].resolve())),
     ]

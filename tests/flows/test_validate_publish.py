@@ -80,8 +80,9 @@ def test_missing_metadata_fails_unless_not_required(fresh_gypsum_server, unique_
     with pytest.raises(GypsumMetadataError, match="no metadata file named '_bioconductor.json'"):
         validate_metadata_then_publish(str(folder), project, "a", "v1", credentials=credentials(server))
     relaxed = MetadataCheck(required=False)
-    outcome = validate_metadata_then_publish(str(folder), project, "a", "v1", metadata=relaxed,
-                                             credentials=credentials(server))
+    outcome = validate_metadata_then_publish(
+        str(folder), project, "a", "v1", metadata=relaxed, credentials=credentials(server)
+    )
     assert outcome.outcome == "published"
 
 

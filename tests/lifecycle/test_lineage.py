@@ -8,7 +8,7 @@ from prefect import flow
 
 from gypsum_flows.flows import publish_batch
 from gypsum_flows.names import version_asset_key
-from gypsum_flows.tasks import remove_version, reject_probation, upload_version
+from gypsum_flows.tasks import reject_probation, remove_version, upload_version
 
 
 def run_artifacts(flow_run_id: str) -> list:
@@ -17,7 +17,9 @@ def run_artifacts(flow_run_id: str) -> list:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     with get_client(sync_client=True) as client:
-        return client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -31,15 +33,18 @@ def test_a_batch_records_folder_and_clone_as_assets_with_the_clone_upstream(gyps
     write_asset(tmp_path / "data" / "patch", {"coldata.csv": "x\n2\n"}, metadata=None)
     raw = version_asset_key(project, "raw reads", "v0")
     spec = tmp_path / "batch.yaml"
-    spec.write_text(f"defaults: {{project: {project}}}\nassets:\n"
-                    f"  - {{asset: zeisel brain, version: v1, directory: data/brain, inputs: ['{raw}']}}\n"
-                    f"  - {{asset: zeisel brain, version: v2, clone: {{from: v1, overlay: data/patch}}}}\n")
+    spec.write_text(
+        f"defaults: {{project: {project}}}\nassets:\n"
+        f"  - {{asset: zeisel brain, version: v1, directory: data/brain, inputs: ['{raw}']}}\n"
+        f"  - {{asset: zeisel brain, version: v2, clone: {{from: v1, overlay: data/patch}}}}\n"
+    )
     publish_batch(str(spec), credentials=credentials(gypsum_server, "owner"))
 
     source, clone = (version_asset_key(project, "zeisel brain", v) for v in ("v1", "v2"))
     assert source == f"gypsum://{project}/zeisel~20brain/v1"
-    events = {e.resource.id: e for e in wait_for_events("prefect.asset.materialization.succeeded",
-                                                        f"gypsum://{project}/", 2)}  # fmt: skip
+    events = {
+        e.resource.id: e for e in wait_for_events("prefect.asset.materialization.succeeded", f"gypsum://{project}/", 2)
+    }
     assert set(events) == {source, clone}
     upstream = {key: {r.id for r in e.related if r.role == "asset"} for key, e in events.items()}
     assert upstream == {source: {raw}, clone: {source}}
@@ -48,7 +53,11 @@ def test_a_batch_records_folder_and_clone_as_assets_with_the_clone_upstream(gyps
     assert made.resource["prefect.asset.url"].startswith(gypsum_server.url + "/list?")
     assert made.resource["prefect.asset.owners"] == f'["{gypsum_server.logins["owner"]}"]'
     assert {k: made.payload[k] for k in ("files", "files_uploaded", "files_linked", "probation")} == {
-        "files": 3, "files_uploaded": 1, "files_linked": 2, "probation": False}
+        "files": 3,
+        "files_uploaded": 1,
+        "files_linked": 2,
+        "probation": False,
+    }
     assert made.payload["bytes_uploaded"] == 4 and made.payload["bytes_linked"] > 0
     # Provenance: the published event and the report name the flow run that made the version.
     [published] = wait_for_events("gypsum.version.published", f"gypsum.version.{project}/zeisel brain/v2", 1)

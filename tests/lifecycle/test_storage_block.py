@@ -19,11 +19,13 @@ FILES = {"flows/hello.py": b"print('hi')\n", "flows/conf/settings.yaml": b"a: 1\
 def published(gypsum_server, unique_name, tmp_path) -> GypsumVersion:
     """A version holding FILES, and a block pointing at it (reads need no token)."""
     project = unique_name("code")
-    client.create_project(project, owners=[gypsum_server.logins["owner"]], url=gypsum_server.url,
-                          token=gypsum_server.tokens["admin"])  # fmt: skip
+    client.create_project(
+        project, owners=[gypsum_server.logins["owner"]], url=gypsum_server.url, token=gypsum_server.tokens["admin"]
+    )
     folder = write_files(tmp_path / "src", FILES)
-    client.upload_directory(str(folder), project, "etl", "v1", url=gypsum_server.url,
-                            token=gypsum_server.tokens["owner"])  # fmt: skip
+    client.upload_directory(
+        str(folder), project, "etl", "v1", url=gypsum_server.url, token=gypsum_server.tokens["owner"]
+    )
     creds = GypsumCredentials(url=gypsum_server.url, cache_dir=str(tmp_path / "cache"))
     return GypsumVersion(project=project, asset="etl", version="v1", credentials=creds)
 

@@ -22,10 +22,17 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
     # Our own users file: importing tests/conftest.py a second time would reset the session's environment.
     tokens = {"admin": secrets.token_urlsafe(16), "owner": secrets.token_urlsafe(16)}
     users = tmp_path / "users.yaml"
-    users.write_text(yaml.safe_dump({"admins": ["meta-admin"], "users": [
-        {"login": "meta-admin", "token": tokens["admin"], "orgs": []},
-        {"login": "owner-user", "token": tokens["owner"], "orgs": []},
-    ]}))
+    users.write_text(
+        yaml.safe_dump(
+            {
+                "admins": ["meta-admin"],
+                "users": [
+                    {"login": "meta-admin", "token": tokens["admin"], "orgs": []},
+                    {"login": "owner-user", "token": tokens["owner"], "orgs": []},
+                ],
+            }
+        )
+    )
     metadata_dir = tmp_path / "metadata"
     metadata_dir.mkdir()
     handle = serve_in_thread(tmp_path / "root", users, "127.0.0.1", 0, metadata_dir=metadata_dir)

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from testdata import REFERENCE_METADATA as REFERENCE_DOC
 
 from gypsum_flows._sqlite import connect
-
-from testdata import REFERENCE_METADATA as REFERENCE_DOC
 
 
 def bioc_doc(title: str, description: str = "A dataset.", **extra: Any) -> dict[str, Any]:
@@ -36,24 +35,37 @@ class Registry:
         return response
 
     def create_project(self, project: str) -> None:
-        self._call("POST", f"/create/{project}", json={"permissions": {"owners": ["owner-user"],
-                   "uploaders": []}})
+        self._call("POST", f"/create/{project}", json={"permissions": {"owners": ["owner-user"], "uploaders": []}})
 
-    def upload(self, project: str, asset: str, version: str, files: dict[str, Any], *, role: str = "owner",
-               links: dict[str, dict[str, str]] | None = None, probation: bool = False) -> None:
+    def upload(
+        self,
+        project: str,
+        asset: str,
+        version: str,
+        files: dict[str, Any],
+        *,
+        role: str = "owner",
+        links: dict[str, dict[str, str]] | None = None,
+        probation: bool = False,
+    ) -> None:
         """Upload ``files`` ({path: JSON-able or bytes}) and ``links`` ({path: target}) as one version."""
         blobs = {p: v if isinstance(v, bytes) else json.dumps(v).encode() for p, v in files.items()}
-        body = {"files": [{"type": "simple", "path": p, "md5sum": hashlib.md5(b).hexdigest(), "size": len(b)}
-                          for p, b in blobs.items()]
-                + [{"type": "link", "path": p, "link": t} for p, t in (links or {}).items()],
-                "on_probation": probation}
+        body = {
+            "files": [
+                {"type": "simple", "path": p, "md5sum": hashlib.md5(b).hexdigest(), "size": len(b)}
+                for p, b in blobs.items()
+            ]
+            + [{"type": "link", "path": p, "link": t} for p, t in (links or {}).items()],
+            "on_probation": probation,
+        }
         start = self._call("POST", f"/upload/start/{project}/{asset}/{version}", role, json=body).json()
         session = {"Authorization": f"Bearer {start['session_token']}"}
         for entry in start["file_urls"]:
             signed = requests.post(self.url + entry["url"], headers=session, timeout=30).json()
             put_url = signed["url"] if signed["url"].startswith("http") else self.url + signed["url"]
-            put = requests.put(put_url, data=blobs[entry["path"]], timeout=30,
-                               headers={"Content-MD5": signed["md5sum_base64"]})
+            put = requests.put(
+                put_url, data=blobs[entry["path"]], timeout=30, headers={"Content-MD5": signed["md5sum_base64"]}
+            )
             assert put.status_code == 200, put.text
         done = requests.post(self.url + start["complete_url"], headers=session, timeout=30)
         assert done.status_code == 200, done.text
@@ -79,11 +91,15 @@ def table_snapshot(path: Path) -> dict[str, Any]:
     conn = connect(path, read_only=True)
     try:
         versions = sorted(conn.execute("SELECT project, asset, version, user, time, latest FROM versions"))
-        paths = sorted(conn.execute(
-            "SELECT project, asset, version, path, json(metadata) FROM paths JOIN versions USING (vid)"))
-        links = sorted(conn.execute(
-            "SELECT project, asset, version, path, field, token FROM links JOIN paths USING (pid) "
-            "JOIN versions USING (vid) JOIN fields USING (fid) JOIN tokens USING (tid)"))
+        paths = sorted(
+            conn.execute("SELECT project, asset, version, path, json(metadata) FROM paths JOIN versions USING (vid)")
+        )
+        links = sorted(
+            conn.execute(
+                "SELECT project, asset, version, path, field, token FROM links JOIN paths USING (pid) "
+                "JOIN versions USING (vid) JOIN fields USING (fid) JOIN tokens USING (tid)"
+            )
+        )
         user_version = conn.execute("PRAGMA user_version").fetchone()[0]
     finally:
         conn.close()

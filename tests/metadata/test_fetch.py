@@ -43,8 +43,7 @@ def test_schema_is_downloaded_once_into_the_shared_layout(static_server, tmp_pat
     assert json.loads(Path(path).read_text()) == {"type": "array"}
 
 
-def test_unreachable_schema_server_falls_back_once_to_the_shipped_copy(dead_url: str, tmp_path: Path,
-                                                                     caplog) -> None:
+def test_unreachable_schema_server_falls_back_once_to_the_shipped_copy(dead_url: str, tmp_path: Path, caplog) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a plain log line, not a warning with a source line
         paths = [fetch_metadata_schema(cache_dir=str(tmp_path), url=dead_url) for _ in range(50)]

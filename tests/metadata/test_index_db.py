@@ -74,11 +74,20 @@ def test_version_rows_need_a_finished_summary(tmp_path: Path) -> None:
             w.add_version("p", "a", "v1", True, {"upload_user_id": "me"}, {})
         with pytest.raises(ValueError, match="upload_user_id"):
             w.add_version("p", "a", "v1", True, {"upload_finish": "2024-01-01T00:00:00Z"}, {})
-    assert upload_time({"upload_finish": "2024-01-01T00:00:00"}) == upload_time(
-        {"upload_finish": "2024-01-01T00:00:00.000Z"}) == 1704067200.0
+    assert (
+        upload_time({"upload_finish": "2024-01-01T00:00:00"})
+        == upload_time({"upload_finish": "2024-01-01T00:00:00.000Z"})
+        == 1704067200.0
+    )
 
 
 def test_document_terms_follow_the_indexer() -> None:
     doc = {"a": {"b": ["X y", 1, None, True, {"c": "Z"}]}, "n": 5, "s": "Müller x", "list": [["deep"]]}
     assert sorted(set(document_terms(doc))) == [
-        ("a.b", "x"), ("a.b", "y"), ("a.b.c", "z"), ("list", "deep"), ("s", "muller"), ("s", "x")]
+        ("a.b", "x"),
+        ("a.b", "y"),
+        ("a.b.c", "z"),
+        ("list", "deep"),
+        ("s", "muller"),
+        ("s", "x"),
+    ]

@@ -10,8 +10,8 @@ import pytest
 from metadata_helpers import Registry, bioc_doc, table_snapshot
 
 from gypsum_flows.cli import main
-from gypsum_flows.errors import GypsumNotFoundError
 from gypsum_flows.client.search import search_metadata_text
+from gypsum_flows.errors import GypsumNotFoundError
 from gypsum_flows.index.build import IndexClass, build_fresh, update
 
 BIOC = IndexClass.parse("_bioconductor.json,bioconductor.sqlite3")
@@ -21,8 +21,12 @@ OTHER = IndexClass.parse("_other.json,other.sqlite3")
 def test_fresh_build_indexes_finished_public_versions(registry: Registry, tmp_path: Path) -> None:
     registry.create_project("proj")
     registry.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Mouse brain atlas"), "data.txt": b"x"})
-    registry.upload("proj", "a", "v2", {"sub/_bioconductor.json": bioc_doc("Mouse brain atlas v2"),
-                                        "_other.json": {"note": "Other class"}})
+    registry.upload(
+        "proj",
+        "a",
+        "v2",
+        {"sub/_bioconductor.json": bioc_doc("Mouse brain atlas v2"), "_other.json": {"note": "Other class"}},
+    )
     registry.upload("proj", "b", "v1", {"_bioconductor.json": bioc_doc("On probation")}, probation=True)
     registry.upload("proj", "c", "v1", {"readme.txt": b"no metadata"})
     out = tmp_path / "out"
@@ -49,12 +53,16 @@ def test_links_are_read_from_their_final_target(registry: Registry, tmp_path: Pa
     registry.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Original Müller")})
     target = {"project": "proj", "asset": "a", "version": "v1", "path": "_bioconductor.json"}
     registry.upload("proj", "b", "v1", {}, links={"x/_bioconductor.json": target})
-    registry.upload("proj", "c", "v1", {}, links={"_bioconductor.json": {**target, "asset": "b",
-                                                                          "path": "x/_bioconductor.json"}})
+    registry.upload(
+        "proj", "c", "v1", {}, links={"_bioconductor.json": {**target, "asset": "b", "path": "x/_bioconductor.json"}}
+    )
     build_fresh(registry.url, tmp_path, [BIOC])
     rows = search_metadata_text(tmp_path / "bioconductor.sqlite3", "muller")
     assert sorted((r["asset"], r["path"]) for r in rows) == [
-        ("a", "_bioconductor.json"), ("b", "x/_bioconductor.json"), ("c", "_bioconductor.json")]
+        ("a", "_bioconductor.json"),
+        ("b", "x/_bioconductor.json"),
+        ("c", "_bioconductor.json"),
+    ]
     assert all(r["metadata"]["title"] == "Original Müller" for r in rows)
 
 
@@ -78,17 +86,19 @@ def test_incremental_update_matches_a_fresh_build(registry: Registry, tmp_path: 
     _tick()
 
     actions = [
-        lambda: registry.upload("keep", "a", "v3", {"_bioconductor.json": bioc_doc("Alpha three"),
-                                                    "deep/er/_bioconductor.json": bioc_doc("Alpha deep")}),
+        lambda: registry.upload(
+            "keep",
+            "a",
+            "v3",
+            {"_bioconductor.json": bioc_doc("Alpha three"), "deep/er/_bioconductor.json": bioc_doc("Alpha deep")},
+        ),
         lambda: registry.remove("keep", "a", "v3"),  # deletes the latest: v2 becomes latest again
         lambda: registry.remove("keep", "a", "v1"),  # deletes a non-latest version
         lambda: registry.upload("keep", "c", "v1", {"_bioconductor.json": bioc_doc("Gamma one")}),
         lambda: registry.remove("keep", "c"),  # delete-asset
         lambda: registry.remove("gone"),  # delete-project
-        lambda: registry.upload("keep", "p", "v2", {"_bioconductor.json": bioc_doc("Probation two")},
-                                probation=True),
-        lambda: registry.upload("keep", "p", "v3", {"_bioconductor.json": bioc_doc("Probation three")},
-                                probation=True),
+        lambda: registry.upload("keep", "p", "v2", {"_bioconductor.json": bioc_doc("Probation two")}, probation=True),
+        lambda: registry.upload("keep", "p", "v3", {"_bioconductor.json": bioc_doc("Probation three")}, probation=True),
         lambda: registry.approve("keep", "p", "v3"),  # approved first: latest
         lambda: registry.approve("keep", "p", "v2"),  # approved later but older: not latest
         lambda: registry.upload("keep", "b", "v2", {"_bioconductor.json": bioc_doc("Beta two")}),
@@ -106,7 +116,13 @@ def test_incremental_update_matches_a_fresh_build(registry: Registry, tmp_path: 
     assert after == table_snapshot(fresh / "bioconductor.sqlite3")
     assert after != before
     assert [(v[1], v[2], v[5]) for v in after["versions"]] == [
-        ("a", "v2", 1), ("b", "v1", 0), ("b", "v2", 1), ("p", "v1", 0), ("p", "v2", 0), ("p", "v3", 1)]
+        ("a", "v2", 1),
+        ("b", "v1", 0),
+        ("b", "v2", 1),
+        ("p", "v1", 0),
+        ("p", "v2", 0),
+        ("p", "v3", 1),
+    ]
 
     # Replaying the same logs again changes nothing; a second update with no new logs keeps the stamp.
     stamp = (incremental / "modified").read_text()
@@ -169,8 +185,21 @@ def test_cli_fresh_then_update(registry: Registry, tmp_path: Path, capsys) -> No
     assert "fresh build: indexed 1 versions" in capsys.readouterr().out
     _tick()
     registry.upload("proj", "a", "v2", {"_bioconductor.json": bioc_doc("Command line two")})
-    assert main(["index", "--url", registry.url, "--dir", out, "--class", "_bioconductor.json,bioconductor.sqlite3",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "index",
+                "--url",
+                registry.url,
+                "--dir",
+                out,
+                "--class",
+                "_bioconductor.json,bioconductor.sqlite3",
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["mode"] == "update" and report["logs"] == 1 and report["errors"] == []
     assert main(["index", "--url", registry.url, "--dir", out, "--class", "nonsense"]) == 1

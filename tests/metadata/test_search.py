@@ -24,15 +24,50 @@ T = define_text_query
 #: (project, asset, version, latest, user, time, path, document, {field: [tokens]}) written by hand, as the
 #: reference indexer would store them.
 ROWS = [
-    ("P1", "A1", "v1", 0, "alice", 100.0, "a.json", {"title": "Mouse brain atlas", "species": "mouse"},
-     {"title": ["mouse", "brain", "atlas"], "species": ["mouse"]}),
-    ("P1", "A1", "v2", 1, "alice", 200.0, "a.json", {"title": "Mouse brain atlas", "description": "Updated lung data"},
-     {"title": ["mouse", "brain", "atlas"], "description": ["updated", "lung", "data"]}),
-    ("P1", "A2", "v1", 1, "bob", 300.0, "x/b.json", {"title": "Human lung", "authors": ["Müller", "Aaron's"]},
-     {"title": ["human", "lung"], "authors": ["muller", "aaron", "s"]}),
-    ("P2", "A3", "v1", 1, "carol", 400.0, "c.json",
-     {"title": "Fly wing", "description": "brain-derived cells every人", "sources": [{"id": "GSE1"}]},
-     {"title": ["fly", "wing"], "description": ["brain-derived", "cells", "every人"], "sources.id": ["gse1"]}),
+    (
+        "P1",
+        "A1",
+        "v1",
+        0,
+        "alice",
+        100.0,
+        "a.json",
+        {"title": "Mouse brain atlas", "species": "mouse"},
+        {"title": ["mouse", "brain", "atlas"], "species": ["mouse"]},
+    ),
+    (
+        "P1",
+        "A1",
+        "v2",
+        1,
+        "alice",
+        200.0,
+        "a.json",
+        {"title": "Mouse brain atlas", "description": "Updated lung data"},
+        {"title": ["mouse", "brain", "atlas"], "description": ["updated", "lung", "data"]},
+    ),
+    (
+        "P1",
+        "A2",
+        "v1",
+        1,
+        "bob",
+        300.0,
+        "x/b.json",
+        {"title": "Human lung", "authors": ["Müller", "Aaron's"]},
+        {"title": ["human", "lung"], "authors": ["muller", "aaron", "s"]},
+    ),
+    (
+        "P2",
+        "A3",
+        "v1",
+        1,
+        "carol",
+        400.0,
+        "c.json",
+        {"title": "Fly wing", "description": "brain-derived cells every人", "sources": [{"id": "GSE1"}]},
+        {"title": ["fly", "wing"], "description": ["brain-derived", "cells", "every人"], "sources.id": ["gse1"]},
+    ),
 ]
 ALL_LATEST = {"P1/A1/v2", "P1/A2/v1", "P2/A3/v1"}
 
@@ -43,16 +78,22 @@ def build(path: Path, user_version: int = 1001000) -> Path:
         conn.executescript(SCHEMA)
         conn.execute(f"PRAGMA user_version = {user_version}")
         for project, asset, version, latest, user, time, rel, doc, terms in ROWS:
-            vid = conn.execute("INSERT INTO versions(project, asset, version, user, time, latest) VALUES (?,?,?,?,?,?)",
-                               (project, asset, version, user, time, latest)).lastrowid
-            pid = conn.execute("INSERT INTO paths(vid, path, metadata) VALUES (?, ?, jsonb(?))",
-                               (vid, rel, json.dumps(doc))).lastrowid
+            vid = conn.execute(
+                "INSERT INTO versions(project, asset, version, user, time, latest) VALUES (?,?,?,?,?,?)",
+                (project, asset, version, user, time, latest),
+            ).lastrowid
+            pid = conn.execute(
+                "INSERT INTO paths(vid, path, metadata) VALUES (?, ?, jsonb(?))", (vid, rel, json.dumps(doc))
+            ).lastrowid
             for field, tokens in terms.items():
                 conn.execute("INSERT OR IGNORE INTO fields(field) VALUES (?)", (field,))
                 for token in tokens:
                     conn.execute("INSERT OR IGNORE INTO tokens(token) VALUES (?)", (token,))
-                    conn.execute("INSERT INTO links(pid, fid, tid) SELECT ?, fid, tid FROM fields, tokens "
-                                 "WHERE field = ? AND token = ?", (pid, field, token))
+                    conn.execute(
+                        "INSERT INTO links(pid, fid, tid) SELECT ?, fid, tid FROM fields, tokens "
+                        "WHERE field = ? AND token = ?",
+                        (pid, field, token),
+                    )
     conn.close()
     return path
 
@@ -63,8 +104,10 @@ def db(tmp_path_factory) -> Path:
 
 
 def found(db: Path, query, latest: bool = True) -> set[str]:
-    return {f"{r['project']}/{r['asset']}/{r['version']}"
-            for r in search_metadata_text(db, query, latest=latest, include_metadata=False)}
+    return {
+        f"{r['project']}/{r['asset']}/{r['version']}"
+        for r in search_metadata_text(db, query, latest=latest, include_metadata=False)
+    }
 
 
 CASES = [
@@ -112,8 +155,10 @@ def test_search_latest(db: Path, query, expected: set[str]) -> None:
 def test_public_filter_gives_the_same_results(db: Path, query, expected: set[str]) -> None:
     """search_metadata_text orders ANDs by token frequency; the database-free filter intersects instead."""
     where = search_metadata_text_filter(query)
-    sql = ("SELECT versions.project, versions.asset, versions.version FROM paths "
-           "LEFT JOIN versions ON paths.vid = versions.vid WHERE " + " AND ".join(where["where"] + ["latest = 1"]))
+    sql = (
+        "SELECT versions.project, versions.asset, versions.version FROM paths "
+        "LEFT JOIN versions ON paths.vid = versions.vid WHERE " + " AND ".join(where["where"] + ["latest = 1"])
+    )
     conn = connect(db, read_only=True)
     try:
         assert {"/".join(row) for row in conn.execute(sql, where["parameters"])} == expected
@@ -130,11 +175,25 @@ def test_all_versions(db: Path) -> None:
 
 def test_result_shape_with_and_without_metadata(db: Path) -> None:
     [row] = search_metadata_text(db, "human")
-    assert row == {"project": "P1", "asset": "A2", "version": "v1", "path": "x/b.json", "metadata": ROWS[2][7],
-                   "user": "bob", "time": 300.0}
+    assert row == {
+        "project": "P1",
+        "asset": "A2",
+        "version": "v1",
+        "path": "x/b.json",
+        "metadata": ROWS[2][7],
+        "user": "bob",
+        "time": 300.0,
+    }
     [row] = search_metadata_text(db, "human", include_metadata=False, latest=False)
-    assert row == {"project": "P1", "asset": "A2", "version": "v1", "path": "x/b.json", "latest": True,
-                   "user": "bob", "time": 300.0}
+    assert row == {
+        "project": "P1",
+        "asset": "A2",
+        "version": "v1",
+        "path": "x/b.json",
+        "latest": True,
+        "user": "bob",
+        "time": 300.0,
+    }
 
 
 def test_format_1_0_has_no_user_or_time(tmp_path: Path) -> None:
@@ -145,14 +204,23 @@ def test_format_1_0_has_no_user_or_time(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["mouse", ["brain", "atlas"], T("mouse") | T("fly"), ~T("mouse"), T("lung", field="title"),
-     T("bra%", partial=True), T("mouse") & ~T("lung")],
+    [
+        "mouse",
+        ["brain", "atlas"],
+        T("mouse") | T("fly"),
+        ~T("mouse"),
+        T("lung", field="title"),
+        T("bra%", partial=True),
+        T("mouse") & ~T("lung"),
+    ],
 )
 def test_agrees_with_gypsum_client_where_it_is_right(db: Path, query) -> None:
     """The reference client (ASCII tokens, no OR bugs hit) finds the same documents, all versions."""
     ours = found(db, query, latest=False)
-    theirs = {f"{r['project']}/{r['asset']}/{r['version']}"
-              for r in gypsum_client.search_metadata_text(str(db), query, latest=False, include_metadata=False)}
+    theirs = {
+        f"{r['project']}/{r['asset']}/{r['version']}"
+        for r in gypsum_client.search_metadata_text(str(db), query, latest=False, include_metadata=False)
+    }
     assert ours == theirs and ours
 
 
@@ -201,19 +269,30 @@ def test_translate_text_query(db: Path, text: str, expected: set[str]) -> None:
 
 def test_translate_text_query_structure() -> None:
     q = translate_text_query("(a OR b) AND NOT title:c%")
-    assert q == GypsumSearchClause(type="and", children=[
-        GypsumSearchClause(type="or", children=[T("a"), T("b")]),
-        GypsumSearchClause(type="not", child=T("c%", field="title", partial=True)),
-    ])
+    assert q == GypsumSearchClause(
+        type="and",
+        children=[
+            GypsumSearchClause(type="or", children=[T("a"), T("b")]),
+            GypsumSearchClause(type="not", child=T("c%", field="title", partial=True)),
+        ],
+    )
     assert translate_text_query("x title:y z") == GypsumSearchClause(
-        type="and", children=[T("x"), GypsumSearchClause(type="and", children=[T("y", field="title"),
-                                                                                T("z", field="title")])])
+        type="and",
+        children=[T("x"), GypsumSearchClause(type="and", children=[T("y", field="title"), T("z", field="title")])],
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "where"),
-    [("(a OR b", "expected ')' at the end"), ("a OR", "expected a word at the end"), ("NOT", "at the end"),
-     (") a", "at position 0"), ("a AND AND b", "at position 6"), ("title:", "expected words after 'title:'"), ("", "")],
+    [
+        ("(a OR b", "expected ')' at the end"),
+        ("a OR", "expected a word at the end"),
+        ("NOT", "at the end"),
+        (") a", "at position 0"),
+        ("a AND AND b", "at position 6"),
+        ("title:", "expected words after 'title:'"),
+        ("", ""),
+    ],
 )
 def test_translate_text_query_errors(text: str, where: str) -> None:
     with pytest.raises(ValueError, match="invalid text query") as info:
@@ -229,9 +308,16 @@ def test_r_named_aliases(db: Path) -> None:
     assert client.search_metadata is client.search_metadata_text
     rows = client.search_metadata(db, query, latest=False, include_metadata=False)
     assert {f"{r['project']}/{r['asset']}/{r['version']}" for r in rows} == {"P1/A1/v2"}
-    where = client.search_metadata_filter(query, pid_name="pp.pid", project_name="vv.project",
-                                          asset_name="vv.asset", version_name="vv.version", path_name="pp.path",
-                                          user_name="vv.user", time_name="vv.time")  # fmt: skip
+    where = client.search_metadata_filter(
+        query,
+        pid_name="pp.pid",
+        project_name="vv.project",
+        asset_name="vv.asset",
+        version_name="vv.version",
+        path_name="pp.path",
+        user_name="vv.user",
+        time_name="vv.time",
+    )
     sql = where["where"][0]
     assert "vv.project = :" in sql and "vv.user LIKE :" in sql and "vv.time > :" in sql and "pp.pid IN" in sql
     assert "versions." not in sql and "paths." not in sql
@@ -239,7 +325,9 @@ def test_r_named_aliases(db: Path) -> None:
     try:
         found_rows = conn.execute(
             "SELECT vv.project, vv.asset, vv.version FROM paths AS pp LEFT JOIN versions AS vv ON pp.vid = vv.vid "
-            f"WHERE {sql}", where["parameters"]).fetchall()  # fmt: skip
+            f"WHERE {sql}",
+            where["parameters"],
+        ).fetchall()
     finally:
         conn.close()
     assert [tuple(r) for r in found_rows] == [("P1", "A1", "v2")]

@@ -44,7 +44,8 @@ def test_index_stores_jsonb_and_reads_it_back(tmp_path: Path) -> None:
     # The plain standard library still reads everything but the JSONB column of the same file.
     plain = sqlite3.connect(db)
     assert plain.execute("SELECT project, user, time, latest FROM versions").fetchall() == [
-        ("p", "me", 1714566896.789, 1)]
+        ("p", "me", 1714566896.789, 1)
+    ]
     assert [r["metadata"] for r in search_metadata_text(db, "muller")] == [DOC]
 
 

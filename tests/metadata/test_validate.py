@@ -41,16 +41,33 @@ def test_every_violation_is_named_with_its_path() -> None:
     with pytest.raises(GypsumMetadataError) as info:
         validate_metadata(doc, SCHEMA_PATH)
     paths = [path for path, _ in info.value.violations]
-    assert sorted(paths) == sorted([
-        "$", "$", "$.applications.takane", "$.applications.takane", "$.bioconductor_version",
-        "$.genome[1]", "$.maintainer_name", "$.sources[1]", "$.sources[1].id",
-    ])
+    assert sorted(paths) == sorted(
+        [
+            "$",
+            "$",
+            "$.applications.takane",
+            "$.applications.takane",
+            "$.bioconductor_version",
+            "$.genome[1]",
+            "$.maintainer_name",
+            "$.sources[1]",
+            "$.sources[1].id",
+        ]
+    )
     message = str(info.value)
     assert message.startswith("metadata validation failed with 9 problems:")
-    for needle in ("'title' is a required property", "'colour' was unexpected", "'hg19' is not one of",
-                   "'PMID1' does not match", "'extra' was unexpected", "'3.0' does not match",
-                   "'data_frame' is a required property", "$.applications.takane: ",
-                   "$.sources[1].id: ", "$.genome[1]: "):
+    for needle in (
+        "'title' is a required property",
+        "'colour' was unexpected",
+        "'hg19' is not one of",
+        "'PMID1' does not match",
+        "'extra' was unexpected",
+        "'3.0' does not match",
+        "'data_frame' is a required property",
+        "$.applications.takane: ",
+        "$.sources[1].id: ",
+        "$.genome[1]: ",
+    ):
         assert needle in message
 
 
@@ -60,8 +77,14 @@ def test_every_violation_is_named_with_its_path() -> None:
         ({"type": "summarized_experiment", "summarized_experiment": {"rows": 2, "columns": 3, "assays": ["x"]}}, True),
         ({"type": "summarized_experiment"}, False),
         ({"type": "single_cell_experiment", "summarized_experiment": {"rows": 1, "columns": 1}}, False),
-        ({"type": "single_cell_experiment", "summarized_experiment": {"rows": 1, "columns": 1},
-          "single_cell_experiment": {"reduced_dimensions": ["PCA"]}}, True),
+        (
+            {
+                "type": "single_cell_experiment",
+                "summarized_experiment": {"rows": 1, "columns": 1},
+                "single_cell_experiment": {"reduced_dimensions": ["PCA"]},
+            },
+            True,
+        ),
         ({"type": "data_frame", "data_frame": {"rows": 5, "column_names": ["a"]}}, True),
         ({"type": "data_frame", "data_frame": {"rows": -1, "column_names": ["a"]}}, False),
         ({"type": "rds_file", "rds_file": {"class": "GRanges"}}, True),
@@ -79,9 +102,16 @@ def test_takane_rules(takane: dict, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("provider", "good", "bad"),
-    [("GEO", "GSM1", "GSX1"), ("SRA", "SRP12", "SRX12"), ("ArrayExpress", "E-MTAB-7", "E-GEOD-7"),
-     ("PubMed", "12345", "012345"), ("ExperimentHub", "EH1", "AH1"), ("GitHub", "org/repo", "repo"),
-     ("DOI", "10.1000/xyz.1", "10.1000 xyz"), ("URL", "https://example.org/x", "ftp://example.org")],
+    [
+        ("GEO", "GSM1", "GSX1"),
+        ("SRA", "SRP12", "SRX12"),
+        ("ArrayExpress", "E-MTAB-7", "E-GEOD-7"),
+        ("PubMed", "12345", "012345"),
+        ("ExperimentHub", "EH1", "AH1"),
+        ("GitHub", "org/repo", "repo"),
+        ("DOI", "10.1000/xyz.1", "10.1000 xyz"),
+        ("URL", "https://example.org/x", "ftp://example.org"),
+    ],
 )
 def test_source_id_patterns(provider: str, good: str, bad: str) -> None:
     assert validate_metadata({**REFERENCE_DOC, "sources": [{"provider": provider, "id": good}]}, SCHEMA_PATH)

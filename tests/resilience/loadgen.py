@@ -68,16 +68,27 @@ def _timed(samples: list[float], fn, *args, **kwargs):
     return out
 
 
-def _write(plan: ClientPlan, version: str, folder: Path, files: dict[str, bytes], out: LoadResult,
-           deadline: float) -> bool:  # fmt: skip
+def _write(
+    plan: ClientPlan, version: str, folder: Path, files: dict[str, bytes], out: LoadResult, deadline: float
+) -> bool:
     """Upload one version, waiting out other clients' locks; False if the deadline passed first."""
     for rel, data in files.items():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_bytes(data)
     while True:
         try:
-            _timed(out.write_latencies, client.upload_directory, str(folder), plan.project, f"c{plan.index}",
-                   version, url=plan.url, token=plan.token, cache_dir=str(folder.parent / "cache"), concurrent=2)
+            _timed(
+                out.write_latencies,
+                client.upload_directory,
+                str(folder),
+                plan.project,
+                f"c{plan.index}",
+                version,
+                url=plan.url,
+                token=plan.token,
+                cache_dir=str(folder.parent / "cache"),
+                concurrent=2,
+            )
             return True
         except GypsumLockedError:
             out.lock_retries += 1
@@ -89,11 +100,13 @@ def _write(plan: ClientPlan, version: str, folder: Path, files: dict[str, bytes]
 def _check(plan: ClientPlan, version: str, expected: dict[str, tuple[int, str]], out: LoadResult) -> None:
     """Read the version back three ways and compare with what was sent."""
     asset = f"c{plan.index}"
-    manifest = _timed(out.read_latencies, client.fetch_manifest, plan.project, asset, version, url=plan.url,
-                      cache_dir=False)  # fmt: skip
+    manifest = _timed(
+        out.read_latencies, client.fetch_manifest, plan.project, asset, version, url=plan.url, cache_dir=False
+    )
     got = {path: (entry["size"], entry["md5sum"]) for path, entry in manifest.items()}
-    summary = _timed(out.read_latencies, client.fetch_summary, plan.project, asset, version, url=plan.url,
-                     cache_dir=False)  # fmt: skip
+    summary = _timed(
+        out.read_latencies, client.fetch_summary, plan.project, asset, version, url=plan.url, cache_dir=False
+    )
     versions = _timed(out.read_latencies, client.list_versions, plan.project, asset, url=plan.url)
     if got != expected or "upload_finish" not in summary or version not in versions:
         out.errors.append(f"{plan.project}/{asset}/{version}: read back differs from what was written")
@@ -120,7 +133,7 @@ def run_group(plans: list[ClientPlan], seconds: float) -> LoadResult:
     """Run ``plans`` as threads for ``seconds``; returns their merged result (picklable, for worker processes)."""
     deadline = time.monotonic() + seconds
     results = [LoadResult() for _ in plans]
-    threads = [threading.Thread(target=run_client, args=(p, deadline, r)) for p, r in zip(plans, results)]
+    threads = [threading.Thread(target=run_client, args=(p, deadline, r)) for p, r in zip(plans, results, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -9,23 +9,32 @@ import sys
 import time
 from pathlib import Path
 
-from gypsum_flows import client
-
 from testdata import write_files
 
+from gypsum_flows import client
 
 
 def asset_files(seed: int, count: int = 3, size: int = 2000) -> dict[str, bytes]:
     """``count`` files of distinct, reproducible content for asset number ``seed``."""
-    return {f"sub{i % 2}/file{i}.bin": hashlib.sha256(f"{seed}-{i}".encode()).digest() * (size // 32 + i)
-            for i in range(count)}  # fmt: skip
+    return {
+        f"sub{i % 2}/file{i}.bin": hashlib.sha256(f"{seed}-{i}".encode()).digest() * (size // 32 + i)
+        for i in range(count)
+    }
 
 
 def start_partial_upload(server, project: str, asset: str, version: str, folder: Path, send: int = 1) -> dict:
     """Start an upload as the owner and send only the first ``send`` files: a killed upload's leftovers."""
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-    init = client.start_upload(project, asset, version, files, directory=str(folder), url=server.url,
-                               token=server.tokens["owner"], deduplicate=False)  # fmt: skip
+    init = client.start_upload(
+        project,
+        asset,
+        version,
+        files,
+        directory=str(folder),
+        url=server.url,
+        token=server.tokens["owner"],
+        deduplicate=False,
+    )
     partial = {**init, "file_urls": init["file_urls"][:send]}
     client.upload_files(partial, directory=str(folder), url=server.url)
     return init
@@ -48,14 +57,17 @@ def write_lock(server, project: str, asset: str, version: str, age: float) -> No
 def stored_keys(server, prefix: str = "") -> dict[str, bytes]:
     """Every object of the server's bucket under ``prefix``, key -> bytes (read from its folder)."""
     root = server.root
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and str(p.relative_to(root)).startswith(prefix)}  # fmt: skip
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and str(p.relative_to(root)).startswith(prefix)
+    }
 
 
 def version_files(server, project: str, asset: str, version: str) -> dict[str, bytes]:
     """The user files of a stored version (relative path -> bytes), internal ``..`` files excluded."""
     base = f"{project}/{asset}/{version}/"
-    return {k[len(base):]: v for k, v in stored_keys(server, base).items() if "/.." not in "/" + k[len(base):]}
+    return {k[len(base) :]: v for k, v in stored_keys(server, base).items() if "/.." not in "/" + k[len(base) :]}
 
 
 def write_batch(folder: Path, projects: list[str], per_project: int) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from faultproxy import Fault, FaultProxy
-from resilience_helpers import asset_files, assert_clean, server_manifests, write_batch
+from resilience_helpers import assert_clean, asset_files, server_manifests, write_batch
 from testdata import write_files
 
 from gypsum_flows import client
@@ -33,8 +33,15 @@ def _fault_free(server, projects: list[str], per_project: int, folder) -> dict[s
         for a in range(per_project):
             seed = p * per_project + a
             source = write_files(folder / f"asset{seed}", asset_files(seed))
-            client.upload_directory(str(source), project, f"asset{seed}", "v1", url=server.url,
-                                    token=server.tokens["admin"], cache_dir=str(folder / "cache"))  # fmt: skip
+            client.upload_directory(
+                str(source),
+                project,
+                f"asset{seed}",
+                "v1",
+                url=server.url,
+                token=server.tokens["admin"],
+                cache_dir=str(folder / "cache"),
+            )
     return server_manifests(server, projects)
 
 
@@ -61,8 +68,9 @@ def test_batch_of_20_assets_survives_10_percent_faults(prefect_harness, make_gyp
     assert_clean(faulty_server, faulty_projects)
 
 
-def test_lost_answer_to_an_upload_start_does_not_stall_the_batch(prefect_harness, fresh_gypsum_server, make_project,
-                                                                 tmp_path, monkeypatch):  # fmt: skip
+def test_lost_answer_to_an_upload_start_does_not_stall_the_batch(
+    prefect_harness, fresh_gypsum_server, make_project, tmp_path, monkeypatch
+):
     """The server took the lock but its answer never arrived: no one knows that session's token.
 
     Every later start in the project gets 403 "already locked" until the batch

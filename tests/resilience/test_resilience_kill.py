@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from faultproxy import Fault, FaultProxy
-from resilience_helpers import CLI, asset_files, assert_clean, cli_env, server_manifests, write_batch
+from resilience_helpers import CLI, assert_clean, asset_files, cli_env, server_manifests, write_batch
 
 from gypsum_flows import client
 from gypsum_flows.recover import read_lock
@@ -28,8 +28,9 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_killed_batch_is_recovered_and_rerun_without_loss_or_duplicates(prefect_harness, fresh_gypsum_server,
-                                                                        make_project, tmp_path):  # fmt: skip
+def test_killed_batch_is_recovered_and_rerun_without_loss_or_duplicates(
+    prefect_harness, fresh_gypsum_server, make_project, tmp_path
+):
     import prefect.settings
 
     server = fresh_gypsum_server
@@ -41,8 +42,9 @@ def test_killed_batch_is_recovered_and_rerun_without_loss_or_duplicates(prefect_
     # Every file upload takes a second, so the kill lands while sessions are open.
     with FaultProxy(server.url, [Fault("slow", pattern=r"^PUT /", rate=1.0, delay=1.0)]) as proxy:
         env = cli_env(proxy.url, owner, tmp_path / "cache1", **api)
-        batch = subprocess.Popen([*CLI, "publish", str(spec), "--no-recover"], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        batch = subprocess.Popen(
+            [*CLI, "publish", str(spec), "--no-recover"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             _wait_for(lambda: proxy.requests_matching(r"^POST /upload/complete/") >= 2, 180, "two completed uploads")
             opened = proxy.requests_matching(r"^POST /upload/start/")
@@ -77,7 +79,9 @@ def test_killed_batch_is_recovered_and_rerun_without_loss_or_duplicates(prefect_
 
     assert_clean(server, projects)
     for p, project in enumerate(projects):
-        assert sorted(client.list_assets(project, url=server.url)) == [f"asset{p * PER_PROJECT + a}" for a in range(PER_PROJECT)]
+        assert sorted(client.list_assets(project, url=server.url)) == [
+            f"asset{p * PER_PROJECT + a}" for a in range(PER_PROJECT)
+        ]
         for a in range(PER_PROJECT):
             seed = p * PER_PROJECT + a
             assert client.list_versions(project, f"asset{seed}", url=server.url) == ["v1"]

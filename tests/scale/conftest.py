@@ -33,12 +33,23 @@ def cluster(tmp_path_factory, make_gypsum_server) -> Iterator[Cluster]:
     """
     base = tmp_path_factory.mktemp("scale")
     gypsum = make_gypsum_server()
-    with FaultProxy(gypsum.url) as proxy, Postgres(base / "pg") as pg, PrefectServer(base / "prefect", pg.url) as prefect:
+    with (
+        FaultProxy(gypsum.url) as proxy,
+        Postgres(base / "pg") as pg,
+        PrefectServer(base / "prefect", pg.url) as prefect,
+    ):
         prefect.cli("work-pool", "create", POOL, "--type", "process")
         elsewhere = base / "deploy-from-here"
         elsewhere.mkdir()
-        prefect.cli("--no-prompt", "deploy", "--all", "--prefect-file", str(REPO / "deployments" / "prefect.yaml"),
-                    cwd=elsewhere, env={"GYPSUM_FLOWS_SPEC": str(REPO / "deployments" / "specs" / "scrnaseq.yaml")})
+        prefect.cli(
+            "--no-prompt",
+            "deploy",
+            "--all",
+            "--prefect-file",
+            str(REPO / "deployments" / "prefect.yaml"),
+            cwd=elsewhere,
+            env={"GYPSUM_FLOWS_SPEC": str(REPO / "deployments" / "specs" / "scrnaseq.yaml")},
+        )
         # An admin token: a re-run recovers uploads that a killed worker left behind.
         save_block(prefect, BLOCK, gypsum.url, gypsum.tokens["admin"])
         save_block(prefect, PROXIED_BLOCK, proxy.url, gypsum.tokens["admin"])
@@ -58,4 +69,3 @@ def _workers_alive(cluster) -> None:
     for worker in cluster.workers:
         if worker.process is None or worker.process.poll() is not None:
             worker.start()
-

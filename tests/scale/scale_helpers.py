@@ -44,8 +44,9 @@ class Cluster:
     @staticmethod
     def slow_start(job: Job) -> Fault:
         """The start of ``job``'s upload reaches the server (project locked) but its answer is held for minutes."""
-        return Fault("slow", pattern=rf"^POST /upload/start/{job.project}/{job.asset}/{job.version}", first=1,
-                     delay=900)
+        return Fault(
+            "slow", pattern=rf"^POST /upload/start/{job.project}/{job.asset}/{job.version}", first=1, delay=900
+        )
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,18 @@ def start_batch(cluster: Cluster, spec: Path, name: str, block: str = BLOCK, *op
     cache = cluster.base / f"batch-cache-{name}"
     env = {**cluster.prefect.env, "GYPSUM_CACHE_DIR": str(cache), "PREFECT_HOME": str(cluster.base / f"batch-{name}")}
     log = (cluster.base / f"batch-{name}.log").open("w")
-    command = [sys.executable, "-m", "gypsum_flows", "publish", str(spec), "--fan-out", "--credentials-block", block,
-               "--json", *options]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "gypsum_flows",
+        "publish",
+        str(spec),
+        "--fan-out",
+        "--credentials-block",
+        block,
+        "--json",
+        *options,
+    ]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
 
 
@@ -110,9 +121,11 @@ def finish_batch(process: subprocess.Popen, cluster: Cluster, name: str) -> tupl
     start = out.find("\n[")
     try:
         outcomes = json.loads(out[start + 1 if start >= 0 else 0 :])
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as exc:
         log = (cluster.base / f"batch-{name}.log").read_text()[-4000:]
-        raise AssertionError(f"batch {name} printed no outcomes (exit {process.returncode}):\n{out[-3000:]}\n{log}")
+        raise AssertionError(
+            f"batch {name} printed no outcomes (exit {process.returncode}):\n{out[-3000:]}\n{log}"
+        ) from exc
     return process.returncode, outcomes
 
 

@@ -46,8 +46,9 @@ def test_a_fanned_out_batch_runs_on_several_workers_in_project_order(cluster, un
     code, outcomes = finish_batch(start_batch(cluster, spec, "grid"), cluster, "grid")
 
     assert code == 0, outcomes
-    assert [(o["project"], o["asset"], o["outcome"]) for o in outcomes] == [(j.project, j.asset, "published")
-                                                                          for j in jobs]  # fmt: skip
+    assert [(o["project"], o["asset"], o["outcome"]) for o in outcomes] == [
+        (j.project, j.asset, "published") for j in jobs
+    ]
     assert all(o["files_uploaded"] == 2 for o in outcomes)
     runs = [r for p in projects for r in flow_runs(cluster, f"publish-asset-{p}")]
     assert len(runs) == len(jobs) and all(r["state_type"] == "COMPLETED" for r in runs)
@@ -75,15 +76,22 @@ def test_two_batches_sharing_a_project_take_turns(cluster, unique_name, tmp_path
 
     # b publishes a's folder for the shared asset, so it must allow folders outside its own (the workers too).
     batches = [start_batch(cluster, spec_a, "left"), start_batch(cluster, spec_b, "right", BLOCK, "--allow-outside")]
-    (code_a, out_a), (code_b, out_b) = (finish_batch(p, cluster, n) for p, n in zip(batches, ("left", "right")))
+    (code_a, out_a), (code_b, out_b) = (
+        finish_batch(p, cluster, n) for p, n in zip(batches, ("left", "right"), strict=True)
+    )
 
     assert (code_a, code_b) == (0, 0), (out_a, out_b)
     outcome = {(o["project"], o["asset"]): o["outcome"] for o in out_a + out_b if o["asset"] != "common"}
     assert set(outcome.values()) == {"published"}
     common_outcomes = sorted(o["outcome"] for o in out_a + out_b if o["asset"] == "common")
     assert common_outcomes == ["published", "unchanged"]
-    jobs = [same, Job(shared, "from-a", "v1"), Job(shared, "from-b", "v1"), Job(only_a, "x", "v1"),
-            Job(only_b, "y", "v1")]  # fmt: skip
+    jobs = [
+        same,
+        Job(shared, "from-a", "v1"),
+        Job(shared, "from-b", "v1"),
+        Job(only_a, "x", "v1"),
+        Job(only_b, "y", "v1"),
+    ]
     assert_complete_once(cluster, jobs)
     assert_sessions_never_overlapped(cluster, [shared, only_a, only_b])
     assert_no_lock_left(cluster, [shared, only_a, only_b])
@@ -99,10 +107,23 @@ def test_a_worker_killed_mid_asset_then_a_rerun_completes(cluster, unique_name, 
     cluster.proxy.set_faults([cluster.slow_start(victim)])
 
     batch = start_batch(cluster, spec, "killed", block="gypsum-proxied")
-    wait_for(lambda: any(e[1:] == ("locked", victim.project, victim.asset, victim.version)
-                         for e in cluster.gypsum.handle.lock_history), 300, f"the upload of {victim.label}")
-    [run] = wait_for(lambda: [r for r in flow_runs(cluster, f"publish-asset-{victim.project}-{victim.asset}")
-                              if r["state_type"] == "RUNNING"], 60, "the victim's run")  # fmt: skip
+    wait_for(
+        lambda: any(
+            e[1:] == ("locked", victim.project, victim.asset, victim.version)
+            for e in cluster.gypsum.handle.lock_history
+        ),
+        300,
+        f"the upload of {victim.label}",
+    )
+    [run] = wait_for(
+        lambda: [
+            r
+            for r in flow_runs(cluster, f"publish-asset-{victim.project}-{victim.asset}")
+            if r["state_type"] == "RUNNING"
+        ],
+        60,
+        "the victim's run",
+    )
     [worker] = [w for w in cluster.workers if w.name == worker_of(cluster, run)]
     worker.kill()
     killed_at = time.time()
@@ -118,10 +139,16 @@ def test_a_worker_killed_mid_asset_then_a_rerun_completes(cluster, unique_name, 
     assert_complete_once(cluster, jobs)
     assert_no_lock_left(cluster, projects)
     # The re-run waited for the dead run's slot no longer than its lease (plus the server's check and a margin).
-    [rerun] = [r for r in flow_runs(cluster, f"publish-asset-{victim.project}-{victim.asset}")
-               if r["state_type"] == "COMPLETED"]  # fmt: skip
+    [rerun] = [
+        r
+        for r in flow_runs(cluster, f"publish-asset-{victim.project}-{victim.asset}")
+        if r["state_type"] == "COMPLETED"
+    ]
     waits = [float(m) for m in re.findall(r"waited ([0-9.]+) s for its slot", run_logs(cluster, rerun["id"]))]
     assert all(w < LEASE_SECONDS + 30 for w in waits), waits
-    relocked = [e[0] for e in cluster.gypsum.handle.lock_history
-                if e[1:] == ("locked", victim.project, victim.asset, victim.version) and e[0] > killed_at]
+    relocked = [
+        e[0]
+        for e in cluster.gypsum.handle.lock_history
+        if e[1:] == ("locked", victim.project, victim.asset, victim.version) and e[0] > killed_at
+    ]
     assert relocked, "the victim was not uploaded again"

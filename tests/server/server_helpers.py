@@ -81,8 +81,17 @@ class Api:
     def finish(self, init: dict[str, Any], what: str = "complete") -> requests.Response:
         return self.call("POST", init[f"{what}_url"], token=init["session_token"])
 
-    def upload(self, project: str, asset: str, version: str, files: dict[str, bytes], role: str = "owner",
-               kind: str = "simple", links: list[dict] | None = None, **extra) -> dict[str, Any]:
+    def upload(
+        self,
+        project: str,
+        asset: str,
+        version: str,
+        files: dict[str, bytes],
+        role: str = "owner",
+        kind: str = "simple",
+        links: list[dict] | None = None,
+        **extra,
+    ) -> dict[str, Any]:
         """A whole upload that must succeed; returns the start response."""
         res = self.start(project, asset, version, file_entries(files, kind) + (links or []), role, **extra)
         assert res.status_code == 200, res.text

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-
 from server_helpers import assert_error
 
 FILES = {"f.txt": b"12345"}
@@ -13,8 +12,11 @@ FILES = {"f.txt": b"12345"}
 
 def test_create_defaults_and_shapes(api, unique_name):
     project = unique_name()
-    res = api.create(project, permissions={"owners": ["x"], "uploaders": [{"id": "y", "trusted": True}], "extra": 1},
-                     quota={"baseline": 7, "other": 3})
+    res = api.create(
+        project,
+        permissions={"owners": ["x"], "uploaders": [{"id": "y", "trusted": True}], "extra": 1},
+        quota={"baseline": 7, "other": 3},
+    )
     assert res.status_code == 200 and res.content == b""
     assert api.json(f"{project}/..permissions") == {"owners": ["x"], "uploaders": [{"id": "y", "trusted": True}]}
     year = datetime.datetime.now(datetime.timezone.utc).year
@@ -40,16 +42,36 @@ def test_create_defaults_and_shapes(api, unique_name):
         ("/create/{p}", {"permissions": {"uploaders": {}}}, 400, "expected 'uploaders' to be an array"),
         ("/create/{p}", {"permissions": {"uploaders": [1]}}, 400, "expected 'uploaders' to be an array of objects"),
         ("/create/{p}", {"permissions": {"uploaders": [{}]}}, 400, "expected 'uploaders.id' property to be a string"),
-        ("/create/{p}", {"permissions": {"uploaders": [{"id": "u", "until": "2024-01-01"}]}}, 400,
-         "expected 'uploaders.until' property to be a date/time-formatted string"),
-        ("/create/{p}", {"permissions": {"uploaders": [{"id": "u", "until": "2024-13-45T99:00:00"}]}}, 400,
-         "expected 'uploaders.until' property to be a date/time-formatted string"),
-        ("/create/{p}", {"permissions": {"uploaders": [{"id": "u", "trusted": "yes"}]}}, 400,
-         "expected 'uploaders.trusted' property to be a boolean"),
-        ("/create/{p}", {"permissions": {"uploaders": [{"id": "u", "asset": 1}]}}, 400,
-         "expected 'asset' property to be a string"),
-        ("/create/{p}", {"permissions": {"uploaders": [{"id": "u", "version": 1}]}}, 400,
-         "expected 'version' property to be a string"),
+        (
+            "/create/{p}",
+            {"permissions": {"uploaders": [{"id": "u", "until": "2024-01-01"}]}},
+            400,
+            "expected 'uploaders.until' property to be a date/time-formatted string",
+        ),
+        (
+            "/create/{p}",
+            {"permissions": {"uploaders": [{"id": "u", "until": "2024-13-45T99:00:00"}]}},
+            400,
+            "expected 'uploaders.until' property to be a date/time-formatted string",
+        ),
+        (
+            "/create/{p}",
+            {"permissions": {"uploaders": [{"id": "u", "trusted": "yes"}]}},
+            400,
+            "expected 'uploaders.trusted' property to be a boolean",
+        ),
+        (
+            "/create/{p}",
+            {"permissions": {"uploaders": [{"id": "u", "asset": 1}]}},
+            400,
+            "expected 'asset' property to be a string",
+        ),
+        (
+            "/create/{p}",
+            {"permissions": {"uploaders": [{"id": "u", "version": 1}]}},
+            400,
+            "expected 'version' property to be a string",
+        ),
         ("/create/{p}", {"quota": 5}, 400, "expected quota specification to be a JSON object"),
         ("/create/{p}", {"quota": {"baseline": "1"}}, 400, "expected 'baseline' to be a number"),
         ("/create/{p}", {"quota": {"growth_rate": -1}}, 400, "expected 'growth_rate' to be a non-negative number"),
@@ -82,8 +104,9 @@ def test_permissions_errors(api, project, unique_name):
     assert_error(res, 404, f"project '{missing}' does not exist")
     res = api.call("PUT", f"/permissions/{project}", "owner", data="nope")
     assert_error(res, 400, "failed to parse JSON body; ...")
-    assert_error(api.call("PUT", f"/permissions/{project}", "owner", json=[]), 400,
-                 "expected permissions to be a JSON object")
+    assert_error(
+        api.call("PUT", f"/permissions/{project}", "owner", json=[]), 400, "expected permissions to be a JSON object"
+    )
 
 
 def test_quota(api, project, unique_name):
@@ -92,8 +115,11 @@ def test_quota(api, project, unique_name):
     quota = api.json(f"{project}/..quota")
     assert quota["baseline"] == 1 and quota["year"] == 2020 and "unknown" not in quota
     assert_error(api.call("PUT", f"/quota/{unique_name('x')}", "admin", json={}), 400, "project does not exist")
-    assert_error(api.call("PUT", f"/quota/{project}", "admin", json={"baseline": -5}), 400,
-                 "expected 'baseline' to be a non-negative number")
+    assert_error(
+        api.call("PUT", f"/quota/{project}", "admin", json={"baseline": -5}),
+        400,
+        "expected 'baseline' to be a non-negative number",
+    )
 
 
 def test_remove_version_recomputes_latest_and_usage(api, project):
@@ -138,8 +164,12 @@ def test_locked_project_refuses_other_operations(api, project):
     init = api.start(project, "a", "v1", [{"type": "simple", "path": "x", "md5sum": "0" * 32, "size": 1}]).json()
     lock = api.json(f"{project}/..LOCK")
     assert lock["asset"] == "a" and lock["version"] == "v1" and len(lock["session_hash"]) == 44
-    for method, path in [("DELETE", f"/remove/{project}"), ("DELETE", f"/remove/{project}/a"),
-                         ("POST", f"/refresh/latest/{project}/a"), ("POST", f"/refresh/usage/{project}")]:
+    for method, path in [
+        ("DELETE", f"/remove/{project}"),
+        ("DELETE", f"/remove/{project}/a"),
+        ("POST", f"/refresh/latest/{project}/a"),
+        ("POST", f"/refresh/usage/{project}"),
+    ]:
         assert_error(api.call(method, path, "admin"), 403, "project asset has already been locked")
     assert_error(api.start(project, "b", "v1", []), 403, "project asset has already been locked")
     assert api.call("DELETE", f"/unlock/{project}", "admin").status_code == 200

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-
 from server_helpers import assert_error, file_entries, md5_b64, raw_request, snapshot
 
 from gypsum_flows.server.signing import Grant, Signer
@@ -162,8 +161,11 @@ def test_replayed_put(api, project, pending):
     assert snapshot(api.server.root) == before
     assert api.finish(init).status_code == 200
     before = snapshot(api.server.root)
-    assert_error(_put(signed["url"], md5=signed["md5sum_base64"]), 403,
-                 "the upload session of this presigned URL is no longer active")
+    assert_error(
+        _put(signed["url"], md5=signed["md5sum_base64"]),
+        403,
+        "the upload session of this presigned URL is no longer active",
+    )
     assert snapshot(api.server.root) == before
 
 
@@ -178,8 +180,9 @@ def test_bad_slugs(api, project, pending):
         (evil, f"'../../../x' with MD5 '{md5}' is not an upload of this session"),
         (internal, f"'..manifest' with MD5 '{md5}' is not an upload of this session"),
     ]:
-        res = api.call("POST", "/upload/presigned-file/" + requests.utils.quote(slug, safe=""),
-                       token=init["session_token"])
+        res = api.call(
+            "POST", "/upload/presigned-file/" + requests.utils.quote(slug, safe=""), token=init["session_token"]
+        )
         assert_error(res, 400, reason)
     assert api.finish(init, "abort").status_code == 200
 

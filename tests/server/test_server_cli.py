@@ -14,8 +14,12 @@ import yaml
 
 def start(*args: str) -> tuple[subprocess.Popen, str, list[str]]:
     """Start the command; returns (process, url, lines printed before the URL)."""
-    proc = subprocess.Popen([sys.executable, "-m", "gypsum_flows", "server", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gypsum_flows", "server", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines = []
     for line in proc.stdout:
         lines.append(line)
@@ -72,9 +76,12 @@ def test_restart_keeps_everything(tmp_path):
 
 
 def test_non_loopback_needs_users_file(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "gypsum_flows", "server", "--root", str(tmp_path / "r"),
-                          "--host", "0.0.0.0"],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "gypsum_flows", "server", "--root", str(tmp_path / "r"), "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 1
     assert "binding to 0.0.0.0 (not loopback) needs an explicit users file (--users)" in res.stderr
     assert not (tmp_path / "r").exists()
@@ -84,8 +91,16 @@ def test_explicit_users_file_and_metadata(tmp_path, gypsum_server):
     meta = tmp_path / "meta"
     meta.mkdir()
     (meta / "modified").write_text("123")
-    proc, url, lines = start("--root", str(tmp_path / "r"), "--port", "0", "--users", str(gypsum_server.users_file),
-                             "--metadata-dir", str(meta))
+    proc, url, lines = start(
+        "--root",
+        str(tmp_path / "r"),
+        "--port",
+        "0",
+        "--users",
+        str(gypsum_server.users_file),
+        "--metadata-dir",
+        str(meta),
+    )
     try:
         assert not any("generated users file" in line for line in lines)
         assert requests.get(url + "/github/user", headers=gypsum_server.auth("owner")).json()["login"] == "owner-user"

@@ -6,7 +6,6 @@ import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-
 from server_helpers import Api, file_entries
 
 from gypsum_flows.server import serve_in_thread

@@ -7,11 +7,19 @@ import json
 import uuid
 
 import pytest
-
 from server_helpers import assert_error, file_entries
 
 ROLES = [
-    "anonymous", "wrong", "session", "stranger", "uploader", "trusted", "org_member", "owner", "admin", "org_admin",
+    "anonymous",
+    "wrong",
+    "session",
+    "stranger",
+    "uploader",
+    "trusted",
+    "org_member",
+    "owner",
+    "admin",
+    "org_admin",
 ]
 NO_ID = (401, "no user identity supplied")
 BAD_TOKEN = (401, "failed to query GitHub for user identity...")
@@ -43,8 +51,13 @@ def _setup_none(api, p):
 ENDPOINTS = {
     # name: (setup, method, path template, json body, expectations)
     "create": (_setup_none, "POST", "/create/{p}-new", {}, _expect(NOT_ADMIN, ADMINS)),
-    "permissions": (_setup_none, "PUT", "/permissions/{p}", {"uploaders": []},
-                    _expect((403, "user does not own project '{p}'"), MANAGERS)),
+    "permissions": (
+        _setup_none,
+        "PUT",
+        "/permissions/{p}",
+        {"uploaders": []},
+        _expect((403, "user does not own project '{p}'"), MANAGERS),
+    ),
     "quota": (_setup_none, "PUT", "/quota/{p}", {"baseline": 5}, _expect(NOT_ADMIN, ADMINS)),
     "remove-project": (_uploaded, "DELETE", "/remove/{p}", None, _expect(NOT_ADMIN, ADMINS)),
     "remove-asset": (_uploaded, "DELETE", "/remove/{p}/a", None, _expect(NOT_ADMIN, ADMINS)),
@@ -52,15 +65,34 @@ ENDPOINTS = {
     "unlock": (_setup_none, "DELETE", "/unlock/{p}", None, _expect(NOT_ADMIN, ADMINS)),
     "refresh-latest": (_uploaded, "POST", "/refresh/latest/{p}/a", None, _expect(NOT_ADMIN, ADMINS)),
     "refresh-usage": (_uploaded, "POST", "/refresh/usage/{p}", None, _expect(NOT_ADMIN, ADMINS)),
-    "upload-start": (_setup_none, "POST", "/upload/start/{p}/a/v1", {"files": file_entries(FILES)},
-                     _expect((403, "user is not authorized to upload"), UPLOADERS)),
-    "approve": (lambda api, p: _uploaded(api, p, "uploader"), "POST", "/probation/approve/{p}/a/v1", None,
-                _expect((403, "user is not an owner of project '{p}'"), MANAGERS)),
-    "reject": (lambda api, p: _uploaded(api, p, "uploader"), "POST", "/probation/reject/{p}/a/v1", None,
-               _expect((403, "user is not authorized to upload"), UPLOADERS | {"uploader"}, {
-                   "trusted": (400, "cannot reject probation for different user"),
-                   "org_member": (400, "cannot reject probation for different user"),
-               })),
+    "upload-start": (
+        _setup_none,
+        "POST",
+        "/upload/start/{p}/a/v1",
+        {"files": file_entries(FILES)},
+        _expect((403, "user is not authorized to upload"), UPLOADERS),
+    ),
+    "approve": (
+        lambda api, p: _uploaded(api, p, "uploader"),
+        "POST",
+        "/probation/approve/{p}/a/v1",
+        None,
+        _expect((403, "user is not an owner of project '{p}'"), MANAGERS),
+    ),
+    "reject": (
+        lambda api, p: _uploaded(api, p, "uploader"),
+        "POST",
+        "/probation/reject/{p}/a/v1",
+        None,
+        _expect(
+            (403, "user is not authorized to upload"),
+            UPLOADERS | {"uploader"},
+            {
+                "trusted": (400, "cannot reject probation for different user"),
+                "org_member": (400, "cannot reject probation for different user"),
+            },
+        ),
+    ),
 }
 
 
@@ -116,8 +148,14 @@ def test_limited_uploader(api, project, entries, asset, version, allowed):
 
 @pytest.mark.parametrize(
     "role, asked, stored",
-    [("uploader", False, True), ("org_member", False, True), ("trusted", False, False), ("trusted", True, True),
-     ("owner", False, False), ("admin", True, True)],
+    [
+        ("uploader", False, True),
+        ("org_member", False, True),
+        ("trusted", False, False),
+        ("trusted", True, True),
+        ("owner", False, False),
+        ("admin", True, True),
+    ],
 )
 def test_probation_forced_for_untrusted(api, project, role, asked, stored):
     api.upload(project, "a", "v1", FILES, role=role, on_probation=asked)

@@ -6,7 +6,6 @@ import hashlib
 
 import pytest
 import requests
-
 from server_helpers import assert_error, raw_request
 
 from gypsum_flows.server import serve_in_thread
@@ -53,7 +52,9 @@ def test_list_semantics(api, project):
     api.upload(project, "asset2", "v1", {"q": b"3"})
     assert api.listing(f"{project}/asset") == [f"{project}/asset/", f"{project}/asset2/"]
     assert api.listing(f"{project}/asset/v1/") == [
-        f"{project}/asset/v1/x/", f"{project}/asset/v1/..manifest", f"{project}/asset/v1/..summary",
+        f"{project}/asset/v1/x/",
+        f"{project}/asset/v1/..manifest",
+        f"{project}/asset/v1/..summary",
         f"{project}/asset/v1/z.txt",
     ]
     assert api.listing(f"{project}/asset/v1/x", recursive=True) == [f"{project}/asset/v1/x/y.txt"]
@@ -74,17 +75,28 @@ def test_credentials_root_and_routing(api):
     doubled = raw_request(api.url, "GET", "//list?prefix=a")
     assert doubled.status == 301 and doubled.getheader("Location") == "/list?prefix=a"
     assert raw_request(api.url, "POST", "/create//x").getheader("Location") == "/create/x"
-    for method, path in [("GET", "/nope"), ("GET", "/create/x"), ("PATCH", "/list"), ("POST", "/file/x"),
-                         ("GET", "/list/")]:
+    for method, path in [
+        ("GET", "/nope"),
+        ("GET", "/create/x"),
+        ("PATCH", "/list"),
+        ("POST", "/file/x"),
+        ("GET", "/list/"),
+    ]:
         res = api.call(method, path)
         assert_error(res, 404, "no such endpoint")
         assert res.headers["Access-Control-Allow-Origin"] == "*"
 
 
 def test_cors_preflight(api):
-    pre = api.call("OPTIONS", "/upload/start/a/b/c", headers={
-        "Origin": "https://x.org", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization,content-type"})
+    pre = api.call(
+        "OPTIONS",
+        "/upload/start/a/b/c",
+        headers={
+            "Origin": "https://x.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
     assert pre.status_code == 200 and pre.content == b""
     assert pre.headers["Access-Control-Allow-Methods"] == "GET,HEAD,POST,OPTIONS"
     assert pre.headers["Access-Control-Allow-Headers"] == "authorization,content-type"

@@ -6,7 +6,6 @@ import os
 
 import gypsum_client as gc
 import pytest
-
 from server_helpers import md5_hex
 
 
@@ -64,15 +63,17 @@ def test_upload_directory_abort_and_probation(env, tmp_path):
     assert gc.upload_directory(src, project, "dir", "v1", cache_dir=cache, url=url, token=tokens["owner"])
     assert gc.fetch_latest(project, "dir", url=url) == "v1"
 
-    init = gc.start_upload(project, "dir", "v2", ["x.txt"], directory=src, url=url, token=tokens["owner"],
-                           deduplicate=True)
+    init = gc.start_upload(
+        project, "dir", "v2", ["x.txt"], directory=src, url=url, token=tokens["owner"], deduplicate=True
+    )
     gc.abort_upload(init, url=url)
     assert gc.list_versions(project, "dir", url=url) == ["v1"]
 
     # An untrusted uploader is always put on probation; the owner approves, the uploader rejects its own.
     for version in ("p1", "p2"):
-        init = gc.start_upload(project, "dir", version, ["x.txt"], directory=src, deduplicate=True, url=url,
-                               token=tokens["uploader"])
+        init = gc.start_upload(
+            project, "dir", version, ["x.txt"], directory=src, deduplicate=True, url=url, token=tokens["uploader"]
+        )
         gc.upload_files(init, directory=src, url=url)
         gc.complete_upload(init, url=url)
         assert api.json(f"{project}/dir/{version}/..summary")["on_probation"] is True
@@ -85,19 +86,31 @@ def test_upload_directory_abort_and_probation(env, tmp_path):
 def test_admin_calls(api, unique_name):
     url, tokens = api.url, api.server.tokens
     project = unique_name("ref")
-    gc.create_project(project, owners=["owner-user"], uploaders=[{"id": "trusted-user", "trusted": True}],
-                      baseline=1000, url=url, token=tokens["admin"])
+    gc.create_project(
+        project,
+        owners=["owner-user"],
+        uploaders=[{"id": "trusted-user", "trusted": True}],
+        baseline=1000,
+        url=url,
+        token=tokens["admin"],
+    )
     assert gc.fetch_quota(project, url=url)["baseline"] == 1000
     gc.set_quota(project, growth_rate=5, url=url, token=tokens["admin"])
     assert gc.fetch_quota(project, url=url)["growth_rate"] == 5
-    gc.set_permissions(project, owners=["someone"], uploaders=[{"id": "u2", "until": "2099-01-01T00:00:00Z"}],
-                       url=url, token=tokens["owner"])
+    gc.set_permissions(
+        project,
+        owners=["someone"],
+        uploaders=[{"id": "u2", "until": "2099-01-01T00:00:00Z"}],
+        url=url,
+        token=tokens["owner"],
+    )
     perms = gc.fetch_permissions(project, url=url)
     assert sorted(perms["owners"]) == ["owner-user", "someone"]
     assert [u["id"] for u in perms["uploaders"]] == ["trusted-user", "u2"]
 
-    init = gc.start_upload(project, "a", "v1", [{"path": "f", "size": 3, "md5sum": md5_hex(b"abc")}],
-                           url=url, token=tokens["trusted"])
+    init = gc.start_upload(
+        project, "a", "v1", [{"path": "f", "size": 3, "md5sum": md5_hex(b"abc")}], url=url, token=tokens["trusted"]
+    )
     assert [f["path"] for f in init["file_urls"]] == ["f"]
     gc.abort_upload(init, url=url)
     api.upload(project, "a", "v1", {"f": b"abc"}, role="owner")

@@ -28,18 +28,26 @@ def test_test_r_basic_v1_to_v3(fresh_api):
     assert api.listing() == ["..logs/", "test-R/"]
     assert api.listing("test-R/basic") == ["test-R/basic/"]
     assert api.listing("test-R/basic/") == [
-        "test-R/basic/v1/", "test-R/basic/v2/", "test-R/basic/v3/", "test-R/basic/..latest",
+        "test-R/basic/v1/",
+        "test-R/basic/v2/",
+        "test-R/basic/v3/",
+        "test-R/basic/..latest",
     ]
     assert api.listing("test-R/basic/v1/", recursive=True) == [
-        "test-R/basic/v1/..manifest", "test-R/basic/v1/..summary",
-        "test-R/basic/v1/blah.txt", "test-R/basic/v1/foo/bar.txt",
+        "test-R/basic/v1/..manifest",
+        "test-R/basic/v1/..summary",
+        "test-R/basic/v1/blah.txt",
+        "test-R/basic/v1/foo/bar.txt",
     ]
     for version in ("v2", "v3"):
         assert api.listing(f"test-R/basic/{version}/", recursive=True) == [
             f"test-R/basic/{version}/{k}" for k in ("..links", "..manifest", "..summary", "foo/..links")
         ]
     assert api.listing("test-R/", recursive=False) == [
-        "test-R/basic/", "test-R/..permissions", "test-R/..quota", "test-R/..usage",
+        "test-R/basic/",
+        "test-R/..permissions",
+        "test-R/..quota",
+        "test-R/..usage",
     ]
 
     assert api.json("test-R/basic/..latest") == {"version": "v3"}
@@ -52,7 +60,9 @@ def test_test_r_basic_v1_to_v3(fresh_api):
         "foo/bar.txt": {"size": 21, "md5sum": md5_hex(BAR)},
     }
     assert api.json("test-R/basic/v3/..manifest")["foo/bar.txt"] == {
-        "size": 21, "md5sum": md5_hex(BAR), "link": link("v2", "foo/bar.txt", ancestor="v1"),
+        "size": 21,
+        "md5sum": md5_hex(BAR),
+        "link": link("v2", "foo/bar.txt", ancestor="v1"),
     }
     for version in ("v1", "v2", "v3"):
         summary = api.json(f"test-R/basic/{version}/..summary")

@@ -22,8 +22,9 @@ def mounted_root(tmp_path):
     """``tmp_path/root``: a tmpfs of its own, so the root and its parent are different file systems."""
     root = tmp_path / "root"
     root.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(root)], check=False, capture_output=True,
-                          text=True)  # fmt: skip
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(root)], check=False, capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
     try:
@@ -47,7 +48,11 @@ def test_a_root_that_is_a_mount_point_stores_and_serves_a_version(gypsum_server,
         api.upload("mounted", "a", "v1", DATA)
         assert api.call("GET", "/file/mounted%2Fa%2Fv1%2Fx.bin").content == DATA["x.bin"]
         assert api.listing("mounted/a/v1/", recursive=True) == [
-            "mounted/a/v1/..manifest", "mounted/a/v1/..summary", "mounted/a/v1/sub/y.txt", "mounted/a/v1/x.bin"]  # fmt: skip
+            "mounted/a/v1/..manifest",
+            "mounted/a/v1/..summary",
+            "mounted/a/v1/sub/y.txt",
+            "mounted/a/v1/x.bin",
+        ]
         assert api.json("mounted/a/..latest") == {"version": "v1"}
     finally:
         handle.stop()
@@ -82,10 +87,18 @@ def _nested(depth: int) -> str:
 
 @pytest.mark.parametrize("depth", [5_000, 100_000])
 def test_json_nested_too_deeply_is_a_400(api, project, depth):
-    for path, role in ((f"/upload/start/{project}/a/v1", "owner"), (f"/create/{project}-deep", "admin"),
-                       (f"/permissions/{project}", "owner")):  # fmt: skip
-        res = api.call("PUT" if path.startswith("/permissions") else "POST", path, role, data=_nested(depth),
-                       headers={"Content-Type": "application/json"})  # fmt: skip
+    for path, role in (
+        (f"/upload/start/{project}/a/v1", "owner"),
+        (f"/create/{project}-deep", "admin"),
+        (f"/permissions/{project}", "owner"),
+    ):
+        res = api.call(
+            "PUT" if path.startswith("/permissions") else "POST",
+            path,
+            role,
+            data=_nested(depth),
+            headers={"Content-Type": "application/json"},
+        )
         assert_error(res, 400, "failed to parse JSON body; it is nested too deeply")
     # Nothing was created or locked.
     assert api.call("GET", f"/file/{project}%2F..LOCK").status_code == 404
@@ -99,8 +112,13 @@ def test_a_presigned_file_slug_nested_too_deeply_is_a_400(api):
 
 
 def test_json_at_a_depth_any_request_needs_still_parses(api, project):
-    res = api.call("POST", f"/upload/start/{project}/a/v1", "owner", data='{"files": ' + _nested(100) + "}",
-                   headers={"Content-Type": "application/json"})  # fmt: skip
+    res = api.call(
+        "POST",
+        f"/upload/start/{project}/a/v1",
+        "owner",
+        data='{"files": ' + _nested(100) + "}",
+        headers={"Content-Type": "application/json"},
+    )
     assert res.status_code == 400 and "nested" not in res.json()["reason"]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-
 from server_helpers import assert_error, file_entries, md5_hex, snapshot
 
 FILES = {"f.txt": b"12345", "d/g.txt": b"abc"}
@@ -98,8 +97,9 @@ def test_dedup_and_simple(api, project):
     changed = {"f.txt": b"12345", "d/g.txt": b"changed"}
     init = api.upload(project, "a", "v2", changed, kind="dedup")
     assert [f["path"] for f in init["file_urls"]] == ["d/g.txt"]
-    assert api.json(f"{project}/a/v2/..links") == {"f.txt": {"project": project, "asset": "a", "version": "v1",
-                                                              "path": "f.txt"}}
+    assert api.json(f"{project}/a/v2/..links") == {
+        "f.txt": {"project": project, "asset": "a", "version": "v1", "path": "f.txt"}
+    }
     init = api.upload(project, "a", "v3", changed, kind="simple")  # simple files are never deduplicated
     assert len(init["file_urls"]) == 2
     assert api.json(f"{project}/..usage") == {"total": 8 + 7 + 12}
@@ -109,8 +109,11 @@ def test_explicit_links_across_projects(api, project, unique_name):
     other = unique_name("other")
     assert api.create(other, permissions={"owners": [api.server.logins["owner"]]}).status_code == 200
     api.upload(other, "src", "v1", FILES)
-    link = {"type": "link", "path": "x/copy.txt", "link": {"project": other, "asset": "src", "version": "v1",
-                                                            "path": "f.txt"}}
+    link = {
+        "type": "link",
+        "path": "x/copy.txt",
+        "link": {"project": other, "asset": "src", "version": "v1", "path": "f.txt"},
+    }
     api.upload(project, "a", "v1", {"own.txt": b"own"}, links=[link])
     assert api.json(f"{project}/a/v1/x/..links") == {"copy.txt": link["link"]}
     manifest = api.json(f"{project}/a/v1/..manifest")
@@ -119,8 +122,11 @@ def test_explicit_links_across_projects(api, project, unique_name):
 
 
 def _link(project, version, path="f.txt", asset="a"):
-    return {"type": "link", "path": "l.txt", "link": {"project": project, "asset": asset, "version": version,
-                                                       "path": path}}
+    return {
+        "type": "link",
+        "path": "l.txt",
+        "link": {"project": project, "asset": asset, "version": version, "path": path},
+    }
 
 
 def test_link_checks(api, project, unique_name):
@@ -131,13 +137,16 @@ def test_link_checks(api, project, unique_name):
     pending = api.start(other, "a", "v1", file_entries(FILES)).json()
     nomanifest = api.server.root / project / "a" / "nomanifest" / "..summary"
     nomanifest.parent.mkdir(parents=True)
-    nomanifest.write_text('{"upload_user_id":"x","upload_start":"2024-01-01T00:00:00.000Z",'
-                          '"upload_finish":"2024-01-01T00:00:01.000Z"}')
+    nomanifest.write_text(
+        '{"upload_user_id":"x","upload_start":"2024-01-01T00:00:00.000Z","upload_finish":"2024-01-01T00:00:01.000Z"}'
+    )
     cases = [
         (_link(project, "v2"), f"detected circular link from 'l.txt' to '{project}/a/v2/f.txt'"),
         (_link(project, "nope"), f"cannot find version summary for link from 'l.txt' to '{project}/a/nope/f.txt'"),
-        (_link(project, "prob"),
-         f"cannot refer to probational version for link from 'l.txt' to '{project}/a/prob/f.txt'"),
+        (
+            _link(project, "prob"),
+            f"cannot refer to probational version for link from 'l.txt' to '{project}/a/prob/f.txt'",
+        ),
         (_link(other, "v1"), f"cannot refer to incomplete upload for link from 'l.txt' to '{other}/a/v1/f.txt'"),
         (_link(project, "nomanifest"), f"no manifest available for link target inside '{project}/a/nomanifest'"),
         (_link(project, "v1", "missing"), f"failed to link from 'l.txt' to '{project}/a/v1/missing'"),
@@ -158,11 +167,17 @@ def test_link_to_link_gets_ancestor(api, project):
 
 def test_quota_is_greater_or_equal(api, project):
     assert api.call("PUT", f"/quota/{project}", "admin", json={"baseline": 10, "growth_rate": 0}).status_code == 200
-    assert_error(api.start(project, "a", "v1", file_entries({"x": b"0123456789"})), 400,
-                 "upload exceeds the storage quota for this project")
+    assert_error(
+        api.start(project, "a", "v1", file_entries({"x": b"0123456789"})),
+        400,
+        "upload exceeds the storage quota for this project",
+    )
     api.upload(project, "a", "v1", {"x": b"012345678"})
-    assert_error(api.start(project, "a", "v2", file_entries({"y": b"0"})), 400,
-                 "upload exceeds the storage quota for this project")
+    assert_error(
+        api.start(project, "a", "v2", file_entries({"y": b"0"})),
+        400,
+        "upload exceeds the storage quota for this project",
+    )
 
 
 def test_complete_checks_files(api, project):
@@ -184,11 +199,15 @@ def test_double_completion_and_existing_version(api, project):
     before = snapshot(api.server.root)
     assert_error(api.finish(init), 403, "project has not been previously locked for upload")
     assert_error(api.start(project, "a", "v1", file_entries(FILES)), 400, "project-asset-version already exists")
-    assert_error(api.start(project, "a", "v1", file_entries({"new": b"n"}), role="admin"), 400,
-                 "project-asset-version already exists")
+    assert_error(
+        api.start(project, "a", "v1", file_entries({"new": b"n"}), role="admin"),
+        400,
+        "project-asset-version already exists",
+    )
     after = snapshot(api.server.root)
     assert {k: v for k, v in after.items() if "/..logs/" not in k} == {
-        k: v for k, v in before.items() if "/..logs/" not in k}
+        k: v for k, v in before.items() if "/..logs/" not in k
+    }
     assert api.call("GET", f"/file/{project}%2Fa%2Fv1%2Ff.txt").content == b"12345"
     api.upload(project, "a", "v2", FILES)  # the lock was released
 
@@ -197,10 +216,16 @@ def test_probation_flow(api, project):
     api.upload(project, "a", "v1", FILES)
     api.upload(project, "a", "v2", FILES, role="uploader")
     assert api.json(f"{project}/a/..latest") == {"version": "v1"}
-    assert_error(api.call("POST", f"/probation/approve/{project}/a/v1", "owner"), 400,
-                 "cannot approve probation for non-probational version")
-    assert_error(api.call("POST", f"/probation/reject/{project}/a/v1", "owner"), 400,
-                 "cannot reject probation for non-probational version")
+    assert_error(
+        api.call("POST", f"/probation/approve/{project}/a/v1", "owner"),
+        400,
+        "cannot approve probation for non-probational version",
+    )
+    assert_error(
+        api.call("POST", f"/probation/reject/{project}/a/v1", "owner"),
+        400,
+        "cannot reject probation for non-probational version",
+    )
     assert_error(api.call("POST", f"/probation/approve/{project}/a/v9", "owner"), 400, "version does not exist")
     assert api.call("POST", f"/probation/approve/{project}/a/v2", "owner").status_code == 200
     assert api.json(f"{project}/a/..latest") == {"version": "v2"}

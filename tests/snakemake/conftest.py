@@ -38,16 +38,27 @@ def _restore_gypsum_token(monkeypatch):
 def published(gypsum_server, tmp_path_factory) -> Published:
     """zeisel-brain as FIRST (files) and LINKED (the same files, deduplicated into links to FIRST)."""
     project = "sm-scrnaseq"
-    client.create_project(project, owners=[gypsum_server.logins["owner"]],
-                          uploaders=[{"id": gypsum_server.logins["uploader"]}],
-                          url=gypsum_server.url, token=gypsum_server.tokens["admin"])  # fmt: skip
+    client.create_project(
+        project,
+        owners=[gypsum_server.logins["owner"]],
+        uploaders=[{"id": gypsum_server.logins["uploader"]}],
+        url=gypsum_server.url,
+        token=gypsum_server.tokens["admin"],
+    )
     source = tmp_path_factory.mktemp("zeisel-src")
     for name in ("counts.csv", "coldata.csv"):
         shutil.copy(EXAMPLE_DATA / name, source / name)
     work_cache = str(tmp_path_factory.mktemp("publish-cache"))
     for version in (FIRST, LINKED):
-        client.upload_directory(str(source), project, "zeisel-brain", version, url=gypsum_server.url,
-                                token=gypsum_server.tokens["owner"], cache_dir=work_cache)  # fmt: skip
+        client.upload_directory(
+            str(source),
+            project,
+            "zeisel-brain",
+            version,
+            url=gypsum_server.url,
+            token=gypsum_server.tokens["owner"],
+            cache_dir=work_cache,
+        )
     return Published(gypsum_server, project, source)
 
 
@@ -57,7 +68,8 @@ def settings_for(published, tmp_path):
     from snakemake_storage_plugin_gypsum import StorageProviderSettings
 
     def make(role: str = "owner", **more) -> StorageProviderSettings:
-        return StorageProviderSettings(url=published.url, cache_dir=str(tmp_path / "gypsum-cache"),
-                                       token=published.server.tokens[role], **more)  # fmt: skip
+        return StorageProviderSettings(
+            url=published.url, cache_dir=str(tmp_path / "gypsum-cache"), token=published.server.tokens[role], **more
+        )
 
     return make

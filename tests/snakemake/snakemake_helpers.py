@@ -37,8 +37,9 @@ def make_provider(tmp_path: Path, settings, logger: logging.Logger | None = None
     """A provider as Snakemake makes one for a run."""
     from snakemake_storage_plugin_gypsum import StorageProvider
 
-    return StorageProvider(local_prefix=tmp_path / "local", logger=logger or logging.getLogger("gypsum-test"),
-                           settings=settings)  # fmt: skip
+    return StorageProvider(
+        local_prefix=tmp_path / "local", logger=logger or logging.getLogger("gypsum-test"), settings=settings
+    )
 
 
 def data_requests(server, since: int = 0) -> list[str]:

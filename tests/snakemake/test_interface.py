@@ -60,8 +60,9 @@ class TestVersionQueries(_AgainstServer):
         self._test_storage(tmp_path, directory=True)
         # remove() rejected the probational version: nothing is left on the server.
         with pytest.raises(FileNotFoundError):
-            client.fetch_summary(self.published.project, "interface", self.version, cache_dir=False,
-                                 url=self.published.url)  # fmt: skip
+            client.fetch_summary(
+                self.published.project, "interface", self.version, cache_dir=False, url=self.published.url
+            )
 
     def get_query(self, tmp_path):
         return f"gypsum://{self.published.project}/interface/{self.version}"
@@ -78,11 +79,21 @@ def linked_version(published, tmp_path_factory) -> str:
     (source / "sub").mkdir()
     (source / "sub" / "more.txt").write_text("more")
     for version in ("v1", "v2"):
-        client.upload_directory(str(source), published.project, "interface-links", version, url=published.url,
-                                token=published.server.tokens["owner"],
-                                cache_dir=str(tmp_path_factory.mktemp("c")))  # fmt: skip
-    assert "link" in client.fetch_manifest(published.project, "interface-links", "v2", cache_dir=False,
-                                           url=published.url)["test.txt"]  # fmt: skip
+        client.upload_directory(
+            str(source),
+            published.project,
+            "interface-links",
+            version,
+            url=published.url,
+            token=published.server.tokens["owner"],
+            cache_dir=str(tmp_path_factory.mktemp("c")),
+        )
+    assert (
+        "link"
+        in client.fetch_manifest(published.project, "interface-links", "v2", cache_dir=False, url=published.url)[
+            "test.txt"
+        ]
+    )
     return f"gypsum://{published.project}/interface-links/v2"
 
 

@@ -56,11 +56,27 @@ def test_discovered_by_snakemake_with_flags_and_environment_variables(monkeypatc
     plugin.register_cli_args(parser, "storage")
     monkeypatch.setenv("SNAKEMAKE_STORAGE_GYPSUM_TOKEN", "from-env")
     monkeypatch.setenv("SNAKEMAKE_STORAGE_GYPSUM_DEDUPLICATE", "no")
-    args = parser.parse_args(["--storage-gypsum-url", "http://127.0.0.1:9", "--storage-gypsum-probation", "yes",
-                              "--storage-gypsum-concurrent", "3", "--storage-gypsum-max-requests-per-second", "5"])  # fmt: skip
+    args = parser.parse_args(
+        [
+            "--storage-gypsum-url",
+            "http://127.0.0.1:9",
+            "--storage-gypsum-probation",
+            "yes",
+            "--storage-gypsum-concurrent",
+            "3",
+            "--storage-gypsum-max-requests-per-second",
+            "5",
+        ]
+    )
     settings = plugin.get_settings(args).get_settings(None)
-    assert (settings.url, settings.token, settings.probation, settings.deduplicate, settings.concurrent,
-            float(settings.max_requests_per_second)) == ("http://127.0.0.1:9", "from-env", True, False, 3, 5.0)  # fmt: skip
+    assert (
+        settings.url,
+        settings.token,
+        settings.probation,
+        settings.deduplicate,
+        settings.concurrent,
+        float(settings.max_requests_per_second),
+    ) == ("http://127.0.0.1:9", "from-env", True, False, 3, 5.0)
     assert "from-env" not in repr(settings)
 
 
@@ -69,8 +85,9 @@ def test_latest_is_resolved_once_per_run_and_logged(published, settings_for, tmp
     before = len(published.server.request_log)
     with caplog.at_level(logging.INFO, logger="gypsum-test"):
         objects = [provider.object(published.query("latest", name)) for name in ("counts.csv", "coldata.csv")]
-        assert [o.local_suffix() for o in objects] == [f"{published.project}/zeisel-brain/{LINKED}/{n}"
-                                                       for n in ("counts.csv", "coldata.csv")]  # fmt: skip
+        assert [o.local_suffix() for o in objects] == [
+            f"{published.project}/zeisel-brain/{LINKED}/{n}" for n in ("counts.csv", "coldata.csv")
+        ]
         assert all(o.exists() for o in objects)
     latest = [p for _, p in published.server.request_log[before:] if p.endswith("..latest")]
     assert len(latest) == 1
@@ -161,8 +178,9 @@ def test_outputs_need_an_explicit_version(published, settings_for, tmp_path):
 
 def test_glob_lists_versions_and_files(published, settings_for, tmp_path):
     provider = make_provider(tmp_path, settings_for())
-    found = set(provider.object(f"gypsum://{published.project}/zeisel-brain/{{version}}/{{name}}.csv")
-                .list_candidate_matches())  # fmt: skip
+    found = set(
+        provider.object(f"gypsum://{published.project}/zeisel-brain/{{version}}/{{name}}.csv").list_candidate_matches()
+    )
     for version in (FIRST, LINKED):
         assert {published.query(version, "counts.csv"), published.query(version, "coldata.csv")} <= found
     with pytest.raises(WorkflowError, match="needs a fixed project and asset"):
@@ -188,8 +206,9 @@ def test_errors_name_the_query_and_hide_the_token(published, settings_for, tmp_p
 def test_failed_upload_is_aborted_leaving_no_version_and_no_lock(published, settings_for, tmp_path, unique_name):
     version = unique_name("broken")
     with FaultProxy(published.url, [Fault("corrupt_request", pattern=r"^PUT ", rate=1.0)]) as proxy:
-        settings = StorageProviderSettings(url=proxy.url, cache_dir=settings_for().cache_dir,
-                                           token=published.server.tokens["owner"])  # fmt: skip
+        settings = StorageProviderSettings(
+            url=proxy.url, cache_dir=settings_for().cache_dir, token=published.server.tokens["owner"]
+        )
         obj = make_provider(tmp_path, settings).object(f"gypsum://{published.project}/aborted/{version}")
         obj.local_path().mkdir(parents=True)
         (obj.local_path() / "data.txt").write_text("will arrive corrupted")

@@ -33,12 +33,24 @@ def workflow_dir(base: Path) -> Path:
 
 def run(workdir: Path, published, cache: Path, *config: str, role: str = "owner", extra: tuple[str, ...] = ()):
     """One `snakemake` run as a user would start it (token in the environment); checks no log shows the token."""
-    env = dict(os.environ, SNAKEMAKE_STORAGE_GYPSUM_TOKEN=published.server.tokens[role],
-               SNAKEMAKE_STORAGE_GYPSUM_CACHE_DIR=str(cache),
-               PYTHONPATH=os.pathsep.join(p for p in (PLUGIN_ROOT, os.environ.get("PYTHONPATH")) if p))  # fmt: skip
+    env = dict(
+        os.environ,
+        SNAKEMAKE_STORAGE_GYPSUM_TOKEN=published.server.tokens[role],
+        SNAKEMAKE_STORAGE_GYPSUM_CACHE_DIR=str(cache),
+        PYTHONPATH=os.pathsep.join(p for p in (PLUGIN_ROOT, os.environ.get("PYTHONPATH")) if p),
+    )
     env.pop("GYPSUM_TOKEN", None)
-    command = [*snakemake_command(), "--cores", "1", "--storage-gypsum-url", published.url, *extra,
-               "--config", f"project={published.project}", *config]  # fmt: skip
+    command = [
+        *snakemake_command(),
+        "--cores",
+        "1",
+        "--storage-gypsum-url",
+        published.url,
+        *extra,
+        "--config",
+        f"project={published.project}",
+        *config,
+    ]
     done = subprocess.run(command, check=False, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
     logs = "".join(p.read_text() for p in (workdir / ".snakemake" / "log").glob("*.log"))
     for token in published.server.tokens.values():
@@ -50,7 +62,7 @@ def expected_summary(source: Path) -> dict[str, bytes]:
     """The example's summary, computed here from the source files (column sums, one line per gene)."""
     counts = list(csv.reader(io.StringIO((source / "counts.csv").read_text())))
     classes = {r["cell"]: r["level1class"] for r in csv.DictReader(io.StringIO((source / "coldata.csv").read_text()))}
-    columns = list(zip(*counts))[1:]
+    columns = list(zip(*counts, strict=True))[1:]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["cell", "level1class", "total_counts"])
@@ -80,14 +92,17 @@ def test_example_publishes_once_and_reuses_the_gypsum_cache(published, tmp_path)
     assert f"zeisel-brain/latest is version '{LINKED}'" in first.stderr
     # Inputs retrieved: LINKED's files are links, downloaded once from their ancestor FIRST.
     fetched = data_requests(server, before)
-    assert sorted(fetched) == sorted(f"/file/{published.project}%2Fzeisel-brain%2F{FIRST}%2F{name}"
-                                     for name in ("coldata.csv", "counts.csv"))  # fmt: skip
+    assert sorted(fetched) == sorted(
+        f"/file/{published.project}%2Fzeisel-brain%2F{FIRST}%2F{name}" for name in ("coldata.csv", "counts.csv")
+    )
     local = work / ".snakemake" / "storage" / "gypsum" / published.project / "zeisel-brain" / LINKED
     assert (local / "counts.csv").read_bytes() == (published.source / "counts.csv").read_bytes()
     assert not (local / "counts.csv").is_symlink()
 
     expected = expected_summary(published.source)
-    manifest = client.fetch_manifest(published.project, "zeisel-brain-summary", "s1", cache_dir=False, url=published.url)
+    manifest = client.fetch_manifest(
+        published.project, "zeisel-brain-summary", "s1", cache_dir=False, url=published.url
+    )
     assert {p: (e["size"], e["md5sum"]) for p, e in manifest.items()} == {
         p: (len(data), hashlib.md5(data).hexdigest()) for p, data in expected.items()
     }
@@ -113,7 +128,9 @@ def test_example_publishes_once_and_reuses_the_gypsum_cache(published, tmp_path)
     assert "Retrieving from storage" in fourth.stderr
     assert data_requests(server, before) == []
     # Unchanged output files are deduplicated against the latest summary version.
-    manifest = client.fetch_manifest(published.project, "zeisel-brain-summary", "s2", cache_dir=False, url=published.url)
+    manifest = client.fetch_manifest(
+        published.project, "zeisel-brain-summary", "s2", cache_dir=False, url=published.url
+    )
     assert {e["link"]["version"] for e in manifest.values()} == {"s1"}
 
 
@@ -127,8 +144,9 @@ def test_example_publishes_once_and_reuses_the_gypsum_cache(published, tmp_path)
 )
 def test_failure_leaves_no_version_and_no_lock(published, tmp_path, unique_name, config, role, message):
     version = unique_name("f")
-    done = run(workflow_dir(tmp_path / "wf"), published, tmp_path / "cache", f"out_version={version}", *config,
-               role=role)  # fmt: skip
+    done = run(
+        workflow_dir(tmp_path / "wf"), published, tmp_path / "cache", f"out_version={version}", *config, role=role
+    )
     assert done.returncode != 0
     assert message.format(project=published.project, version=version) in done.stderr
     assert_absent(published, "zeisel-brain-summary", version)

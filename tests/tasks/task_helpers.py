@@ -16,7 +16,6 @@ from prefect.logging.handlers import APILogWorker
 SETTLE_SECONDS = 30
 
 
-
 def _settled(
     read: Callable[[SyncPrefectClient], list[TaskRun]], done: Callable[[list[TaskRun]], bool]
 ) -> list[TaskRun]:

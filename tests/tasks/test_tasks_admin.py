@@ -53,8 +53,15 @@ def test_project_life_cycle(gypsum_server, unique_name, publish, credentials, tm
     folder = tmp_path / "stuck"
     folder.mkdir()
     (folder / "s.txt").write_bytes(b"s")
-    client.start_upload(project, "stuck", "v1", ["s.txt"], directory=str(folder), url=gypsum_server.url,
-                        token=gypsum_server.tokens["owner"])  # fmt: skip
+    client.start_upload(
+        project,
+        "stuck",
+        "v1",
+        ["s.txt"],
+        directory=str(folder),
+        url=gypsum_server.url,
+        token=gypsum_server.tokens["owner"],
+    )
 
     @flow
     def curate() -> dict:

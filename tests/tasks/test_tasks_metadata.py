@@ -11,6 +11,8 @@ import pytest
 import yaml
 from prefect import flow
 from task_helpers import task_run_of
+from testdata import REFERENCE_METADATA as DOCUMENT
+from testdata import write_files
 
 from gypsum_flows import client
 from gypsum_flows.blocks import GypsumCredentials
@@ -24,8 +26,6 @@ from gypsum_flows.tasks import (
     search_metadata_text,
     validate_metadata,
 )
-
-from testdata import REFERENCE_METADATA as DOCUMENT, write_files
 
 
 @pytest.fixture

@@ -24,10 +24,24 @@ OPERATIONS = sorted(
 #: Settings the credentials block supplies, and the terminal progress bar (meaningless in a task).
 SUPPLIED = {"url", "token", "cache_dir", "progress"}
 WRITES = {
-    "create_project", "set_permissions", "set_quota", "approve_probation", "reject_probation", "refresh_latest",
-    "refresh_usage", "remove_project", "remove_asset", "remove_version", "unlock_project", "start_upload",
-    "upload_files", "complete_upload", "abort_upload", "upload_version", "upload_directory",
-}  # fmt: skip
+    "create_project",
+    "set_permissions",
+    "set_quota",
+    "approve_probation",
+    "reject_probation",
+    "refresh_latest",
+    "refresh_usage",
+    "remove_project",
+    "remove_asset",
+    "remove_version",
+    "unlock_project",
+    "start_upload",
+    "upload_files",
+    "complete_upload",
+    "abort_upload",
+    "upload_version",
+    "upload_directory",
+}
 SESSION_STEPS = {"start_upload", "upload_files", "complete_upload", "abort_upload"}
 LOCAL = {"prepare_directory_upload", "validate_metadata", "define_text_query", "search_metadata_text"}
 CACHED = {"fetch_manifest", "fetch_summary", "list_files", "save_file", "save_version"}

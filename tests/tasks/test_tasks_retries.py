@@ -96,9 +96,13 @@ def test_refusals_are_attempted_exactly_once(gypsum_server, proxy, unique_name, 
             ),
             "no s3": public_s3_config(credentials=via(proxy, gypsum_server, None, cache_dir), return_state=True),
             "quota": upload_version(
-                str(big), project, "basic", "v2", credentials=via(proxy, gypsum_server, "owner", cache_dir),
+                str(big),
+                project,
+                "basic",
+                "v2",
+                credentials=via(proxy, gypsum_server, "owner", cache_dir),
                 return_state=True,
-            ),  # fmt: skip
+            ),
         }
 
     states = refused()
@@ -123,9 +127,14 @@ def test_a_locked_project_is_waited_for(gypsum_server, proxy, unique_name, publi
     folder = write_files(tmp_path / "v2", {"new.txt": b"new"})
     # Another upload session holds the project lock until the first refresh attempt has been refused.
     session = client.start_upload(
-        project, "basic", "v2", ["new.txt"], directory=str(folder), url=gypsum_server.url,
+        project,
+        "basic",
+        "v2",
+        ["new.txt"],
+        directory=str(folder),
+        url=gypsum_server.url,
         token=gypsum_server.tokens["owner"],
-    )  # fmt: skip
+    )
     pattern = rf"^POST /refresh/usage/{project}$"
 
     def release_after_first_refusal() -> None:
@@ -152,9 +161,7 @@ def test_a_locked_project_is_waited_for(gypsum_server, proxy, unique_name, publi
     assert proxy.requests_matching(pattern) == 2
 
 
-def test_upload_version_retries_a_whole_clean_attempt(
-    gypsum_server, proxy, unique_name, publish, cache_dir, tmp_path
-):
+def test_upload_version_retries_a_whole_clean_attempt(gypsum_server, proxy, unique_name, publish, cache_dir, tmp_path):
     project = unique_name("upretry")
     publish(gypsum_server, project, "basic", "v1", {"a.txt": b"abc", "deep/c.txt": b"charlie"})
     folder = write_files(tmp_path / "v2", {"a.txt": b"abc", "b.txt": b"bravo", "deep/c.txt": b"charlie"})
@@ -165,8 +172,14 @@ def test_upload_version_retries_a_whole_clean_attempt(
     @flow
     def publish_v2():
         upload = upload_version.with_options(**FAST)
-        return upload(str(folder), project, "basic", "v2", credentials=via(proxy, gypsum_server, "owner", cache_dir),
-                      return_state=True)  # fmt: skip
+        return upload(
+            str(folder),
+            project,
+            "basic",
+            "v2",
+            credentials=via(proxy, gypsum_server, "owner", cache_dir),
+            return_state=True,
+        )
 
     state = publish_v2()
     stats = state.result()

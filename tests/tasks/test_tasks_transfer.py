@@ -46,10 +46,14 @@ def test_clone_modify_upload_reuses_unchanged_files_as_links(
     assert sorted(out["plan"]["files"]) == ["sub/edit.txt"]
     assert [link["from.path"] for link in out["plan"]["links"]] == ["keep.txt"]
     assert out["stats"] == {
-        "project": project, "asset": "basic", "version": "v2",
-        "files_uploaded": 1, "files_linked": 1, "bytes_uploaded": len(b"new content"),
+        "project": project,
+        "asset": "basic",
+        "version": "v2",
+        "files_uploaded": 1,
+        "files_linked": 1,
+        "bytes_uploaded": len(b"new content"),
         "bytes_linked": len(b"unchanged"),
-    }  # fmt: skip
+    }
     manifest = client.fetch_manifest(project, "basic", "v2", cache_dir=False, url=gypsum_server.url)
     assert manifest["keep.txt"]["link"]["version"] == "v1"
 

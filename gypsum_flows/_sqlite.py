@@ -62,7 +62,7 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = False, **kwargs: 
         conn = module.connect(uri, uri=True, **kwargs)
     else:
         conn = module.connect(os.fspath(path), **kwargs)
-    # Deleting a version must cascade to its paths and links (section 8.2).
+    # Deleting a version must cascade to its paths and links (section 8.2 of docs/gypsum-api.md).
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 

@@ -1,4 +1,4 @@
-"""GitHub tokens for gypsum: resolution, the shared token file and the OAuth flow (section 4.6).
+"""GitHub tokens for gypsum: resolution, the shared token file and the OAuth flow (section 4.6 of docs/gypsum-api.md).
 
 A token is looked up in this order: the explicit argument, the in-memory
 cache, the token file ``{cache}/credentials/token.txt`` (shared with

@@ -1,4 +1,4 @@
-"""The local cache shared with gypsum_client and the R client (section 4.4 of the contract).
+"""The local cache shared with gypsum_client and the R client (section 4.4 of docs/gypsum-api.md).
 
 Layout under the cache folder:
 

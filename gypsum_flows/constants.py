@@ -31,7 +31,7 @@ LOCK_WAIT = "10m"
 DEFAULT_DATABASE_URL = "https://github.com/ArtifactDB/bioconductor-metadata-index/releases/download/latest/"
 DEFAULT_SCHEMA_URL = "https://artifactdb.github.io/bioconductor-metadata-index/"
 
-#: Cache layout shared with gypsum_client and the R client (section 4.4).
+#: Cache layout shared with gypsum_client and the R client (section 4.4 of docs/gypsum-api.md).
 BUCKET_CACHE_NAME = "bucket"
 STATUS_CACHE_NAME = "status"
 CREDENTIALS_CACHE_NAME = "credentials"
@@ -56,7 +56,7 @@ MAX_FILE_SIZE = 5 * 2**30 - 5 * 2**20
 #: Set to 1 (or true/yes) for offline mode: nothing touches the network, answers come from the cache.
 ENV_OFFLINE = "GYPSUM_OFFLINE"
 
-#: Internal file names inside the bucket (section 2).
+#: Internal file names inside the bucket (section 2 of docs/gypsum-api.md).
 PERMISSIONS_FILE = "..permissions"
 QUOTA_FILE = "..quota"
 USAGE_FILE = "..usage"

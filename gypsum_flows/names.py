@@ -1,7 +1,7 @@
 """Name and path rules shared by the client, its cache and the local server.
 
-The reasons are the reference server's own words (section 1.5 of the API
-contract), so a check made locally fails exactly as the server would.
+The reasons are the reference server's own words (section 1.5 of
+docs/gypsum-api.md), so a check made locally fails exactly as the server would.
 
 Example:
     >>> bad_name_reason("..hidden", "asset")

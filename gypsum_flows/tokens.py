@@ -1,7 +1,7 @@
 """The one tokeniser of the metadata index, shared by the indexer and by search.
 
-It follows ``splitIntoTokens`` of gypsum-metadata-index (section 8.3 of the API
-contract): NFKD-normalise, remove ``\\p{Diacritic}`` characters, lower-case,
+It follows ``splitIntoTokens`` of gypsum-metadata-index (section 8.3 of
+docs/gypsum-api.md): NFKD-normalise, remove ``\\p{Diacritic}`` characters, lower-case,
 split on anything that is not a Unicode letter, number, private-use character
 or ``-``, drop empty pieces and duplicates (first occurrence order).
 

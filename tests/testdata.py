@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-#: The reference document of section 9.6 of the API contract: it passes bioconductor/v1.json,
+#: The reference document of section 9.6 of docs/gypsum-api.md: it passes bioconductor/v1.json,
 #: and removing ``bioconductor_version`` makes it fail.
 REFERENCE_METADATA = {
     "title": "Fatherhood",

@@ -1,4 +1,4 @@
-"""Metadata schemas, validation and the published metadata index (section 7 of the API contract).
+"""Metadata schemas, validation and the published metadata index (section 7 of docs/gypsum-api.md).
 
 - :func:`validate_metadata` checks a document against a JSON schema (draft 7)
   and reports every violation with its JSON path.

@@ -1,4 +1,4 @@
-"""Text search on a metadata index (section 7 of the API contract, plus R's extras).
+"""Text search on a metadata index (section 7 of docs/gypsum-api.md, plus R's extras).
 
 A query is a tree of :class:`GypsumSearchClause`: text clauses (matched
 against the index's tokens, optionally restricted to one field and with

@@ -1,4 +1,4 @@
-"""The metadata indexer: builds the SQLite index of section 8 from any gypsum server.
+"""The metadata indexer: builds the SQLite index of section 8 of docs/gypsum-api.md from any gypsum server.
 
 :mod:`.db` writes the file, :mod:`.registry` reads a registry over the REST
 API (``/list`` and ``/file`` only) and :mod:`.build` runs a fresh build or an

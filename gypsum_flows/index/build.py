@@ -1,4 +1,4 @@
-"""Fresh builds and incremental updates of metadata indexes (sections 8.6 and 8.7 of the API contract).
+"""Fresh builds and incremental updates of metadata indexes (sections 8.6 and 8.7 of docs/gypsum-api.md).
 
 A *class* maps a metadata file's base name to a database, e.g.
 ``_bioconductor.json`` -> ``bioconductor.sqlite3``. Both builds write the

@@ -1,4 +1,4 @@
-"""The metadata index's SQLite file: schema and writes (section 8.2-8.4 of the API contract).
+"""The metadata index's SQLite file: schema and writes (section 8.2-8.4 of docs/gypsum-api.md).
 
 Documents are stored as JSONB and their string values as (field, token)
 links, tokenised by :func:`gypsum_flows.tokens.split_into_tokens` so search

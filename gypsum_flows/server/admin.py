@@ -1,4 +1,4 @@
-"""Project administration: create, permissions, quota, remove, unlock, refresh (section 3.2).
+"""Project administration: create, permissions, quota, remove, unlock, refresh (section 3.2 of docs/gypsum-api.md).
 
 Example (over HTTP, as an administrator)::
 

@@ -1,4 +1,4 @@
-"""The project lock file ``{P}/..LOCK`` and upload session tokens (section 1.4).
+"""The project lock file ``{P}/..LOCK`` and upload session tokens (section 1.4 of docs/gypsum-api.md).
 
 Every check-and-write happens under the bucket's per-project thread lock,
 so two requests can never both take the lock.

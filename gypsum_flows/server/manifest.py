@@ -1,7 +1,7 @@
 """Planning an upload: validate ``files``, deduplicate, check links, build the manifest.
 
-Implements sections 1.5 (file paths), 2.6, 2.11 and 2.12; every failure is
-a 400 with the reference server's reason.
+Implements sections 1.5 (file paths), 2.6, 2.11 and 2.12 of docs/gypsum-api.md; every
+failure is a 400 with the reference server's reason.
 
 Example:
     >>> split_files([{"type": "simple", "path": "a.txt", "md5sum": "0" * 32, "size": 1}])[0][0]["path"]
@@ -108,7 +108,7 @@ def _target_manifest(bucket: Bucket, project: str, asset: str, version: str) -> 
 
 
 def _resolve_link(bucket: Bucket, here: tuple[str, str, str], entry: dict) -> dict[str, Any]:
-    """The manifest entry of one link, after the checks of section 2.12."""
+    """The manifest entry of one link, after the checks of section 2.12 of docs/gypsum-api.md."""
     link = {name: entry["link"][name] for name in _LINK_FIELDS}
     where = f"{link['project']}/{link['asset']}/{link['version']}"
     described = f"link from '{entry['path']}' to '{where}/{link['path']}'"

@@ -1,4 +1,4 @@
-"""Probation: approve (owner/admin) or reject (the uploader or a manager) (section 3.4).
+"""Probation: approve (owner/admin) or reject (the uploader or a manager) (section 3.4 of docs/gypsum-api.md).
 
 Example (over HTTP)::
 

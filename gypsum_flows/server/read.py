@@ -1,4 +1,4 @@
-"""Read-only endpoints: ``/file``, ``/list``, credentials, metadata files, ``/`` (section 3.1).
+"""Read-only endpoints: ``/file``, ``/list``, credentials, metadata files, ``/`` (section 3.1 of docs/gypsum-api.md).
 
 Example (over HTTP)::
 

@@ -1,6 +1,6 @@
 """Registry bookkeeping shared by uploads, probation and removal.
 
-``..latest``, ``..usage`` and the ``..logs/`` entries (sections 2.3, 2.4, 2.8).
+``..latest``, ``..usage`` and the ``..logs/`` entries (sections 2.3, 2.4, 2.8 of docs/gypsum-api.md).
 
 Example:
     >>> len(now_iso()), now_iso().endswith("Z")
@@ -20,7 +20,7 @@ from .permissions import parse_time
 from .storage import Bucket
 from .web import HttpError
 
-#: How long ``..logs/`` entries are kept: the reference's daily job deletes older ones (section 2.8).
+#: How long ``..logs/`` entries are kept: the reference's daily job deletes older ones (section 2.8 of docs/gypsum-api.md).
 LOG_RETENTION = timedelta(days=7)
 #: Seconds between two purges of old log entries, as the reference's daily job.
 _PURGE_INTERVAL = 24 * 3600.0

@@ -1,4 +1,4 @@
-"""The upload flow: start, presigned URL, complete and abort (section 3.3).
+"""The upload flow: start, presigned URL, complete and abort (section 3.3 of docs/gypsum-api.md).
 
 Example (over HTTP, see ``tests/server``)::
 

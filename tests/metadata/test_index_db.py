@@ -1,4 +1,4 @@
-"""The index writer (section 8.4): replacing, deleting, latest flags, and atomic writes inside batches."""
+"""The index writer (section 8.4 of docs/gypsum-api.md): replacing, deleting, latest flags, and atomic writes inside batches."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Text search on hand-built indexes (section 7): every clause combination, latest, metadata, R's extras."""
+"""Text search on hand-built indexes (section 7 of docs/gypsum-api.md): every clause combination, latest, metadata, R's extras."""
 
 from __future__ import annotations
 

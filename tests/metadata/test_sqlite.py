@@ -1,4 +1,4 @@
-"""JSONB works whatever SQLite the interpreter bundles (section 8.2)."""
+"""JSONB works whatever SQLite the interpreter bundles (section 8.2 of docs/gypsum-api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one tokeniser (section 8.3), shared by the indexer and search."""
+"""The one tokeniser (section 8.3 of docs/gypsum-api.md), shared by the indexer and search."""
 
 from __future__ import annotations
 

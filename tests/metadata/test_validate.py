@@ -1,4 +1,4 @@
-"""validate_metadata and the shipped bioconductor/v1.json schema (sections 7 and 9)."""
+"""validate_metadata and the shipped bioconductor/v1.json schema (sections 7 and 9 of docs/gypsum-api.md)."""
 
 from __future__ import annotations
 

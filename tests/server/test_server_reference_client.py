@@ -30,7 +30,7 @@ def test_upload_read_and_links(env, tmp_path):
     init = gc.start_upload(project, "asset", "v1", list(files), directory=src, url=url, token=tokens["owner"])
     gc.upload_files(init, directory=src, url=url)
     gc.complete_upload(init, url=url)
-    # Its dedup flag is inverted (section 6 BUG): deduplicate=False sends "dedup", so v2 stores no bytes.
+    # Its dedup flag is inverted (a BUG in section 6 of docs/gypsum-api.md): deduplicate=False sends "dedup", so v2 stores no bytes.
     init2 = gc.start_upload(
         project, "asset", "v2", list(files), directory=src, deduplicate=False, url=url, token=tokens["owner"]
     )

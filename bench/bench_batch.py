@@ -46,11 +46,11 @@ METADATA = (
 BARE_FLOW = "from prefect import flow\n@flow\ndef bare():\n    return 1\nbare()\n"
 
 
-def make_assets(root: Path, count: int, files: int, size: int) -> list[Path]:
-    """``count`` asset folders of ``files`` random files of about ``size`` bytes, each with valid metadata."""
+def make_assets(root: Path, count: int, files: int, size: int, prefix: str = "a") -> list[Path]:
+    """``count`` asset folders ``{prefix}N`` of ``files`` random files of ``size`` bytes, each with valid metadata."""
     folders = []
     for a in range(count):
-        folder = root / f"a{a}"
+        folder = root / f"{prefix}{a}"
         for f in range(files):
             path = folder / f"d{f % 4}" / f"f{f}.bin"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         prefect, api = start_prefect(work, base_env)
         env = {**base_env, "PREFECT_API_URL": api}
         small = make_assets(work / "small", args.assets, args.files, 2048)
-        heavy = make_assets(work / "heavy", 10, 1, args.heavy_size)
+        heavy = make_assets(work / "heavy", 10, 1, args.heavy_size, prefix="h")  # names apart from the small ones
         print(
             f"gypsum {url}, prefect {api}; {args.assets} assets x {args.files} files, 10 heavy assets of "
             f"{args.heavy_size / 2**20:.0f} MiB; load average {load_before[0]:.2f}; work in {work}",

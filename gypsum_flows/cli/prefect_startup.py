@@ -124,8 +124,10 @@ def shutdown() -> None:
         return
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
-    from prefect.server.api.server import SubprocessASGIServer
 
     APILogWorker.drain_all()
     EventsWorker.drain_all()
-    SubprocessASGIServer().stop()  # the port-less instance is the embedded server; a no-op if none started
+    # Only a process that started the embedded server has imported its module (importing it costs ~2 s).
+    server = sys.modules.get("prefect.server.api.server")
+    if server is not None:
+        server.SubprocessASGIServer().stop()  # the port-less instance is the embedded server

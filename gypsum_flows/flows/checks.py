@@ -40,7 +40,7 @@ from ..client.prepare import prepare_directory_upload
 from ..client.upload import md5_file
 from ..errors import GypsumError, GypsumMetadataError, GypsumNotFoundError
 from ..recover import InterruptedUploadError, VersionBusyError, settle_version
-from ..tasks import fetch_manifest, fetch_summary, list_versions, upload_version
+from ..tasks import upload_version
 from .report import Outcome, unchanged
 
 __all__ = ["InterruptedUploadError", "VersionBusyError", "VersionConflictError"]
@@ -116,14 +116,14 @@ def existing_version(project: str, asset: str, version: str, credentials: Gypsum
         def state() -> str:
             return existing_version("test-R", "basic", "v1", GypsumCredentials(url="http://127.0.0.1:8787"))
     """
-    # Listing first: a missing version is the common case and should not show up as a failed task.
-    if version not in list_versions(project, asset, credentials=credentials):
-        return "absent"
+    # The client itself, not its tasks: this runs inside an asset's task run, where a nested task run
+    # per request would cost more than the request.
+    client = credentials.get_client()
     try:
-        summary = fetch_summary(project, asset, version, overwrite=True, credentials=credentials)
+        summary = client.fetch_summary(project, asset, version, overwrite=True)
     except GypsumNotFoundError:
-        # A listed version without a summary: the start of an upload got no further.
-        return "incomplete"
+        # No summary: nothing, or a listed version whose upload start got no further.
+        return "incomplete" if version in client.list_versions(project, asset) else "absent"
     return "complete" if summary.get("upload_finish") else "incomplete"
 
 
@@ -190,7 +190,7 @@ def published_entries(project: str, asset: str, version: str, credentials: Gypsu
         def sizes(credentials: GypsumCredentials) -> int:
             return sum(size for size, _ in published_entries("test-R", "basic", "v1", credentials).values())
     """
-    manifest = fetch_manifest(project, asset, version, overwrite=True, credentials=credentials)
+    manifest = credentials.get_client().fetch_manifest(project, asset, version, overwrite=True)
     return {path: (int(entry["size"]), entry["md5sum"]) for path, entry in manifest.items()}
 
 
@@ -297,8 +297,9 @@ def upload_or_recover(
                                      deduplicate=True, credentials=credentials, recover=True)
     """
     options = {"probation": probation, "deduplicate": deduplicate, "inputs": inputs, "credentials": credentials}
+    upload = upload_version.fn  # inside the asset's task run: its body, without a nested task run
     try:
-        return Outcome(outcome="published", **upload_version(directory, project, asset, version, **options))
+        return Outcome(outcome="published", **upload(directory, project, asset, version, **options))
     except GypsumError:
         state = existing_version(project, asset, version, credentials)
         if state == "absent":
@@ -314,4 +315,4 @@ def upload_or_recover(
         label = f"{project}/{asset}/{version}"
         ensure_same_content(label, folder_entries(directory), published_entries(project, asset, version, credentials))
         return unchanged(project, asset, version)
-    return Outcome(outcome="published", **upload_version(directory, project, asset, version, **options))
+    return Outcome(outcome="published", **upload(directory, project, asset, version, **options))

@@ -34,7 +34,8 @@ from ..batch.spec import LATEST
 from ..blocks import GypsumCredentials
 from ..errors import GypsumError, GypsumNotFoundError
 from ..names import bad_path_reason, version_asset_key
-from ..tasks import clone_version, fetch_latest
+from ..tasks import clone_version
+from ..tasks.policies import retry_options
 from .checks import (
     check_folder_metadata,
     ensure_same_content,
@@ -120,7 +121,12 @@ def clone_modify_upload(
     )
 
 
-@task(name="publish_clone", task_run_name="publish {project}/{asset}/{version}", cache_policy=NO_CACHE)
+@task(
+    name="publish_clone",
+    task_run_name="publish {project}/{asset}/{version}",
+    cache_policy=NO_CACHE,
+    **retry_options(),  # the whole asset again after a transient failure: each step below is idempotent
+)
 def publish_clone(
     project: str,
     asset: str,
@@ -164,10 +170,10 @@ def publish_clone(
                 source = (source[0], source[1], _latest_source(source[0], source[1], credentials))
         with tempfile.TemporaryDirectory(prefix="gypsum-clone-") as scratch:
             work = os.path.join(scratch, version)
-            clone_version(*source, work, credentials=credentials)
+            clone_version.fn(*source, work, credentials=credentials)  # no nested task run (see checks.py)
             apply_changes(work, overlay, delete, modify, missing_ok=exists)
             if metadata is not None:
-                raise_for_violations(label, check_folder_metadata(work, metadata, credentials=credentials))
+                raise_for_violations(label, check_folder_metadata.fn(work, metadata, credentials=credentials))
             if exists:
                 ensure_same_content(
                     label, folder_entries(work), published_entries(project, asset, version, credentials)
@@ -284,7 +290,7 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 def _latest_source(project: str, asset: str, creds: GypsumCredentials) -> str:
     """The latest version of the clone source; an error saying there is nothing to clone from if none."""
     try:
-        return fetch_latest(project, asset, credentials=creds)
+        return creds.get_client().fetch_latest(project, asset)
     except GypsumNotFoundError as exc:
         raise GypsumNotFoundError(
             f"nothing to clone from: {exc.reason}", status=exc.status, method=exc.method, url=exc.url

@@ -44,6 +44,7 @@ from contextvars import ContextVar
 from prefect import get_client, get_run_logger
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
+from prefect.context import FlowRunContext
 from prefect.exceptions import MissingContextError, ObjectAlreadyExists, ObjectNotFound
 from prefect.runtime import deployment as prefect_deployment
 
@@ -109,7 +110,7 @@ def project_slot(project: str, required: bool = False) -> Iterator[None]:
                 upload_version("./v1", "scrnaseq", "zeisel-brain", "v1")
     """
     held = _held.get()
-    if project in held or not (required or prefect_deployment.id):
+    if project in held or not (required or _in_deployment_run()):
         yield
         return
     name = slot_name(project)
@@ -124,6 +125,14 @@ def project_slot(project: str, required: bool = False) -> Iterator[None]:
             yield
         finally:
             _held.reset(token)
+
+
+def _in_deployment_run() -> bool:
+    """Whether this run was started from a deployment (read from the run's context, not asked of the API)."""
+    context = FlowRunContext.get()
+    if context is not None and context.flow_run is not None:
+        return context.flow_run.deployment_id is not None
+    return prefect_deployment.id is not None
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import SyncClientContext
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -127,9 +128,12 @@ def publish_batch(
     else:
         submit = in_process
 
-    for job, future in run_per_project(todo, limit, submit):
-        results[job.spec_index] = _outcome(job, future)
-        progress.advance(f"{results[job.spec_index].label}: {results[job.spec_index].outcome}")
+    # One Prefect API client for every artifact and read of the batch, its asset task runs included (they
+    # inherit this context): Prefect's helpers otherwise build a client, TLS context and all, per call.
+    with SyncClientContext.get_or_create():
+        for job, future in run_per_project(todo, limit, submit):
+            results[job.spec_index] = _outcome(job, future)
+            progress.advance(f"{results[job.spec_index].label}: {results[job.spec_index].outcome}")
     outcomes = [results[i] for i in sorted(results)]
     publish_report(f"Batch {spec}", outcomes, key)
     if any(o.outcome == "failed" for o in outcomes):

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any, Literal
 from uuid import UUID
@@ -226,7 +227,7 @@ def _emit(event: str, outcome: Outcome, url: str, extra: dict[str, Any], labels:
 
 
 class Progress:
-    """A progress artifact that moves as items finish.
+    """A progress artifact that moves as items finish, at most once a second (and at the last item).
 
     Example::
 
@@ -234,12 +235,21 @@ class Progress:
         progress.advance("p/a/v1 published")
     """
 
+    #: Seconds between two updates: each is a request to the Prefect API, and a batch of small assets
+    #: finishes several a second.
+    INTERVAL = 1.0
+
     def __init__(self, total: int, key: str, description: str) -> None:
         self.total = max(total, 1)
         self.done = 0
         self.id: UUID = create_progress_artifact(0.0, key=key, description=description)
+        self._shown_at = time.monotonic()
 
     def advance(self, description: str) -> None:
         """Count one more finished item."""
         self.done += 1
+        now = time.monotonic()
+        if self.done < self.total and now - self._shown_at < self.INTERVAL:
+            return
+        self._shown_at = now
         update_progress_artifact(self.id, 100.0 * self.done / self.total, description=description)

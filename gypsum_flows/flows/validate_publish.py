@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from ..batch.metadata import MetadataCheck
 from ..blocks import GypsumCredentials
+from ..tasks.policies import retry_options
 from .checks import (
     check_folder_metadata,
     published_folder_outcome,
@@ -83,7 +84,12 @@ def validate_metadata_then_publish(
     )
 
 
-@task(name="publish_folder", task_run_name="publish {project}/{asset}/{version}", cache_policy=NO_CACHE)
+@task(
+    name="publish_folder",
+    task_run_name="publish {project}/{asset}/{version}",
+    cache_policy=NO_CACHE,
+    **retry_options(),  # the whole asset again after a transient failure: each step below is idempotent
+)
 def publish_folder(
     directory: str,
     project: str,
@@ -111,7 +117,7 @@ def publish_folder(
 
     def run() -> Outcome:
         if metadata is not None:
-            raise_for_violations(label, check_folder_metadata(directory, metadata, credentials=credentials))
+            raise_for_violations(label, check_folder_metadata.fn(directory, metadata, credentials=credentials))
         done = published_folder_outcome(directory, project, asset, version, credentials, recover_interrupted_upload)
         if done is not None:
             return done

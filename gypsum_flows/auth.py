@@ -291,7 +291,7 @@ def set_access_token(
     user_agent: str | None = None,
     cache_dir: str | bool | None = None,
     **oauth: object,
-) -> dict | None:
+) -> TokenInfo | None:
     """Validate a GitHub token (or obtain one by OAuth) and cache it in memory and in the token file.
 
     Args:

@@ -162,10 +162,10 @@ class IndexWriter:
             column, key = ("token", "tid") if table == "tokens" else ("field", "fid")
             row = self.conn.execute(f"SELECT {key} FROM {table} WHERE {column} = ?", (value,)).fetchone()
             if row is None:
-                found = self.conn.execute(f"INSERT INTO {table}({column}) VALUES (?)", (value,)).lastrowid
-            else:
-                found = row[0]
-            cache[value] = found
+                row = self.conn.execute(
+                    f"INSERT INTO {table}({column}) VALUES (?) RETURNING {key}", (value,)
+                ).fetchone()
+            found = cache[value] = row[0]
         return found
 
     def add_version(

@@ -17,10 +17,10 @@ from urllib.parse import quote
 from starlette.responses import Response
 
 from ..constants import LATEST_FILE, LINKS_FILE, MANIFEST_FILE, QUOTA_FILE, SUMMARY_FILE, USAGE_FILE
+from .bookkeeping import add_usage, now_iso, write_log
 from .locks import check_lock, lock_project, unlock_project
 from .manifest import plan_upload
 from .permissions import require_uploader
-from .registry import add_usage, now_iso, write_log
 from .storage import Bucket
 from .web import Call, CompactJSONResponse, HttpError, empty_response
 

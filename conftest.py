@@ -1,7 +1,8 @@
-"""Collection rules for the whole repository: the package's doctests run with the tests (``--doctest-modules``).
+"""Collection rules of the doctest run, ``python -m pytest --doctest-modules gypsum_flows snakemake_storage_plugin_gypsum``.
 
-Imports nothing from gypsum_flows or Prefect: tests/conftest.py prepares the environment (PREFECT_HOME,
-the cache) before either is first imported.
+A run of its own: ``--doctest-modules`` over ``tests/`` would import each folder's ``conftest.py`` a second
+time under one module name. pytest never imports ``__main__.py`` for doctests. This file imports nothing
+from gypsum_flows or Prefect: tests/conftest.py prepares the environment before either is first imported.
 """
 
 from __future__ import annotations

@@ -128,8 +128,8 @@ def access_token(
     Returns:
         The token, its details, or ``None``.
 
-    Example:
-        >>> access_token(request=False, cache_dir=False)  # GYPSUM_TOKEN or GITHUB_TOKEN, if set  # doctest: +SKIP
+    Example (not run as a doctest: the answer is whatever GYPSUM_TOKEN or GITHUB_TOKEN holds):
+        >>> access_token(request=False, cache_dir=False)  # doctest: +SKIP
         'ghp_...'
     """
     key = _cache_key(cache_dir)
@@ -235,7 +235,7 @@ def oauth_flow(
 ) -> str:
     """Run GitHub's OAuth code flow with a callback listener on ``localhost:port``; returns the token.
 
-    Example:
+    Example (not run as a doctest: it opens a browser and waits for a person to log in to GitHub):
         >>> token = oauth_flow("client-id", "client-secret")  # doctest: +SKIP
     """
     state = secrets.token_urlsafe(16)
@@ -269,7 +269,7 @@ def oauth_flow(
 def validate_token(token: str, github_url: str = DEFAULT_GITHUB_URL, user_agent: str | None = None) -> TokenInfo:
     """The login and expiry of ``token``, asked of ``github_url``'s ``/user``; :class:`GypsumAuthError` if refused.
 
-    Example:
+    Example (not run as a doctest: it needs a running local server, ``server``, and its admin token):
         >>> validate_token(token, github_url=server.url + "/github")["name"]  # doctest: +SKIP
         'local-admin'
     """
@@ -291,7 +291,7 @@ def set_access_token(
     user_agent: str | None = None,
     cache_dir: str | bool | None = None,
     **oauth: object,
-) -> dict | None:
+) -> TokenInfo | None:
     """Validate a GitHub token (or obtain one by OAuth) and cache it in memory and in the token file.
 
     Args:
@@ -308,7 +308,7 @@ def set_access_token(
     Returns:
         ``{"token", "name", "expires"}``, or ``None`` when forgetting.
 
-    Example:
+    Example (not run as a doctest: it needs a running local server, ``server``, with an ``owner`` user):
         >>> info = set_access_token(server.tokens["owner"], github_url=server.url + "/github",
         ...                         cache_dir=cache)  # doctest: +SKIP
     """

@@ -7,7 +7,13 @@ An output folder is published as one new version in one upload session,
 aborted on any failure, so a failed publication leaves no version and no lock.
 
 Example:
-    >>> place_file(cached, Path(".snakemake/storage/gypsum/test-R/basic/v1/blah.txt"))  # doctest: +SKIP
+    >>> import tempfile
+    >>> cached = Path(tempfile.mkdtemp()) / "blah.txt"
+    >>> _ = cached.write_text("hello")
+    >>> local = Path(tempfile.mkdtemp()) / "storage" / "test-R" / "basic" / "v1" / "blah.txt"
+    >>> place_file(str(cached), local)
+    >>> local.read_text(), local.stat().st_nlink, local.stat().st_mode & 0o222  # one file, now read-only
+    ('hello', 2, 0)
 """
 
 from __future__ import annotations

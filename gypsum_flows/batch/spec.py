@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
-import yaml.cyaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic_core import ErrorDetails
 
 from ..errors import GypsumNameError, GypsumSpecError
 from ..names import bad_name_reason, bad_path_reason, parse_version_asset_key
@@ -343,8 +343,9 @@ class _PyEvents(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
         yaml.parser.Parser.__init__(self)
 
 
-#: The YAML event parser: libyaml's when installed (4 times faster on a large spec).
-_Events: type = yaml.cyaml.CParser if yaml.__with_libyaml__ else _PyEvents
+#: The YAML event parser: libyaml's when installed (4 times faster on a large spec). ``type[Any]``: which of
+#: the two classes is the base of ``_Loader`` is known at import time only.
+_Events: type[Any] = yaml._yaml.CParser if yaml.__with_libyaml__ else _PyEvents
 
 
 class _Loader(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver, _Events):
@@ -363,7 +364,7 @@ class _Loader(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.res
         yaml.resolver.Resolver.__init__(self)
         self.depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             kind = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
@@ -442,8 +443,11 @@ def _field_name(loc: Loc) -> str:
     """``("assets", 2, "clone", "from")`` -> ``assets[2].clone.from``."""
     out = ""
     for part in loc:
-        name = part if isinstance(part, int) else _clip(str(part), MAX_SHOWN)
-        out += f"[{name}]" if isinstance(part, int) else (f".{name}" if out else name)
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = _clip(str(part), MAX_SHOWN)
+            out += f".{name}" if out else name
     return out
 
 
@@ -464,7 +468,7 @@ _MESSAGES = {
 }
 
 
-def _pydantic_problem(err: dict[str, Any], file: str, lines: dict[Loc, int]) -> SpecProblem:
+def _pydantic_problem(err: ErrorDetails, file: str, lines: dict[Loc, int]) -> SpecProblem:
     loc = tuple(err["loc"])
     message = _MESSAGES.get(err["type"], err["msg"])
     if err["type"] not in ("missing", "extra_forbidden") and "input" in err:

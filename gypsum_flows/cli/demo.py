@@ -122,9 +122,12 @@ def seed_schema_cache(cache_dir: Path) -> None:
     """Put the shipped metadata schema in the demo's cache, so validation needs no internet."""
     from ..client.metadata import shipped_schema_path
 
+    source = shipped_schema_path()
+    if source is None:
+        raise FileNotFoundError("the metadata schema shipped with gypsum-flows is missing: reinstall it")
     target = cache_dir / "schemas" / "bioconductor" / "v1.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shipped_schema_path(), target)
+    shutil.copyfile(source, target)
 
 
 def read_back(outcomes: list[Outcome], url: str, cache_dir: Path) -> str:
@@ -137,16 +140,15 @@ def read_back(outcomes: list[Outcome], url: str, cache_dir: Path) -> str:
     from ..client import fetch_manifest, save_version
 
     jobs = {job.label: job for spec in example_specs() for job in load_spec(spec).assets}
-    job = next(jobs[o.label] for o in outcomes if jobs[o.label].directory is not None)
-    where = {"url": url, "cache_dir": str(cache_dir)}
-    listed = set(fetch_manifest(job.project, job.asset, job.version, **where))
-    local = Path(save_version(job.project, job.asset, job.version, **where))
-    differences = version_differences(Path(job.directory), local, listed)
+    job, directory = next((jobs[o.label], folder) for o in outcomes if (folder := jobs[o.label].directory))
+    listed = set(fetch_manifest(job.project, job.asset, job.version, url=url, cache_dir=str(cache_dir)))
+    local = Path(save_version(job.project, job.asset, job.version, url=url, cache_dir=str(cache_dir)))
+    differences = version_differences(Path(directory), local, listed)
     if differences:
         raise GypsumIntegrityError(
-            f"{job.label} read back into {local} differs from {job.directory}: " + ", ".join(differences)
+            f"{job.label} read back into {local} differs from {directory}: " + ", ".join(differences)
         )
-    return f"read back {job.label} ({len(listed)} files) into {local}: identical to {job.directory}"
+    return f"read back {job.label} ({len(listed)} files) into {local}: identical to {directory}"
 
 
 def version_differences(source: Path, downloaded: Path, listed: set[str]) -> list[str]:

@@ -84,6 +84,7 @@ def run_login(args: argparse.Namespace) -> int:
         emit(args, {"logged_out": True}, "forgot the saved token")
         return 0
     info = set_access_token(_given_token(args), github_url=_github_url(args), cache_dir=args.cache_dir)
+    assert info is not None, "set_access_token returns None only when forgetting (token=None)"
     emit(
         args,
         {"login": info["name"], "expires": info["expires"]},

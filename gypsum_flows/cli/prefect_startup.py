@@ -88,6 +88,8 @@ def logging_config(verbose: bool = False) -> str:
         ('WARNING', ['harmless_noise'])
     """
     spec = importlib.util.find_spec("prefect")  # located, not imported: the environment is not final yet
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("Prefect is not installed: pip install gypsum-flows")
     default = Path(spec.submodule_search_locations[0]) / "logging" / "logging.yml"
     config = yaml.safe_load(default.read_text())
     here = __name__.rsplit(".", 1)[0] + ".prefect_logging"

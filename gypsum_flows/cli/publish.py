@@ -192,11 +192,10 @@ def run_publish(args: argparse.Namespace) -> int:
 
 def _create_projects(spec: Any, credentials: Any) -> None:
     """Create the projects the spec declares and the server lacks, saying so."""
-    from ..blocks import GypsumCredentials
+    from ..flows.checks import resolve_credentials
     from ._projects import create_declared
 
-    block = GypsumCredentials.load(credentials) if isinstance(credentials, str) else credentials
-    for line in create_declared(spec, block.get_client()):
+    for line in create_declared(spec, resolve_credentials(credentials).get_client()):
         print(line, flush=True)
 
 

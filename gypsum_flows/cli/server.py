@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             pass
         server.stop()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, previous_handler in previous.items():
+            signal.signal(sig, previous_handler)
     print("gypsum server stopped", flush=True)
     return 0

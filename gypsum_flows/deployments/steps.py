@@ -50,7 +50,7 @@ def pull_version(
     Returns:
         ``{"directory": absolute destination}``: Prefect makes it the run's working folder.
 
-    Example:
+    Example (not run as a doctest: it needs a saved ``gypsum`` block and a server holding the version):
         >>> pull_version("pipelines", "etl", "v1", credentials="gypsum")  # doctest: +SKIP
         {'directory': '/runs/abc/gypsum-pipelines-etl-v1'}
     """

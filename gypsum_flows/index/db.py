@@ -10,8 +10,8 @@ Example:
     >>> with IndexWriter(db) as w:
     ...     w.add_version("p", "a", "v1", True, {"upload_user_id": "me", "upload_finish": "2024-01-01T00:00:00Z"},
     ...                   {"_bioconductor.json": {"title": "F-35 Lightning II"}})
-    >>> connect(db).execute("SELECT token FROM tokens ORDER BY tid").fetchall()
-    [('f-35',), ('lightning',), ('ii',)]
+    >>> connect(db).execute("SELECT token FROM tokens ORDER BY token").fetchall()
+    [('f-35',), ('ii',), ('lightning',)]
 """
 
 from __future__ import annotations
@@ -162,10 +162,10 @@ class IndexWriter:
             column, key = ("token", "tid") if table == "tokens" else ("field", "fid")
             row = self.conn.execute(f"SELECT {key} FROM {table} WHERE {column} = ?", (value,)).fetchone()
             if row is None:
-                found = self.conn.execute(f"INSERT INTO {table}({column}) VALUES (?)", (value,)).lastrowid
-            else:
-                found = row[0]
-            cache[value] = found
+                row = self.conn.execute(
+                    f"INSERT INTO {table}({column}) VALUES (?) RETURNING {key}", (value,)
+                ).fetchone()
+            found = cache[value] = row[0]
         return found
 
     def add_version(

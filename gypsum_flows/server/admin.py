@@ -14,9 +14,9 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from ..constants import LATEST_FILE, PERMISSIONS_FILE, QUOTA_FILE, USAGE_FILE
+from .bookkeeping import add_usage, recompute_latest, write_log
 from .locks import locked, unlock_project
 from .permissions import is_manager, validate_permissions, validate_quota
-from .registry import add_usage, recompute_latest, write_log
 from .storage import Bucket
 from .users import identify, require_admin
 from .web import Call, HttpError, empty_response

@@ -13,9 +13,9 @@ from typing import Any
 from starlette.responses import Response
 
 from ..constants import LATEST_FILE, SUMMARY_FILE
+from .bookkeeping import add_usage, is_later_than_latest, require_summary, write_log
 from .locks import locked
 from .permissions import require_owner, require_uploader
-from .registry import add_usage, is_later_than_latest, require_summary, write_log
 from .storage import Bucket
 from .web import Call, HttpError, empty_response
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import uvicorn
 from filelock import FileLock, Timeout
+from starlette.types import ASGIApp
 
 from ..constants import MAX_FILE_SIZE
 from ..names import is_loopback
@@ -72,7 +73,7 @@ def _claim_root(root: Path) -> FileLock:
     return claim
 
 
-def _start(app: object, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thread]:
+def _start(app: ASGIApp, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thread]:
     """Run uvicorn on ``sock`` in a daemon thread; return once it accepts requests."""
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)

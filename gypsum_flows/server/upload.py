@@ -17,10 +17,10 @@ from urllib.parse import quote
 from starlette.responses import Response
 
 from ..constants import LATEST_FILE, LINKS_FILE, MANIFEST_FILE, QUOTA_FILE, SUMMARY_FILE, USAGE_FILE
+from .bookkeeping import add_usage, now_iso, write_log
 from .locks import check_lock, lock_project, unlock_project
 from .manifest import plan_upload
 from .permissions import require_uploader
-from .registry import add_usage, now_iso, write_log
 from .storage import Bucket
 from .web import Call, CompactJSONResponse, HttpError, empty_response
 
@@ -112,7 +112,7 @@ def _decode_slug(slug: str) -> tuple[str, str, str, str, str]:
         raise HttpError("invalid slug for the presigned URL endpoint; its JSON is nested too deeply", 400) from None
     except ValueError as exc:
         raise HttpError(f"invalid slug ('{slug}') for the presigned URL endpoint; {exc}", 400) from None
-    return tuple(parts)  # type: ignore[return-value]
+    return tuple(parts)
 
 
 def presigned_file(call: Call) -> Response:
@@ -160,7 +160,7 @@ def complete_upload(call: Call) -> Response:
 def _verify_files(bucket: Bucket, prefix: str, manifest: dict[str, Any]) -> tuple[int, dict[str, dict]]:
     """(bytes added, ``..links`` contents by folder); 400/500 when the files do not match the manifest."""
     sizes = {key[len(prefix) :]: size for key, size in bucket.walk(prefix)}
-    added, links = 0, {}
+    added, links = 0, dict[str, dict[str, Any]]()
     for path, entry in manifest.items():
         if "link" in entry:
             if path in sizes:

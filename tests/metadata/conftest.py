@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
-from metadata_helpers import Registry, StaticServer
+from metadata_helpers import MetadataServer, StaticServer
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
+def metadata_server(tmp_path: Path) -> Iterator[MetadataServer]:
     """A server of this test's own, serving ``metadata_dir`` under ``/metadata/``."""
     from gypsum_flows.server import serve_in_thread
 
@@ -36,7 +36,7 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
     metadata_dir = tmp_path / "metadata"
     metadata_dir.mkdir()
     handle = serve_in_thread(tmp_path / "root", users, "127.0.0.1", 0, metadata_dir=metadata_dir)
-    yield Registry(handle.url, tokens, metadata_dir, handle)
+    yield MetadataServer(handle.url, tokens, metadata_dir, handle)
     handle.stop()
 
 

@@ -1,4 +1,4 @@
-"""Helpers of the metadata tests: documents, registry actions over real HTTP, table snapshots."""
+"""Helpers of the metadata tests: documents, server actions over real HTTP, table snapshots."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def bioc_doc(title: str, description: str = "A dataset.", **extra: Any) -> dict[
 
 
 @dataclass
-class Registry:
-    """A live local gypsum server with a metadata folder, and the registry actions tests need."""
+class MetadataServer:
+    """A live local gypsum server with a metadata folder, and the gypsum actions the tests need."""
 
     url: str
     tokens: dict[str, str]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from metadata_helpers import Registry, bioc_doc
+from metadata_helpers import MetadataServer, bioc_doc
 
 from gypsum_flows.client import metadata
 from gypsum_flows.client.metadata import fetch_metadata_database, shipped_schema_path, validate_metadata
@@ -15,20 +15,20 @@ from gypsum_flows.index.build import IndexClass, build_fresh, update
 BIOC = IndexClass.parse("_bioconductor.json,bioconductor.sqlite3")
 
 
-def test_upload_index_fetch_search(registry: Registry, tmp_path: Path, monkeypatch) -> None:
+def test_upload_index_fetch_search(metadata_server: MetadataServer, tmp_path: Path, monkeypatch) -> None:
     docs = {
         ("atlas", "v1"): bioc_doc("Mouse brain atlas", "Single-cell RNA-seq of the Müller glia"),
         ("atlas", "v2"): bioc_doc("Mouse brain atlas", "Revised: adds the F-35 Lightning II lab's samples"),
         ("lungs", "v1"): bioc_doc("Human lung", "Aaron's every人 cohort", genome=["GRCh38"]),
     }
-    registry.create_project("e2e")
+    metadata_server.create_project("e2e")
     for (asset, version), doc in docs.items():
         assert validate_metadata(doc, shipped_schema_path())
-        registry.upload("e2e", asset, version, {"_bioconductor.json": doc, "counts.csv": b"1,2\n"})
-    assert build_fresh(registry.url, registry.metadata_dir, [BIOC]).errors == []
+        metadata_server.upload("e2e", asset, version, {"_bioconductor.json": doc, "counts.csv": b"1,2\n"})
+    assert build_fresh(metadata_server.url, metadata_server.metadata_dir, [BIOC]).errors == []
 
     cache = tmp_path / "cache"
-    base = registry.url + "/metadata/"
+    base = metadata_server.url + "/metadata/"
     db = fetch_metadata_database(cache_dir=str(cache), url=base)
     assert db == str(cache / "databases" / "bioconductor.sqlite3")
 
@@ -47,8 +47,8 @@ def test_upload_index_fetch_search(registry: Registry, tmp_path: Path, monkeypat
 
     # A new version, an incremental index update, and the next check (an hour later) fetches it.
     time.sleep(0.003)
-    registry.upload("e2e", "lungs", "v2", {"_bioconductor.json": bioc_doc("Human lung, zebrafish control")})
-    assert update(registry.url, registry.metadata_dir, [BIOC]).logs == 1
+    metadata_server.upload("e2e", "lungs", "v2", {"_bioconductor.json": bioc_doc("Human lung, zebrafish control")})
+    assert update(metadata_server.url, metadata_server.metadata_dir, [BIOC]).logs == 1
     assert hits("zebrafish") == []
     monkeypatch.setattr(metadata, "CHECK_INTERVAL", 0.0)
     assert fetch_metadata_database(cache_dir=str(cache), url=base) == db

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from metadata_helpers import Registry, bioc_doc, table_snapshot
+from metadata_helpers import MetadataServer, bioc_doc, table_snapshot
 
 from gypsum_flows.cli import main
 from gypsum_flows.client.search import search_metadata_text
@@ -18,19 +18,19 @@ BIOC = IndexClass.parse("_bioconductor.json,bioconductor.sqlite3")
 OTHER = IndexClass.parse("_other.json,other.sqlite3")
 
 
-def test_fresh_build_indexes_finished_public_versions(registry: Registry, tmp_path: Path) -> None:
-    registry.create_project("proj")
-    registry.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Mouse brain atlas"), "data.txt": b"x"})
-    registry.upload(
+def test_fresh_build_indexes_finished_public_versions(metadata_server: MetadataServer, tmp_path: Path) -> None:
+    metadata_server.create_project("proj")
+    metadata_server.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Mouse brain atlas"), "data.txt": b"x"})
+    metadata_server.upload(
         "proj",
         "a",
         "v2",
         {"sub/_bioconductor.json": bioc_doc("Mouse brain atlas v2"), "_other.json": {"note": "Other class"}},
     )
-    registry.upload("proj", "b", "v1", {"_bioconductor.json": bioc_doc("On probation")}, probation=True)
-    registry.upload("proj", "c", "v1", {"readme.txt": b"no metadata"})
+    metadata_server.upload("proj", "b", "v1", {"_bioconductor.json": bioc_doc("On probation")}, probation=True)
+    metadata_server.upload("proj", "c", "v1", {"readme.txt": b"no metadata"})
     out = tmp_path / "out"
-    report = build_fresh(registry.url, out, [BIOC, OTHER])
+    report = build_fresh(metadata_server.url, out, [BIOC, OTHER])
     assert report.errors == [] and report.versions == 3
     snap = table_snapshot(out / "bioconductor.sqlite3")
     assert [(v[0], v[1], v[2], v[3], v[5]) for v in snap["versions"]] == [
@@ -48,15 +48,15 @@ def test_fresh_build_indexes_finished_public_versions(registry: Registry, tmp_pa
     assert sorted(p.name for p in out.iterdir()) == ["bioconductor.sqlite3", "modified", "other.sqlite3"]
 
 
-def test_links_are_read_from_their_final_target(registry: Registry, tmp_path: Path) -> None:
-    registry.create_project("proj")
-    registry.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Original Müller")})
+def test_links_are_read_from_their_final_target(metadata_server: MetadataServer, tmp_path: Path) -> None:
+    metadata_server.create_project("proj")
+    metadata_server.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Original Müller")})
     target = {"project": "proj", "asset": "a", "version": "v1", "path": "_bioconductor.json"}
-    registry.upload("proj", "b", "v1", {}, links={"x/_bioconductor.json": target})
-    registry.upload(
+    metadata_server.upload("proj", "b", "v1", {}, links={"x/_bioconductor.json": target})
+    metadata_server.upload(
         "proj", "c", "v1", {}, links={"_bioconductor.json": {**target, "asset": "b", "path": "x/_bioconductor.json"}}
     )
-    build_fresh(registry.url, tmp_path, [BIOC])
+    build_fresh(metadata_server.url, tmp_path, [BIOC])
     rows = search_metadata_text(tmp_path / "bioconductor.sqlite3", "muller")
     assert sorted((r["asset"], r["path"]) for r in rows) == [
         ("a", "_bioconductor.json"),
@@ -71,47 +71,51 @@ def _tick() -> None:
     time.sleep(0.003)
 
 
-def test_incremental_update_matches_a_fresh_build(registry: Registry, tmp_path: Path) -> None:
+def test_incremental_update_matches_a_fresh_build(metadata_server: MetadataServer, tmp_path: Path) -> None:
     for project in ("keep", "gone"):
-        registry.create_project(project)
-    registry.upload("keep", "a", "v1", {"_bioconductor.json": bioc_doc("Alpha one")})
-    registry.upload("keep", "a", "v2", {"_bioconductor.json": bioc_doc("Alpha two")})
-    registry.upload("keep", "b", "v1", {"_bioconductor.json": bioc_doc("Beta one")})
-    registry.upload("keep", "p", "v1", {"_bioconductor.json": bioc_doc("Probation one")})
-    registry.upload("gone", "g", "v1", {"_bioconductor.json": bioc_doc("Gone one")})
+        metadata_server.create_project(project)
+    metadata_server.upload("keep", "a", "v1", {"_bioconductor.json": bioc_doc("Alpha one")})
+    metadata_server.upload("keep", "a", "v2", {"_bioconductor.json": bioc_doc("Alpha two")})
+    metadata_server.upload("keep", "b", "v1", {"_bioconductor.json": bioc_doc("Beta one")})
+    metadata_server.upload("keep", "p", "v1", {"_bioconductor.json": bioc_doc("Probation one")})
+    metadata_server.upload("gone", "g", "v1", {"_bioconductor.json": bioc_doc("Gone one")})
     incremental = tmp_path / "incremental"
-    build_fresh(registry.url, incremental, [BIOC])
+    build_fresh(metadata_server.url, incremental, [BIOC])
     before = table_snapshot(incremental / "bioconductor.sqlite3")
     built_at = int((incremental / "modified").read_text())
     _tick()
 
     actions = [
-        lambda: registry.upload(
+        lambda: metadata_server.upload(
             "keep",
             "a",
             "v3",
             {"_bioconductor.json": bioc_doc("Alpha three"), "deep/er/_bioconductor.json": bioc_doc("Alpha deep")},
         ),
-        lambda: registry.remove("keep", "a", "v3"),  # deletes the latest: v2 becomes latest again
-        lambda: registry.remove("keep", "a", "v1"),  # deletes a non-latest version
-        lambda: registry.upload("keep", "c", "v1", {"_bioconductor.json": bioc_doc("Gamma one")}),
-        lambda: registry.remove("keep", "c"),  # delete-asset
-        lambda: registry.remove("gone"),  # delete-project
-        lambda: registry.upload("keep", "p", "v2", {"_bioconductor.json": bioc_doc("Probation two")}, probation=True),
-        lambda: registry.upload("keep", "p", "v3", {"_bioconductor.json": bioc_doc("Probation three")}, probation=True),
-        lambda: registry.approve("keep", "p", "v3"),  # approved first: latest
-        lambda: registry.approve("keep", "p", "v2"),  # approved later but older: not latest
-        lambda: registry.upload("keep", "b", "v2", {"_bioconductor.json": bioc_doc("Beta two")}),
+        lambda: metadata_server.remove("keep", "a", "v3"),  # deletes the latest: v2 becomes latest again
+        lambda: metadata_server.remove("keep", "a", "v1"),  # deletes a non-latest version
+        lambda: metadata_server.upload("keep", "c", "v1", {"_bioconductor.json": bioc_doc("Gamma one")}),
+        lambda: metadata_server.remove("keep", "c"),  # delete-asset
+        lambda: metadata_server.remove("gone"),  # delete-project
+        lambda: metadata_server.upload(
+            "keep", "p", "v2", {"_bioconductor.json": bioc_doc("Probation two")}, probation=True
+        ),
+        lambda: metadata_server.upload(
+            "keep", "p", "v3", {"_bioconductor.json": bioc_doc("Probation three")}, probation=True
+        ),
+        lambda: metadata_server.approve("keep", "p", "v3"),  # approved first: latest
+        lambda: metadata_server.approve("keep", "p", "v2"),  # approved later but older: not latest
+        lambda: metadata_server.upload("keep", "b", "v2", {"_bioconductor.json": bioc_doc("Beta two")}),
     ]
     for action in actions:
         action()
         _tick()
 
-    report = update(registry.url, incremental, [BIOC])
+    report = update(metadata_server.url, incremental, [BIOC])
     assert report.errors == [] and report.logs == 9
     assert report.modified > built_at
     fresh = tmp_path / "fresh"
-    build_fresh(registry.url, fresh, [BIOC])
+    build_fresh(metadata_server.url, fresh, [BIOC])
     after = table_snapshot(incremental / "bioconductor.sqlite3")
     assert after == table_snapshot(fresh / "bioconductor.sqlite3")
     assert after != before
@@ -127,18 +131,18 @@ def test_incremental_update_matches_a_fresh_build(registry: Registry, tmp_path: 
     # Replaying the same logs again changes nothing; a second update with no new logs keeps the stamp.
     stamp = (incremental / "modified").read_text()
     (incremental / "modified").write_text(str(int(stamp) - 60_000))
-    assert update(registry.url, incremental, [BIOC]).errors == []
+    assert update(metadata_server.url, incremental, [BIOC]).errors == []
     assert table_snapshot(incremental / "bioconductor.sqlite3") == after
-    again = update(registry.url, incremental, [BIOC])
+    again = update(metadata_server.url, incremental, [BIOC])
     assert again.logs == 0 and (incremental / "modified").read_text() == stamp
     assert sorted(p.name for p in incremental.iterdir()) == ["bioconductor.sqlite3", "modified"]
 
 
-def test_a_failed_build_leaves_the_previous_one(registry: Registry, static_server, tmp_path: Path) -> None:
-    registry.create_project("proj")
-    registry.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Survivor")})
+def test_a_failed_build_leaves_the_previous_one(metadata_server: MetadataServer, static_server, tmp_path: Path) -> None:
+    metadata_server.create_project("proj")
+    metadata_server.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Survivor")})
     out = tmp_path / "out"
-    build_fresh(registry.url, out, [BIOC])
+    build_fresh(metadata_server.url, out, [BIOC])
     files = {p.name: p.read_bytes() for p in out.iterdir()}
     # A server that answers 404 to everything: both builds fail before touching the files.
     with pytest.raises(GypsumNotFoundError):
@@ -148,27 +152,27 @@ def test_a_failed_build_leaves_the_previous_one(registry: Registry, static_serve
     assert {p.name: p.read_bytes() for p in out.iterdir()} == files
 
 
-def test_add_then_delete_before_the_update(registry: Registry, tmp_path: Path) -> None:
-    registry.create_project("proj")
-    registry.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Stays")})
-    build_fresh(registry.url, tmp_path, [BIOC])
+def test_add_then_delete_before_the_update(metadata_server: MetadataServer, tmp_path: Path) -> None:
+    metadata_server.create_project("proj")
+    metadata_server.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Stays")})
+    build_fresh(metadata_server.url, tmp_path, [BIOC])
     _tick()
-    registry.upload("proj", "a", "v2", {"_bioconductor.json": bioc_doc("Short lived")})
+    metadata_server.upload("proj", "a", "v2", {"_bioconductor.json": bioc_doc("Short lived")})
     _tick()
-    registry.remove("proj", "a", "v2")
-    report = update(registry.url, tmp_path, [BIOC])
+    metadata_server.remove("proj", "a", "v2")
+    report = update(metadata_server.url, tmp_path, [BIOC])
     assert report.errors == [] and report.logs == 2
     rows = search_metadata_text(tmp_path / "bioconductor.sqlite3", "stays")
     assert [r["version"] for r in rows] == ["v1"]
     assert search_metadata_text(tmp_path / "bioconductor.sqlite3", "lived", latest=False) == []
 
 
-def test_update_needs_an_earlier_build(registry: Registry, tmp_path: Path) -> None:
+def test_update_needs_an_earlier_build(metadata_server: MetadataServer, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="run a fresh build first"):
-        update(registry.url, tmp_path, [BIOC])
+        update(metadata_server.url, tmp_path, [BIOC])
     (tmp_path / "modified").write_text("0")
     with pytest.raises(FileNotFoundError, match="no database 'bioconductor.sqlite3'"):
-        update(registry.url, tmp_path, [BIOC])
+        update(metadata_server.url, tmp_path, [BIOC])
 
 
 @pytest.mark.parametrize("spec", ["_bioconductor.json", ",x.sqlite3", "a/b.json,x.sqlite3", "a.json,"])
@@ -177,20 +181,20 @@ def test_bad_class_specs(spec: str) -> None:
         IndexClass.parse(spec)
 
 
-def test_cli_fresh_then_update(registry: Registry, tmp_path: Path, capsys) -> None:
-    registry.create_project("proj")
-    registry.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Command line")})
+def test_cli_fresh_then_update(metadata_server: MetadataServer, tmp_path: Path, capsys) -> None:
+    metadata_server.create_project("proj")
+    metadata_server.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Command line")})
     out = str(tmp_path / "cli")
-    assert main(["index", "--url", registry.url, "--dir", out]) == 0
+    assert main(["index", "--url", metadata_server.url, "--dir", out]) == 0
     assert "fresh build: indexed 1 versions" in capsys.readouterr().out
     _tick()
-    registry.upload("proj", "a", "v2", {"_bioconductor.json": bioc_doc("Command line two")})
+    metadata_server.upload("proj", "a", "v2", {"_bioconductor.json": bioc_doc("Command line two")})
     assert (
         main(
             [
                 "index",
                 "--url",
-                registry.url,
+                metadata_server.url,
                 "--dir",
                 out,
                 "--class",
@@ -202,5 +206,5 @@ def test_cli_fresh_then_update(registry: Registry, tmp_path: Path, capsys) -> No
     )
     report = json.loads(capsys.readouterr().out)
     assert report["mode"] == "update" and report["logs"] == 1 and report["errors"] == []
-    assert main(["index", "--url", registry.url, "--dir", out, "--class", "nonsense"]) == 1
+    assert main(["index", "--url", metadata_server.url, "--dir", out, "--class", "nonsense"]) == 1
     assert "BASENAME,DBNAME" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Registry bookkeeping shared by uploads, probation and removal.
+"""Server bookkeeping shared by uploads, probation and removal: the latest version, usage and logs.
 
 ``..latest``, ``..usage`` and the ``..logs/`` entries (sections 2.3, 2.4, 2.8 of docs/gypsum-api.md).
 

@@ -76,6 +76,13 @@ class GypsumSearchClause:
     def __invert__(self) -> GypsumSearchClause:
         return GypsumSearchClause(type="not", child=self)
 
+    @property
+    def negated(self) -> GypsumSearchClause:
+        """The clause a ``not`` clause negates."""
+        if self.child is None:
+            raise ValueError(f"a {self.type!r} clause negates nothing")
+        return self.child
+
 
 def define_text_query(text: str, field: str | None = None, partial: bool = False) -> GypsumSearchClause:
     """A text clause, as in gypsum_client.
@@ -133,11 +140,11 @@ def gsc(
             f"expected exactly one of text, project, asset, version, path, user or time (got {sorted(given) or 'none'})"
         )
     ((kind, value),) = given.items()
-    if kind == "text":
-        return define_text_query(value, field=field, partial=partial)
-    if kind == "time":
+    if not isinstance(value, str):  # the time
         seconds = value.timestamp() if isinstance(value, datetime) else float(value)
         return GypsumSearchClause(type="time", time=seconds, after=after)
+    if kind == "text":
+        return define_text_query(value, field=field, partial=partial)
     return GypsumSearchClause(type=kind, text=value, partial=partial)
 
 
@@ -232,7 +239,7 @@ class _SqlBuilder:
         if query.type == "text":
             return f"{self.pid} IN (SELECT pid FROM links WHERE {self.match(query)})"
         if query.type == "not":
-            return f"NOT ({self.build(query.child)})"
+            return f"NOT ({self.build(query.negated)})"
         if query.type == "and":
             return self._and(query.children)
         if query.type == "or":
@@ -242,11 +249,11 @@ class _SqlBuilder:
         return f"{self.columns[query.type]} {'LIKE' if query.partial else '='} {self.param(query.text)}"
 
     def _estimate(self, clause: GypsumSearchClause) -> float:
-        return math.inf if clause.partial or self.counts is None else self.counts.get(clause.text, 0)
+        return math.inf if clause.partial or self.counts is None else self.counts.get(clause.text or "", 0)
 
     def _and(self, children: list[GypsumSearchClause]) -> str:
         texts = sorted((c for c in children if c.type == "text"), key=self._estimate)
-        negated = [c.child for c in children if c.type == "not" and c.child.type == "text"] if texts else []
+        negated = [c.negated for c in children if c.type == "not" and c.negated.type == "text"] if texts else []
         parts = []
         if texts and self.counts is not None:
             probe = f"SELECT 1 FROM links WHERE links.pid = {self.pid} AND "
@@ -257,7 +264,9 @@ class _SqlBuilder:
             compound = " INTERSECT ".join(f"SELECT pid FROM links WHERE {self.match(c)}" for c in texts)
             compound += "".join(f" EXCEPT SELECT pid FROM links WHERE {self.match(c)}" for c in negated)
             parts.append(f"{self.pid} IN ({compound})")
-        parts += [self.build(c) for c in children if c.type != "text" and not (c.type == "not" and c.child in negated)]
+        parts += [
+            self.build(c) for c in children if c.type != "text" and not (c.type == "not" and c.negated in negated)
+        ]
         return "(" + " AND ".join(parts) + ")"
 
     def _or(self, children: list[GypsumSearchClause]) -> str:
@@ -287,7 +296,7 @@ def _anded_tokens(clause: GypsumSearchClause) -> set[str]:
     """Exact tokens of text clauses directly under an AND: those whose frequency picks the driver."""
     found: set[str] = set()
     if clause.type == "and":
-        found.update(c.text for c in clause.children if c.type == "text" and not c.partial)
+        found.update(c.text for c in clause.children if c.type == "text" and not c.partial and c.text is not None)
     for child in [*clause.children, *([clause.child] if clause.child else [])]:
         found |= _anded_tokens(child)
     return found
@@ -477,9 +486,8 @@ class _Parser:
         if self.peek() in (None, ")", "AND", "OR"):
             raise self.fail("expected a word")
         run_field = None
-        clauses = []
-        while self.peek() not in (None, "(", ")", "AND", "OR", "NOT"):
-            word = self.peek()
+        clauses: list[GypsumSearchClause] = []
+        while (word := self.peek()) is not None and word not in ("(", ")", "AND", "OR", "NOT"):
             prefix = _FIELD_PREFIX.match(word)
             if prefix and clauses:
                 break  # a new field starts a new run

@@ -12,12 +12,10 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
 from prefect.blocks.abstract import CredentialsBlock
@@ -29,9 +27,8 @@ from .cache import resolve_cache
 from .errors import GypsumError
 from .names import bad_path_reason
 
-#: Client functions whose ``url`` is another service's (the metadata index and
-#: schema hosts), so the block's gypsum URL must not be passed to them.
-FOREIGN_URL_FUNCTIONS = frozenset({"fetch_metadata_database", "fetch_metadata_schema"})
+if TYPE_CHECKING:
+    from .client_view import GypsumClient
 
 
 class GypsumCredentials(CredentialsBlock):
@@ -100,46 +97,22 @@ class GypsumCredentials(CredentialsBlock):
         return {k: v for k, v in kwargs.items() if v is not None}
 
     def get_client(self) -> GypsumClient:
-        """A view of ``gypsum_flows.client`` whose functions receive this block's settings.
+        """The client of this block's server: typed methods that receive its settings by rule.
+
+        Reads get the URL and cache folder, writes also the token (see
+        :mod:`gypsum_flows.client_view`).
 
         Example:
-            >>> client = GypsumCredentials(url="http://127.0.0.1:1").get_client()
+            >>> client = GypsumCredentials(url="http://127.0.0.1:1", token="t").get_client()
+            >>> client
+            GypsumClient(url='http://127.0.0.1:1')
             >>> callable(client.fetch_latest)
             True
         """
-        return GypsumClient(self)
-
-
-class GypsumClient:
-    """``gypsum_flows.client`` with url, cache folder and (for mutations) token filled in.
-
-    Each function only receives the settings its signature accepts, so a read
-    never sees the token. Settings passed explicitly win.
-    """
-
-    def __init__(self, credentials: GypsumCredentials) -> None:
-        self._credentials = credentials
-
-    def __repr__(self) -> str:
-        return f"GypsumClient(url={self._credentials.resolved_url()!r})"
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
         # Imported on use: Prefect imports this module (entry point) in every process, client or not.
-        from . import client
+        from .client_view import GypsumClient
 
-        fn = getattr(client, name)
-        accepted = set(inspect.signature(fn).parameters)
-        if name in FOREIGN_URL_FUNCTIONS:
-            accepted.discard("url")
-        settings = self._credentials.client_kwargs(write="token" in accepted)
-        settings = {k: v for k, v in settings.items() if k in accepted}
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return fn(*args, **{**settings, **kwargs})
-
-        call.__name__ = name
-        call.__doc__ = fn.__doc__
-        return call
+        return GypsumClient(url=self.url, cache_dir=self.cache_dir, token=self.token)
 
 
 class GypsumVersion(ReadableFileSystem, ReadableDeploymentStorage):

@@ -26,13 +26,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE, CachePolicy
 
-from ..blocks import GypsumClient, GypsumCredentials
+from ..blocks import GypsumCredentials
 from .policies import DEFAULT_RETRIES, retry_options
+
+if TYPE_CHECKING:
+    from ..client_view import GypsumClient
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -80,7 +83,7 @@ def gypsum_task(
 
 
 def client_for(credentials: GypsumCredentials | None) -> GypsumClient:
-    """The client view a task calls: the block's settings, or the client's defaults.
+    """The typed client a task calls: the block's settings, or the client's defaults.
 
     Example:
         >>> client_for(GypsumCredentials(url="http://127.0.0.1:8787"))

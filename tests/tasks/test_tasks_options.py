@@ -1,4 +1,4 @@
-"""The task layer mirrors the client exactly, and every task carries the agreed options."""
+"""The typed client and the task layer mirror the client exactly, and every task carries the agreed options."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from gypsum_flows import client, errors, tasks
-from gypsum_flows.blocks import FOREIGN_URL_FUNCTIONS
+from gypsum_flows.client_view import GypsumClient
 from gypsum_flows.tasks.policies import retry_if_transient
 
 #: Functions that configure the process rather than operate on a server: no tasks.
@@ -21,8 +21,10 @@ OPERATIONS = sorted(
     - CONFIGURATION
     | {"unlock_project"}
 )
-#: Settings the credentials block supplies, and the terminal progress bar (meaningless in a task).
-SUPPLIED = {"url", "token", "cache_dir", "progress"}
+#: Settings the typed client supplies to every function that takes them.
+SETTINGS = {"url", "token", "cache_dir"}
+#: Their ``url`` is the metadata index's or the schemas' host, not the gypsum server's: the caller's to give.
+OWN_URL = {"fetch_metadata_database", "fetch_metadata_schema"}
 WRITES = {
     "create_project",
     "set_permissions",
@@ -54,15 +56,27 @@ def test_every_client_operation_has_a_task_of_the_same_name():
 
 
 @pytest.mark.parametrize("name", OPERATIONS)
-def test_task_parameters_are_the_client_parameters_plus_credentials(name):
-    supplied = SUPPLIED - {"url"} if name in FOREIGN_URL_FUNCTIONS else SUPPLIED
+def test_typed_methods_take_the_client_parameters_but_the_settings(name):
+    supplied = SETTINGS - {"url"} if name in OWN_URL else SETTINGS
+    ours = inspect.signature(getattr(GypsumClient, name))
+    theirs = inspect.signature(getattr(client, name))
+    # Names, kinds, defaults and annotations alike, in the client's order.
+    assert [p for p in ours.parameters.values() if p.name != "self"] == [
+        p for p in theirs.parameters.values() if p.name not in supplied
+    ]
+    assert ours.return_annotation == theirs.return_annotation
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_task_parameters_are_the_typed_client_parameters_plus_credentials(name):
     ours = inspect.signature(getattr(tasks, name).fn).parameters
-    theirs = inspect.signature(getattr(client, name)).parameters
-    assert [p for p in ours if p != "credentials"] == [p for p in theirs if p not in supplied]
+    typed = inspect.signature(getattr(GypsumClient, name)).parameters
+    # A progress callback or bar means nothing in a task: its state is the progress.
+    assert [p for p in ours if p != "credentials"] == [p for p in typed if p not in {"self", "progress"}]
     assert ours["credentials"].kind is inspect.Parameter.KEYWORD_ONLY and ours["credentials"].default is None
     for param, spec in ours.items():
-        if param in theirs and spec.kind is not inspect.Parameter.VAR_KEYWORD:
-            assert spec.default == theirs[param].default, f"{name}({param}=...) default differs from the client"
+        if param in typed and spec.kind is not inspect.Parameter.VAR_KEYWORD:
+            assert spec.default == typed[param].default, f"{name}({param}=...) default differs from the client"
 
 
 @pytest.mark.parametrize("name", tasks.__all__)

@@ -25,8 +25,9 @@ N matching requests). Kinds:
 With ``tls=(cert_file, key_file)`` the proxy speaks HTTPS to its clients (and tells the server so with
 ``X-Forwarded-Proto``, so presigned URLs come back as ``https``).
 
-``counts`` tells how many faults of each kind were injected and ``log`` lists
-``(method, path, kind or None)`` for every request seen.
+``counts`` tells how many faults of each kind were injected, ``log`` lists
+``(method, path, kind or None)`` for every request seen, and ``authorized``
+the ``"METHOD /path"`` of those that carried an ``Authorization`` header.
 
 Example:
     >>> with FaultProxy(server.url, [Fault("503", first=2, pattern=r"^GET /list")]) as proxy:  # doctest: +SKIP
@@ -128,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
             remaining -= len(chunk)
             if stall is not None and not stall.stalled.is_set():
                 stall.stalled.set()
-                time.sleep(stall.delay)
+                time.sleep(stall.delay)  # the fault itself: a client stalled mid-body (not a wait for anything)
         return upstream.getresponse()
 
     def _relay(self, response: http.client.HTTPResponse, fault: Fault | None) -> None:
@@ -150,6 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _handle(self) -> None:
+        if "Authorization" in self.headers:
+            self.server.authorized.append(f"{self.command} {self.path}")
         fault = self.server.pick(self.command, self.path)
         kind = fault.kind if fault else None
         if kind in ("503", "429"):
@@ -165,6 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reset()
             return
         if kind == "slow":
+            # The fault itself: a slow server (not a wait for anything).
             time.sleep(fault.delay)  # type: ignore[union-attr]
         self._relay(response, fault)
 
@@ -188,6 +192,7 @@ class _ProxyServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self.log: list[tuple[str, str, str | None]] = []
+        self.authorized: list[str] = []
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Quiet: connections the proxy reset on purpose end in errors."""
@@ -222,6 +227,11 @@ class FaultProxy:
     def log(self) -> list[tuple[str, str, str | None]]:
         """``(method, path, kind or None)`` for every request received, in order."""
         return self._server.log
+
+    @property
+    def authorized(self) -> list[str]:
+        """``"METHOD /path"`` of every request that carried an ``Authorization`` header, in order."""
+        return self._server.authorized
 
     def set_faults(self, faults: list[Fault]) -> None:
         """Replace the rules (e.g. after setting things up through the proxy)."""

@@ -7,6 +7,7 @@ import os
 
 import pytest
 from client_helpers import cache_files, save_and_check
+from polling import wait_until
 from testdata import write_files
 
 from gypsum_flows import client
@@ -51,27 +52,30 @@ def test_save_version_waits_for_the_version_lock(basic, tmp_path):
 
 def test_run_parallel_spreads_work_and_stops_at_the_first_failure():
     import threading
-    import time
 
     from gypsum_flows.client._util import run_parallel
 
     seen, names = [], set()
+    meeting = threading.Barrier(4, timeout=60)  # the first four items wait for each other: four threads at once
 
     def work(item: int) -> None:
         names.add(threading.current_thread().name)
-        time.sleep(0.01)  # long enough for every thread to take an item
+        if item < 4:
+            meeting.wait()
         seen.append(item)
 
     run_parallel(range(40), work, concurrent=4)
     assert sorted(seen) == list(range(40)) and len(names) == 4
 
-    started = []
+    started, failing = [], []
 
     def fail_on_five(item: int) -> None:
         started.append(item)
         if item == 5:
+            failing.append(threading.current_thread())
             raise ValueError("item 5 is broken")
-        time.sleep(0.01)
+        if item > 5:  # taken before the failure was known: finish only once the failing thread has stopped
+            wait_until(lambda: failing and not failing[0].is_alive(), "the failing thread to stop the others")
 
     with pytest.raises(ValueError, match="item 5 is broken"):
         run_parallel(range(100), fail_on_five, concurrent=3)

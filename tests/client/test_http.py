@@ -7,11 +7,11 @@ import json
 import re
 import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from client_helpers import self_signed_cert
+from polling import wait_until
 from urllib3.exceptions import ConnectTimeoutError, ProtocolError, SSLError
 
 import gypsum_flows
@@ -88,6 +88,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     ports: list[int] = []
+    closed: list[socket.socket] = []  # the connections the server has closed
     close_after = False
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
@@ -109,10 +110,22 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _RecordingServer(http.server.ThreadingHTTPServer):
+    """Lists in its handler's ``closed`` every connection it has closed (the client is then sent a FIN)."""
+
+    def __init__(self, handler: type[_Recorder]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.closed = handler.closed
+
+    def shutdown_request(self, request) -> None:
+        super().shutdown_request(request)
+        self.closed.append(request)
+
+
 @pytest.fixture
 def recorder():
-    handler = type("Handler", (_Recorder,), {"ports": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler = type("Handler", (_Recorder,), {"ports": [], "closed": []})
+    server = _RecordingServer(handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield handler, f"http://127.0.0.1:{server.server_address[1]}"
@@ -133,10 +146,10 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_retry(r
     # Each answer is followed by a close the client is not told of; the next request must notice
     # before sending (no error, no retry: each request reaches the server exactly once).
     answers = []
-    for _ in range(5):
+    for n in range(1, 6):
         reply = _http.fetch("GET", f"{url}/file/x", policy=_http.SAFE.new(total=0))
         answers.append(json.loads(reply.body)["n"])
-        time.sleep(0.05)  # let the close arrive
+        wait_until(lambda n=n: len(handler.closed) == n, "the server to close the connection")
     assert answers == [1, 2, 3, 4, 5]
     assert len(handler.ports) == 5 and len(set(handler.ports)) == 5
 

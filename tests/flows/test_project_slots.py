@@ -5,14 +5,16 @@ The multi-worker behaviour itself is in tests/scale.
 
 from __future__ import annotations
 
+import sys
 import threading
-import time
 import uuid
 
 import pytest
 from flows_helpers import create_project, credentials, write_asset
+from polling import wait_until
 from prefect import get_client
 from prefect.client.schemas.objects import FlowRun
+from prefect.concurrency.sync import concurrency
 from prefect.states import Completed, Crashed
 
 from gypsum_flows.batch import load_spec
@@ -34,6 +36,14 @@ def active_slots(project: str) -> int:
     return limit.active_slots
 
 
+def asking_for_a_slot(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is entering ``concurrency(...)``: asking for a slot, or told to wait and asking again."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None and frame.f_code is not concurrency.__wrapped__.__code__:
+        frame = frame.f_back
+    return frame is not None
+
+
 def test_a_slot_is_created_on_demand_held_once_and_released(unique_name):
     project = unique_name("slot")
     order: list[str] = []
@@ -50,7 +60,7 @@ def test_a_slot_is_created_on_demand_held_once_and_released(unique_name):
         assert active_slots(project) == 1
         with project_slot(project, required=True):  # re-entrant: a nested publishing flow does not wait for itself
             inside.set()
-            time.sleep(1.5)  # the other thread is waiting meanwhile (it cannot get in before we leave)
+            wait_until(lambda: asking_for_a_slot(thread), "the other thread to ask for the slot")
             order.append("first")
     thread.join(120)
     assert order == ["first", "other"]

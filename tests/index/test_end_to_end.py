@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from metadata_helpers import MetadataServer, bioc_doc
+from polling import next_millisecond
 
 from gypsum_flows.client import metadata
 from gypsum_flows.client.metadata import fetch_metadata_database, shipped_schema_path, validate_metadata
@@ -46,7 +46,7 @@ def test_upload_index_fetch_search(metadata_server: MetadataServer, tmp_path: Pa
     assert row["metadata"] == docs[("lungs", "v1")] and row["user"] == "owner-user"
 
     # A new version, an incremental index update, and the next check (an hour later) fetches it.
-    time.sleep(0.003)
+    next_millisecond()  # log names are stamped in milliseconds
     metadata_server.upload("e2e", "lungs", "v2", {"_bioconductor.json": bioc_doc("Human lung, zebrafish control")})
     assert update(metadata_server.url, metadata_server.metadata_dir, [BIOC]).logs == 1
     assert hits("zebrafish") == []

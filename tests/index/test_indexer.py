@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from metadata_helpers import MetadataServer, bioc_doc, table_snapshot
+from polling import next_millisecond
 
 from gypsum_flows.cli import main
 from gypsum_flows.client.search import search_metadata_text
@@ -66,11 +67,6 @@ def test_links_are_read_from_their_final_target(metadata_server: MetadataServer,
     assert all(r["metadata"]["title"] == "Original Müller" for r in rows)
 
 
-def _tick() -> None:
-    """Log names have millisecond resolution; keep actions in distinct milliseconds."""
-    time.sleep(0.003)
-
-
 def test_incremental_update_matches_a_fresh_build(metadata_server: MetadataServer, tmp_path: Path) -> None:
     for project in ("keep", "gone"):
         metadata_server.create_project(project)
@@ -83,7 +79,7 @@ def test_incremental_update_matches_a_fresh_build(metadata_server: MetadataServe
     build_fresh(metadata_server.url, incremental, [BIOC])
     before = table_snapshot(incremental / "bioconductor.sqlite3")
     built_at = int((incremental / "modified").read_text())
-    _tick()
+    next_millisecond()
 
     actions = [
         lambda: metadata_server.upload(
@@ -109,7 +105,7 @@ def test_incremental_update_matches_a_fresh_build(metadata_server: MetadataServe
     ]
     for action in actions:
         action()
-        _tick()
+        next_millisecond()
 
     report = update(metadata_server.url, incremental, [BIOC])
     assert report.errors == [] and report.logs == 9
@@ -156,9 +152,9 @@ def test_add_then_delete_before_the_update(metadata_server: MetadataServer, tmp_
     metadata_server.create_project("proj")
     metadata_server.upload("proj", "a", "v1", {"_bioconductor.json": bioc_doc("Stays")})
     build_fresh(metadata_server.url, tmp_path, [BIOC])
-    _tick()
+    next_millisecond()
     metadata_server.upload("proj", "a", "v2", {"_bioconductor.json": bioc_doc("Short lived")})
-    _tick()
+    next_millisecond()
     metadata_server.remove("proj", "a", "v2")
     report = update(metadata_server.url, tmp_path, [BIOC])
     assert report.errors == [] and report.logs == 2
@@ -187,7 +183,7 @@ def test_cli_fresh_then_update(metadata_server: MetadataServer, tmp_path: Path, 
     out = str(tmp_path / "cli")
     assert main(["index", "--url", metadata_server.url, "--dir", out]) == 0
     assert "fresh build: indexed 1 versions" in capsys.readouterr().out
-    _tick()
+    next_millisecond()
     metadata_server.upload("proj", "a", "v2", {"_bioconductor.json": bioc_doc("Command line two")})
     assert (
         main(

@@ -94,7 +94,7 @@ def _write(
             out.lock_retries += 1
             if time.monotonic() > deadline:
                 return False
-            time.sleep(random.uniform(0.005, 0.05))
+            time.sleep(random.uniform(0.005, 0.05))  # a client's jittered backoff: part of the load, bounded above
 
 
 def _check(plan: ClientPlan, version: str, expected: dict[str, tuple[int, str]], out: LoadResult) -> None:

@@ -49,7 +49,8 @@ def test_killed_batch_is_recovered_and_rerun_without_loss_or_duplicates(
             _wait_for(lambda: proxy.requests_matching(r"^POST /upload/complete/") >= 2, 180, "two completed uploads")
             opened = proxy.requests_matching(r"^POST /upload/start/")
             _wait_for(lambda: proxy.requests_matching(r"^POST /upload/start/") > opened, 60, "another upload")
-            time.sleep(0.3)
+            # The proxy logs a request before forwarding it: kill once the server holds that session's lock.
+            _wait_for(lambda: any(read_lock(p, url=server.url) for p in projects), 60, "a project locked")
         finally:
             os.kill(batch.pid, signal.SIGKILL)
             batch.wait(30)

@@ -1,10 +1,10 @@
 """The per-file fast paths stay exact: the lock-file memo, grant binding, temp-file names, quick GETs."""
 
 import os
-import time
 import uuid
 
 import requests
+from polling import restamp
 from server_helpers import assert_error, file_entries, md5_hex, snapshot
 
 from gypsum_flows.server.locks import hash_session
@@ -41,13 +41,11 @@ def test_lock_file_edited_on_disk_is_honoured(api, project):
     original = lock.read_text()
     other = original.replace(hash_session(init["session_token"]), hash_session(str(uuid.uuid4())))
     assert len(other) == len(original)  # same size: only the file's times and content tell them apart
-    time.sleep(0.05)  # file times have clock-tick resolution
-    lock.write_text(other)
+    restamp(lock, lambda p: p.write_text(other))
     assert_error(_put(signed, DATA["x.bin"]), 403, "the upload session of this presigned URL is no longer active")
     res = api.call("POST", init["file_urls"][1]["url"], token=init["session_token"])
     assert_error(res, 403, "project was locked for a different upload session")
-    time.sleep(0.05)
-    lock.write_text(original)
+    restamp(lock, lambda p: p.write_text(original))
     assert _put(signed, DATA["x.bin"]).status_code == 200
 
 
@@ -71,8 +69,7 @@ def test_quick_get_sees_a_rewritten_object(api, project):
     first = api.call("GET", f"/file/{key}")
     assert first.headers["ETag"] == f'"{md5_hex(DATA["x.bin"])}"'
     path = api.server.root / project / "a" / "v1" / "x.bin"
-    time.sleep(0.05)
-    path.write_bytes(b"changed!!!")  # same size, edited outside the server
+    restamp(path, lambda p: p.write_bytes(b"changed!!!"))  # same size, edited outside the server
     again = api.call("GET", f"/file/{key}")
     assert again.content == b"changed!!!"
     assert again.headers["ETag"] == f'"{md5_hex(b"changed!!!")}"'

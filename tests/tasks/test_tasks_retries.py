@@ -6,9 +6,6 @@ in the Prefect API, and the requests the proxy saw.
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 from faultproxy import Fault, FaultProxy
 from prefect import flow
@@ -32,6 +29,7 @@ from gypsum_flows.tasks import (
     save_file,
     upload_version,
 )
+from gypsum_flows.tasks.policies import retry_if_transient
 
 #: No waiting between attempts in tests; the backoff itself is checked in test_options.
 FAST = {"retry_delay_seconds": 0}
@@ -137,25 +135,18 @@ def test_a_locked_project_is_waited_for(gypsum_server, proxy, unique_name, publi
     )
     pattern = rf"^POST /refresh/usage/{project}$"
 
-    def release_after_first_refusal() -> None:
-        deadline = time.monotonic() + 60
-        while proxy.requests_matching(pattern) < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        # The proxy logs a request as it forwards it: give the server time to refuse it, and
-        # release well before the retry (one second later, without jitter).
-        time.sleep(0.3)
-        client.abort_upload(session, url=gypsum_server.url)
-
-    releaser = threading.Thread(target=release_after_first_refusal)
-    releaser.start()
+    def release_after_first_refusal(task, task_run, state) -> bool:
+        """Decide as every gypsum task does; after the first refusal, release the lock first (before the retry)."""
+        if task_run.run_count == 1:
+            client.abort_upload(session, url=gypsum_server.url)
+        return retry_if_transient(task, task_run, state)
 
     @flow
     def wait_for_lock():
-        patient = refresh_usage.with_options(retry_delay_seconds=1, retry_jitter_factor=0)
+        patient = refresh_usage.with_options(**FAST, retry_condition_fn=release_after_first_refusal)
         return patient(project, credentials=via(proxy, gypsum_server, "admin", cache_dir), return_state=True)
 
     state = wait_for_lock()
-    releaser.join()
     assert state.result() == 3
     assert task_run_of(state).run_count == 2
     assert proxy.requests_matching(pattern) == 2

@@ -26,6 +26,32 @@ os.environ["GYPSUM_CACHE_DIR"] = str(_SESSION_DIR / "default-cache")
 for _name in ("GYPSUM_REST_URL", "GYPSUM_TOKEN", "GITHUB_TOKEN", "PREFECT_API_URL"):
     os.environ.pop(_name, None)
 
+#: The quick subset (``python -m pytest -m quick``, about two minutes): the client, server, metadata, spec and
+#: command-line unit tests, by path below tests/. Not the Prefect flows end to end, deployments, scale,
+#: Snakemake or resilience suites; the whole suite stays the test command.
+QUICK = (
+    "client/",
+    "server/",
+    "metadata/",
+    "cli/test_cli_inspect.py",
+    "cli/test_cli_project.py",
+    "flows/test_spec.py",
+    "lifecycle/test_key_rule.py",
+    "tasks/test_tasks_options.py",
+)
+#: Inside QUICK but slow: resumable uploads through rounds of injected faults (about a minute).
+NOT_QUICK = ("client/test_resume_upload.py",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of the quick subset ``quick``."""
+    tests = Path(__file__).parent
+    for item in items:
+        where = item.path.relative_to(tests).as_posix() if item.path.is_relative_to(tests) else ""
+        if where.startswith(QUICK) and not where.startswith(NOT_QUICK):
+            item.add_marker(pytest.mark.quick)
+
+
 #: Logins in the test users file, by role. Tokens are random per session.
 ROLES = {
     "admin": {"login": "gypsum-admin", "orgs": []},

@@ -40,11 +40,14 @@ class GypsumClient:
     writes.
 
     Example:
-        >>> GypsumClient(cache_dir="/tmp/gypsum-cache").prepare_directory_upload  # doctest: +ELLIPSIS
-        <bound method GypsumClient.prepare_directory_upload of GypsumClient(url=...)>
+        >>> gypsum = GypsumClient(url="http://127.0.0.1:8787", token="s3cret")
+        >>> "s3cret" in repr(gypsum) + str(vars(gypsum))
+        False
     """
 
-    def __init__(self, url: str | None = None, cache_dir: str | None = None, token: str | SecretStr | None = None):
+    def __init__(
+        self, url: str | None = None, cache_dir: str | None = None, token: str | SecretStr | None = None
+    ) -> None:
         self._url = url
         self._cache_dir = cache_dir
         self._token = SecretStr(token) if isinstance(token, str) else token
@@ -114,7 +117,7 @@ class GypsumClient:
         """The server's public, read-only S3 settings."""
         return client.public_s3_config(refresh, url=self._url, cache_dir=self._cache_dir)
 
-    # Downloads into the cache folder.
+    # Reads that download into the cache folder.
 
     def save_file(self, project: str, asset: str, version: str, path: str, overwrite: bool = False) -> str:
         """Download one file of a version into the cache."""
@@ -298,7 +301,7 @@ class GypsumClient:
             progress=progress,
         )
 
-    # Local work: the cache folder at most.
+    # Local work, and downloads from the metadata hosts (whose url is the caller's): the cache folder only.
 
     def prepare_directory_upload(self, directory: str, links: str = "auto") -> dict:
         """Sort a folder's files into files to send and links to register."""
@@ -316,7 +319,7 @@ class GypsumClient:
         """Download (once) a metadata schema into the cache; ``url`` is the schemas' host."""
         return client.fetch_metadata_schema(name, cache_dir=self._cache_dir, overwrite=overwrite, url=url)
 
-    # Local work that needs no setting: the client's functions themselves.
+    # Local work that needs no setting: the client's own functions.
     validate_metadata = staticmethod(client.validate_metadata)
     define_text_query = staticmethod(client.define_text_query)
     search_metadata_text = staticmethod(client.search_metadata_text)

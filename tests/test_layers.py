@@ -33,6 +33,7 @@ RANKS: list[tuple[str, ...]] = [
     ("flows", "server"),
     ("tasks", "deployments"),
     ("blocks", "batch", "recover", "index", "snakemake_storage_plugin_gypsum"),
+    ("client_view",),
     ("client",),
     ("auth", "md5cache"),
     ("cache",),

@@ -26,15 +26,17 @@ os.environ["GYPSUM_CACHE_DIR"] = str(_SESSION_DIR / "default-cache")
 for _name in ("GYPSUM_REST_URL", "GYPSUM_TOKEN", "GITHUB_TOKEN", "PREFECT_API_URL"):
     os.environ.pop(_name, None)
 
-#: The quick subset (``python -m pytest -m quick``, about two minutes): the client, server, metadata, spec and
-#: command-line unit tests, by path below tests/. Not the Prefect flows end to end, deployments, scale,
+#: The quick subset (``python -m pytest -m quick``, about two minutes): the client, server, metadata, index,
+#: spec and command-line unit tests, by path below tests/. Not the Prefect flows end to end, deployments, scale,
 #: Snakemake or resilience suites; the whole suite stays the test command.
 QUICK = (
     "client/",
     "server/",
     "metadata/",
+    "index/",
     "cli/test_cli_inspect.py",
     "cli/test_cli_project.py",
+    "cli/test_cli_server.py",
     "flows/test_spec.py",
     "lifecycle/test_key_rule.py",
     "tasks/test_tasks_options.py",

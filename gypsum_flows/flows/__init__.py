@@ -19,7 +19,7 @@ from .publish_batch import BatchFailedError, publish_batch
 from .recover import recover
 from .report import Outcome
 from .review_probation import review_probation
-from .validate_publish import validate_metadata_then_publish
+from .validate_metadata_then_publish import validate_metadata_then_publish
 
 __all__ = [
     "BatchFailedError",

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger
 
@@ -97,16 +98,8 @@ def clone_modify_upload(
         overlay=overlay,
         delete=delete,
     )
-    job = AssetJob(
-        project=project,
-        asset=asset,
-        version=version,
-        clone=source,
-        probation=probation,
-        deduplicate=deduplicate,
-        metadata=metadata,
-        inputs=inputs or [],
-    )
+    options: dict[str, Any] = {"probation": probation, "deduplicate": deduplicate, "metadata": metadata}
+    job = AssetJob(project=project, asset=asset, version=version, clone=source, inputs=inputs or [], **options)
     return publish_clone(job, recover_interrupted_upload, modify, credentials=resolve_credentials(credentials))
 
 

@@ -14,6 +14,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow
 
 from ..batch.metadata import MetadataCheck
@@ -67,16 +69,8 @@ def validate_metadata_then_publish(
     Returns:
         The outcome: ``published`` (with files sent vs linked) or ``unchanged``.
     """
-    job = AssetJob(
-        project=project,
-        asset=asset,
-        version=version,
-        directory=directory,
-        probation=probation,
-        deduplicate=deduplicate,
-        metadata=metadata,
-        inputs=inputs or [],
-    )
+    options: dict[str, Any] = {"probation": probation, "deduplicate": deduplicate, "metadata": metadata}
+    job = AssetJob(project=project, asset=asset, version=version, directory=directory, inputs=inputs or [], **options)
     return publish_folder(job, recover_interrupted_upload, credentials=resolve_credentials(credentials))
 
 

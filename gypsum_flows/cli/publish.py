@@ -192,7 +192,7 @@ def run_publish(args: argparse.Namespace) -> int:
 
 def _create_projects(spec: Any, credentials: Any) -> None:
     """Create the projects the spec declares and the server lacks, saying so."""
-    from ..flows.checks import resolve_credentials
+    from ..flows.credentials import resolve_credentials
     from ._projects import create_declared
 
     for line in create_declared(spec, resolve_credentials(credentials).get_client()):

@@ -1,4 +1,4 @@
-"""The flows curators and release pipelines run; ``deployments/prefect.yaml`` deploys all but ``recover`` by module path.
+"""The flows curators and release pipelines run (``deployments/prefect.yaml`` deploys all but ``recover``).
 
 - ``clone-modify-upload`` (:func:`clone_modify_upload`): a new version from an existing one; only changes are sent.
 - ``validate-metadata-then-publish`` (:func:`validate_metadata_then_publish`): all metadata valid, or nothing uploaded.

@@ -69,7 +69,8 @@ class BatchFailedError(GypsumError):
 @flow(
     name="publish-batch",
     flow_run_name="publish-batch",
-    task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENCY),  # type: ignore[arg-type]  # Prefect types task_runner invariantly: no runner of its own fits
+    # Prefect types task_runner invariantly, so none of its own runners fits it.
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENCY),  # type: ignore[arg-type]
 )
 def publish_batch(
     spec: str,

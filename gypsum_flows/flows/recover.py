@@ -98,7 +98,8 @@ def settle_target(
 @flow(
     name="recover",
     flow_run_name="recover",
-    task_runner=ThreadPoolTaskRunner(max_workers=RECOVERY_WORKERS),  # type: ignore[arg-type]  # Prefect types task_runner invariantly: no runner of its own fits
+    # Prefect types task_runner invariantly, so none of its own runners fits it.
+    task_runner=ThreadPoolTaskRunner(max_workers=RECOVERY_WORKERS),  # type: ignore[arg-type]
 )
 def recover(
     older_than: str = STALE_LOCK_AGE,

@@ -2,7 +2,9 @@
 
 Every HTTP error carries the status, the method, the URL and the server's
 ``reason``; the client picks the subclass from the status and the reason so
-callers can ``except`` what they can handle. Tokens never appear in messages.
+callers can ``except`` what they can handle. The publishing errors (an
+interrupted or busy target version, a conflict, fan-out, index and review
+failures) close the tree. Tokens never appear in messages.
 
 Example:
     >>> from gypsum_flows.errors import GypsumNotFoundError, GypsumError
@@ -106,6 +108,44 @@ class GypsumMetadataError(GypsumError, ValueError):
 
 class GypsumSpecError(GypsumError, ValueError):
     """A batch spec file is malformed; the message names file, line and field."""
+
+
+class InterruptedUploadError(GypsumError):
+    """The target version was left partial by an interrupted upload and could not be recovered here."""
+
+
+class VersionBusyError(GypsumError):
+    """Another upload of the target version was still running when the wait for it ran out."""
+
+
+class VersionConflictError(GypsumError):
+    """The target version already exists with different content; ``files`` lists the differences.
+
+    Example:
+        >>> str(VersionConflictError("p/a/v1", ["x.txt (only in the new content)"]))
+        'p/a/v1 already exists with different content: x.txt (only in the new content)'
+    """
+
+    def __init__(self, label: str, files: list[str]) -> None:
+        self.files = files
+        shown = "; ".join(files[:20]) + (f"; and {len(files) - 20} more" if len(files) > 20 else "")
+        super().__init__(f"{label} already exists with different content: {shown}")
+
+
+class CacheWriteError(GypsumError):
+    """A modification wrote through a cloned link into the gypsum cache instead of replacing the file."""
+
+
+class FanOutCredentialsError(GypsumError, ValueError):
+    """Fan-out was asked with credentials a worker cannot load by name."""
+
+
+class IndexUpdateError(GypsumError):
+    """Some versions or logs could not be indexed (the rest were)."""
+
+
+class ReviewTimeoutError(GypsumError):
+    """Nobody decided within the review's timeout; the version stays on probation."""
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -1,4 +1,5 @@
-"""Recover projects left locked by uploads that never finished (an admin's clean-up, no Prefect).
+"""Recovery from uploads that never finished: the one place that decides what a version's state is and what
+may be cleared (no Prefect; the ``recover`` command and flow, and every publishing flow, use it).
 
 A process killed mid-upload leaves ``{P}/..LOCK`` in place, and with it a
 partial version (a ``..summary`` without ``upload_finish``, some files). No
@@ -14,17 +15,20 @@ Safety rules:
   client's clock does not matter;
 - a lock that changed since it was read (another session took the project)
   is left alone;
-- a version is removed only if it is incomplete (no ``..summary`` but some
+- a version is removed only if it is ``partial`` (no ``..summary`` but some
   files, or a summary without ``upload_finish``), checked again *after* the
-  unlock, when the old session can no longer complete it: a complete version
-  is never removed.
+  unlock, when the old session can no longer complete it: a ``complete``
+  version is never removed.
+
+A version is in one of three states (:data:`VersionState`): ``absent``,
+``partial`` or ``complete``; every report and message uses these words.
 
 The server's ``/remove`` takes the project lock itself, so the stale lock has
 to go first; removal is retried while another operation briefly holds the
 project.
 
 The publishing flows use the same rule through :func:`settle_version`: when
-the version they are about to publish is unfinished, a lock younger than the
+the version they are about to publish is partial, a lock younger than the
 threshold is waited for (another upload may be running), an older one is
 recovered as here.
 
@@ -57,6 +61,8 @@ from .errors import (
     GypsumNotFoundError,
     GypsumPermissionError,
     GypsumTransientError,
+    InterruptedUploadError,
+    VersionBusyError,
 )
 
 #: What the version named by a lock looks like: finished, half-uploaded, or not there at all.
@@ -68,14 +74,6 @@ _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 #: How long removal waits for other operations that hold the project after the unlock.
 REMOVE_PATIENCE = 30.0
-
-
-class InterruptedUploadError(GypsumError):
-    """The target version was left incomplete by an interrupted upload and could not be recovered here."""
-
-
-class VersionBusyError(GypsumError):
-    """Another upload of the target version was still running when the wait for it ran out."""
 
 
 def _label(*parts: str) -> str:
@@ -438,7 +436,7 @@ def settle_version(
     rules: tuple[float, float] | None = None,
     report: Callable[[str], None] | None = None,
 ) -> VersionState:
-    """Bring an unfinished version to an end: wait for a live upload, clear a dead one.
+    """Bring a partial version to an end: wait for a live upload, clear a dead one.
 
     The rule is :func:`recover`'s. While the version is partial:
 
@@ -473,7 +471,7 @@ def settle_version(
         lock = read_lock(project, url=url)
         if lock is not None and (lock.asset, lock.version) != (asset, version):
             raise InterruptedUploadError(
-                f"{label} is incomplete, but project {project!r} is locked by another operation ({lock.label}); "
+                f"{label} is partial, but project {project!r} is locked by another operation ({lock.label}); "
                 "left alone: retry later, or ask an admin to run `gypsum-flows recover`"
             )
         if lock is not None and lock.age_seconds < stale:
@@ -509,7 +507,7 @@ def _clear(
     how = "an interrupted upload" + (f" (lock {lock.age_seconds:.0f}s old)" if lock else " (its lock is gone)")
     if not recover:
         raise InterruptedUploadError(
-            f"{label} was left incomplete by {how}; rerun with recovery enabled (admin token) "
+            f"{label} was left partial by {how}; rerun with recovery enabled (admin token) "
             "or ask an admin to run `gypsum-flows recover`"
         )
     try:
@@ -521,8 +519,8 @@ def _clear(
         raise
     except GypsumPermissionError as exc:
         raise InterruptedUploadError(
-            f"{label} was left incomplete by {how}; an admin must clear it (`gypsum-flows recover`, or "
+            f"{label} was left partial by {how}; an admin must clear it (`gypsum-flows recover`, or "
             f"unlock_project then remove_version) before it can be published: {exc.reason}"
         ) from None
     if removed:
-        say(f"Removed the incomplete version {label} left by {how}")
+        say(f"Removed the partial version {label} left by {how}")

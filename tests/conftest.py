@@ -27,8 +27,8 @@ for _name in ("GYPSUM_REST_URL", "GYPSUM_TOKEN", "GITHUB_TOKEN", "PREFECT_API_UR
     os.environ.pop(_name, None)
 
 #: The quick subset (``python -m pytest -m quick``, about two minutes): the client, server, metadata, index,
-#: spec and command-line unit tests, by path below tests/. Not the Prefect flows end to end, deployments, scale,
-#: Snakemake or resilience suites; the whole suite stays the test command.
+#: spec, recovery and command-line unit tests, by path below tests/. Not the Prefect flows end to end,
+#: deployments, scale, Snakemake or resilience suites; the whole suite stays the test command.
 QUICK = (
     "client/",
     "server/",
@@ -39,6 +39,8 @@ QUICK = (
     "cli/test_cli_server.py",
     "flows/test_spec.py",
     "lifecycle/test_key_rule.py",
+    "recover/test_recover.py",
+    "recover/test_settle_version.py",
     "tasks/test_tasks_options.py",
 )
 #: Inside QUICK but slow: resumable uploads through rounds of injected faults (about a minute).

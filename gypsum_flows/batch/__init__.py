@@ -1,9 +1,9 @@
 """Batch publishing specs: the YAML model and loader (:mod:`.spec`), metadata rules (:mod:`.metadata`)
-and whole-spec checks (:mod:`.check`). Pure code: no Prefect, no server."""
+and whole-spec validation (:mod:`.validate`). Pure code: no Prefect, no server."""
 
-from .check import check_spec, load_and_check
 from .metadata import MetadataCheck
 from .spec import AssetJob, BatchSpec, SpecError, SpecProblem, load_spec
+from .validate import load_and_validate, validate_spec
 
 __all__ = [
     "AssetJob",
@@ -11,7 +11,7 @@ __all__ = [
     "MetadataCheck",
     "SpecError",
     "SpecProblem",
-    "check_spec",
-    "load_and_check",
+    "load_and_validate",
     "load_spec",
+    "validate_spec",
 ]

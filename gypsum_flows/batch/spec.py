@@ -274,7 +274,7 @@ def load_spec(path: str | Path, allow_outside: bool = False) -> BatchSpec:
     unknown keys, missing fields, types, names (no ``/``, no leading ``..``),
     folders (inside the spec's folder unless ``allow_outside``), clone
     changes, duplicate project/asset/version triples and local schema files.
-    Does not read the metadata files (see :func:`gypsum_flows.batch.check.check_spec`).
+    Does not read the metadata files (see :func:`gypsum_flows.batch.validate.validate_spec`).
 
     Example:
         >>> try:

@@ -102,10 +102,10 @@ def _connection_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> tuple[Any, dict[int, list[Any]]]:
-    from ..batch import load_and_check
+    from ..batch import load_and_validate
     from ..client.metadata import fetch_metadata_schema
 
-    return load_and_check(
+    return load_and_validate(
         args.spec,
         fetch_schema=lambda name: fetch_metadata_schema(name, cache_dir=args.cache_dir),
         allow_outside=args.allow_outside,
@@ -192,7 +192,7 @@ def run_publish(args: argparse.Namespace) -> int:
 
 def _create_projects(spec: Any, credentials: Any) -> None:
     """Create the projects the spec declares and the server lacks, saying so."""
-    from ..flows.checks import resolve_credentials
+    from ..flows.credentials import resolve_credentials
     from ._projects import create_declared
 
     for line in create_declared(spec, resolve_credentials(credentials).get_client()):

@@ -1,4 +1,4 @@
-"""The flows curators and release pipelines run, each also a deployable entry point in ``flows/``.
+"""The flows curators and release pipelines run (``deployments/prefect.yaml`` deploys all but ``recover``).
 
 - ``clone-modify-upload`` (:func:`clone_modify_upload`): a new version from an existing one; only changes are sent.
 - ``validate-metadata-then-publish`` (:func:`validate_metadata_then_publish`): all metadata valid, or nothing uploaded.
@@ -19,7 +19,7 @@ from .publish_batch import BatchFailedError, publish_batch
 from .recover import recover
 from .report import Outcome
 from .review_probation import review_probation
-from .validate_publish import validate_metadata_then_publish
+from .validate_metadata_then_publish import validate_metadata_then_publish
 
 __all__ = [
     "BatchFailedError",

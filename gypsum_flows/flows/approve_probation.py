@@ -16,8 +16,8 @@ from typing import Literal
 
 from prefect import flow
 
-from ..batch.check import schema_path
 from ..batch.metadata import MetadataCheck, Violation, file_violations
+from ..batch.validate import schema_path
 from ..blocks import GypsumCredentials
 from ..errors import GypsumError
 from ..tasks import (
@@ -30,7 +30,7 @@ from ..tasks import (
     reject_probation,
     save_file,
 )
-from .checks import resolve_credentials
+from .credentials import resolve_credentials
 from .report import Outcome, artifact_key, emit_approved, publish_report
 
 #: What to do with a version whose checks fail.

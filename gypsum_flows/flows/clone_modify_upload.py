@@ -25,36 +25,25 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 
 from ..batch.metadata import MetadataCheck
-from ..batch.spec import LATEST
+from ..batch.spec import LATEST, AssetJob, CloneJob
 from ..blocks import GypsumCredentials
-from ..errors import GypsumError, GypsumNotFoundError
+from ..errors import CacheWriteError, GypsumError, GypsumNotFoundError, GypsumSpecError
 from ..names import bad_path_reason, version_asset_key
 from ..tasks import clone_version
-from ..tasks.policies import retry_options
-from .checks import (
-    check_folder_metadata,
-    ensure_same_content,
-    folder_entries,
-    published_entries,
-    raise_for_violations,
-    resolve_credentials,
-    target_is_published,
-    upload_or_recover,
-)
+from ..tasks.base import gypsum_task
+from .credentials import resolve_credentials
+from .idempotency import target_is_published, unchanged_or_conflict, upload_or_recover
+from .metadata import raise_for_violations, validate_folder_metadata
 from .project_slots import project_slot
-from .report import Outcome, artifact_key, emit_published, reported, unchanged
+from .report import Outcome, artifact_key, emit_published, reported
 
 #: Edits a working folder in place; must replace files rather than write into them (they link into the cache).
 Modifier = Callable[[Path], None]
-
-
-class CacheWriteError(GypsumError):
-    """A modification wrote through a cloned link into the gypsum cache instead of replacing the file."""
 
 
 @flow(name="clone-modify-upload", flow_run_name="clone-modify-upload-{project}-{asset}-{version}")
@@ -101,51 +90,29 @@ def clone_modify_upload(
         The outcome: ``published`` (files sent vs linked) or ``unchanged``.
     """
     delete = list(delete or [])
-    check_changes(overlay, delete)
-    return publish_clone(
-        project,
-        asset,
-        version,
-        source_version,
-        source_project,
-        source_asset,
-        overlay,
-        delete,
-        modify,
-        probation,
-        deduplicate,
-        metadata,
-        recover_interrupted_upload,
-        inputs,
-        credentials=resolve_credentials(credentials),
+    validate_changes(overlay, delete)
+    source = CloneJob(
+        project=source_project or project,
+        asset=source_asset or asset,
+        version=source_version,
+        overlay=overlay,
+        delete=delete,
     )
+    options: dict[str, Any] = {"probation": probation, "deduplicate": deduplicate, "metadata": metadata}
+    job = AssetJob(project=project, asset=asset, version=version, clone=source, inputs=inputs or [], **options)
+    return publish_clone(job, recover_interrupted_upload, modify, credentials=resolve_credentials(credentials))
 
 
-@task(
-    name="publish_clone",
-    task_run_name="publish {project}/{asset}/{version}",
-    cache_policy=NO_CACHE,
-    **retry_options(),  # the whole asset again after a transient failure: each step below is idempotent
-)
+# As publish_folder: no tags, and the default retries run the whole asset again after a transient failure.
+@gypsum_task("publish {job.label}", tags=frozenset())
 def publish_clone(
-    project: str,
-    asset: str,
-    version: str,
-    source_version: str = LATEST,
-    source_project: str | None = None,
-    source_asset: str | None = None,
-    overlay: str | None = None,
-    delete: list[str] | None = None,
-    modify: Modifier | None = None,
-    probation: bool = False,
-    deduplicate: bool = True,
-    metadata: MetadataCheck | None = MetadataCheck(),
+    job: AssetJob,
     recover_interrupted_upload: bool = True,
-    inputs: list[str] | None = None,
+    modify: Modifier | None = None,
     *,
     credentials: GypsumCredentials,
 ) -> Outcome:
-    """Clone, change and publish one version (see :func:`clone_modify_upload`; changes already checked).
+    """Clone, change and publish the version of ``job`` (see :func:`clone_modify_upload`; changes already checked).
 
     One task run per asset, named for it, with the asset's report as artifacts.
 
@@ -153,61 +120,56 @@ def publish_clone(
 
         @flow
         def patch(credentials: GypsumCredentials) -> Outcome:
-            return publish_clone("scrnaseq", "tasic-brain", "v2", overlay="./patch", credentials=credentials)
+            clone = CloneJob(project="scrnaseq", asset="tasic-brain", version="latest", overlay="./patch")
+            job = AssetJob(project="scrnaseq", asset="tasic-brain", version="v2", clone=clone)
+            return publish_clone(job, credentials=credentials)
     """
-    label = f"{project}/{asset}/{version}"
-    delete = list(delete or [])
+    clone = job.clone
+    if clone is None:
+        raise GypsumSpecError(f"{job.label} names nothing to clone: a folder is publish_folder's")
+    pav = (job.project, job.asset, job.version)
 
     def run() -> Outcome:
-        exists = target_is_published(project, asset, version, credentials, recover_interrupted_upload)
-        if exists and source_version == LATEST:
+        exists = target_is_published(*pav, credentials, recover_interrupted_upload)
+        if exists and clone.version == LATEST:
             # "latest" may be this very version by now: re-derive from it, so applying the
             # changes again must be a no-op.
-            source = (project, asset, version)
+            source = pav
+        elif clone.version == LATEST:
+            source = (clone.project, clone.asset, _latest_source(clone.project, clone.asset, credentials))
         else:
-            source = (source_project or project, source_asset or asset, source_version)
-            if source_version == LATEST:
-                source = (source[0], source[1], _latest_source(source[0], source[1], credentials))
+            source = (clone.project, clone.asset, clone.version)
         with tempfile.TemporaryDirectory(prefix="gypsum-clone-") as scratch:
-            work = os.path.join(scratch, version)
-            clone_version.fn(*source, work, credentials=credentials)  # no nested task run (see checks.py)
-            apply_changes(work, overlay, delete, modify, missing_ok=exists)
-            if metadata is not None:
-                raise_for_violations(label, check_folder_metadata.fn(work, metadata, credentials=credentials))
-            if exists:
-                ensure_same_content(
-                    label, folder_entries(work), published_entries(project, asset, version, credentials)
+            work = os.path.join(scratch, job.version)
+            clone_version.fn(*source, work, credentials=credentials)  # no nested task run per request
+            apply_changes(work, clone.overlay, clone.delete, modify, missing_ok=exists)
+            if job.metadata is not None:
+                raise_for_violations(
+                    job.label, validate_folder_metadata.fn(work, job.metadata, credentials=credentials)
                 )
-                return unchanged(project, asset, version)
+            if exists:
+                return unchanged_or_conflict(work, *pav, credentials)
             outcome = upload_or_recover(
                 work,
-                project,
-                asset,
-                version,
-                probation=probation,
-                deduplicate=deduplicate,
+                *pav,
+                probation=job.probation,
+                deduplicate=job.deduplicate,
                 credentials=credentials,
                 recover=recover_interrupted_upload,
-                inputs=[version_asset_key(*source), *(inputs or [])],
+                inputs=[version_asset_key(*source), *job.inputs],
             )
         if outcome.outcome != "published":
             return outcome
         outcome.detail = f"cloned from {'/'.join(source)}"
-        emit_published(outcome, credentials.resolved_url(), probation)
+        emit_published(outcome, credentials.resolved_url(), job.probation)
         return outcome
 
-    with project_slot(project):  # one publisher per project, across machines
-        return reported(
-            f"Clone, modify and upload {label}",
-            artifact_key("gypsum-clone", project, asset),
-            project,
-            asset,
-            version,
-            run,
-        )
+    with project_slot(job.project):  # one publisher per project, across machines
+        key = artifact_key("gypsum-clone", job.project, job.asset)
+        return reported(f"Clone, modify and upload {job.label}", key, *pav, run)
 
 
-def check_changes(overlay: str | None, delete: list[str]) -> None:
+def validate_changes(overlay: str | None, delete: list[str]) -> None:
     """Refuse bad delete paths and a missing overlay before anything is cloned."""
     for path in delete:
         reason = bad_path_reason(path)
@@ -217,7 +179,7 @@ def check_changes(overlay: str | None, delete: list[str]) -> None:
         raise GypsumError(f"overlay folder not found: {overlay}")
 
 
-@task(name="apply_changes", task_run_name="apply_changes({work})", cache_policy=NO_CACHE)
+@gypsum_task("apply_changes({work})", retries=0, tags=frozenset())  # local work: nothing to retry or throttle
 def apply_changes(
     work: str, overlay: str | None, delete: list[str], modify: Modifier | None, missing_ok: bool = False
 ) -> None:
@@ -265,7 +227,7 @@ def _delete(root: Path, rel: str, missing_ok: bool) -> None:
         raise GypsumError(f"cannot delete {rel!r}: no such file in the cloned version")
 
 
-def _cache_targets(root: Path) -> dict[str, tuple[int, int]]:
+def _cache_targets(root: Path) -> dict[str, tuple[int, int] | None]:
     """Size and modification time of the cache file behind every cloned link."""
     out = {}
     for dirpath, _dirs, files in os.walk(root):

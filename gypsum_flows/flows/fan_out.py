@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import cast
 from uuid import UUID
 
 import httpx
-from prefect import get_client, task
-from prefect.cache_policies import NO_CACHE
+from prefect import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import PrefectHTTPStatusError
@@ -36,18 +36,16 @@ from pydantic import ValidationError
 
 from ..batch.spec import AssetJob
 from ..blocks import GypsumCredentials
-from ..errors import GypsumError
-from .checks import InterruptedUploadError, published_folder_outcome, resolve_credentials
+from ..errors import FanOutCredentialsError, InterruptedUploadError
+from ..tasks.base import gypsum_task
+from .credentials import resolve_credentials
+from .idempotency import published_folder_outcome
 from .report import Outcome
 
 #: The per-asset deployment fan-out starts (``flow name/deployment name``).
 ASSET_DEPLOYMENT = "publish-asset/default"
 #: Seconds between two reads of a running asset's state.
 POLL_SECONDS = 1.0
-
-
-class FanOutCredentialsError(GypsumError, ValueError):
-    """Fan-out was asked with credentials a worker cannot load by name."""
 
 
 def on_workers(
@@ -104,14 +102,15 @@ def credentials_name(credentials: GypsumCredentials | str | None) -> str | None:
     )
 
 
-# Retried when starting the run fails (an API error): a second run of an asset is harmless, it holds the
-# project's slot and finds the version published.
-@task(
-    name="publish_asset_on_worker",
-    task_run_name="publish_asset_on_worker[{job.label}]",
-    cache_policy=NO_CACHE,
+# Retried after any failure to start the run (a Prefect API error, not a gypsum one): a second run of an asset
+# is harmless, it holds the project's slot and finds the version published. No tags, as the in-process asset task.
+@gypsum_task(
+    "publish_asset_on_worker[{job.label}]",
     retries=2,
+    tags=frozenset(),
     retry_delay_seconds=5,
+    retry_jitter_factor=None,
+    retry_condition_fn=None,
 )
 def publish_asset_on_worker(
     job: AssetJob,
@@ -136,7 +135,7 @@ def publish_asset_on_worker(
             return publish_asset_on_worker(job, "/shared/spec.yaml", True, "gypsum", ASSET_DEPLOYMENT,
                                            credentials_block=GypsumCredentials.load("gypsum"))
     """
-    if job.clone is None:
+    if job.directory is not None:
         try:
             done = published_folder_outcome(
                 job.directory, job.project, job.asset, job.version, credentials_block, recover=False
@@ -159,7 +158,8 @@ def publish_asset_on_worker(
         timeout=0,
         tags=["gypsum", "fan-out"],
     )
-    return run_outcome(job, wait_for_run(run.id))
+    # Called from sync code, run_deployment returns the run; its signature also admits the coroutine.
+    return run_outcome(job, wait_for_run(cast(FlowRun, run).id))
 
 
 def wait_for_run(run_id: UUID) -> FlowRun:

@@ -19,14 +19,10 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from ..blocks import GypsumCredentials
-from ..errors import GypsumError
+from ..errors import IndexUpdateError
 from ..tasks.index import update_metadata_index
-from .checks import resolve_credentials
+from .credentials import resolve_credentials
 from .report import artifact_key
-
-
-class IndexUpdateError(GypsumError):
-    """Some versions or logs could not be indexed (the rest were)."""
 
 
 @flow(name="index-update", flow_run_name="index-update")

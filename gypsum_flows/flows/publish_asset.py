@@ -30,7 +30,8 @@ from prefect.states import Completed, State
 
 from ..batch.spec import AssetJob, load_spec
 from ..errors import GypsumSpecError
-from .checks import check_folder_metadata, raise_for_violations, resolve_credentials
+from .credentials import resolve_credentials
+from .metadata import raise_for_violations, validate_folder_metadata
 from .project_slots import project_slot
 from .publish_batch import submit_asset
 from .report import Outcome
@@ -68,8 +69,8 @@ def publish_asset_flow(
     """
     job = find_job(spec, project, asset, version, allow_outside)
     creds = resolve_credentials(credentials)
-    if job.clone is None and job.metadata is not None:  # a clone's metadata is checked after cloning
-        raise_for_violations(job.label, check_folder_metadata(job.directory, job.metadata, credentials=creds))
+    if job.directory is not None and job.metadata is not None:  # a clone's metadata is validated after cloning
+        raise_for_violations(job.label, validate_folder_metadata(job.directory, job.metadata, credentials=creds))
     with project_slot(project, required=True):
         outcome = submit_asset(job, recover_interrupted_upload, creds).result()
     return Completed(message=outcome.model_dump_json(), data=outcome)

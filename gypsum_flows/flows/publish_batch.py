@@ -8,7 +8,7 @@ is ``strict`` (the argument, or ``strict: true`` in the spec): then any
 invalid metadata stops the whole batch before any upload.
 
 Each asset then runs as one task run of this flow run, named for the asset
-(``publish project/asset/version``): :func:`~.validate_publish.publish_folder`
+(``publish project/asset/version``): :func:`~.validate_metadata_then_publish.publish_folder`
 for a folder, :func:`~.clone_modify_upload.publish_clone` for a clone, the
 same tasks the ``validate-metadata-then-publish`` and ``clone-modify-upload``
 flows run. A task run costs tens of milliseconds where a subflow costs more
@@ -33,21 +33,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 from prefect.context import SyncClientContext
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from ..batch.check import load_and_check
 from ..batch.spec import AssetJob, BatchSpec, SpecError, SpecProblem
+from ..batch.validate import load_and_validate
 from ..blocks import GypsumCredentials
-from ..errors import GypsumError, GypsumMetadataError
-from .checks import resolve_credentials
+from ..errors import GypsumError
+from ..tasks.base import gypsum_task
 from .clone_modify_upload import publish_clone
+from .credentials import resolve_credentials
 from .fan_out import ASSET_DEPLOYMENT, on_workers
+from .metadata import metadata_error
 from .report import Outcome, Progress, artifact_key, failed, publish_report
-from .validate_publish import publish_folder
+from .validate_metadata_then_publish import publish_folder
 
 #: Assets published at once when neither the caller nor the spec says.
 DEFAULT_CONCURRENCY = 4
@@ -68,7 +69,8 @@ class BatchFailedError(GypsumError):
 @flow(
     name="publish-batch",
     flow_run_name="publish-batch",
-    task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENCY),
+    # Prefect types task_runner invariantly, so none of its own runners fits it.
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENCY),  # type: ignore[arg-type]
 )
 def publish_batch(
     spec: str,
@@ -106,7 +108,7 @@ def publish_batch(
         BatchFailedError: Some assets failed; the others were published.
     """
     creds = resolve_credentials(credentials)
-    batch, invalid = check_batch_spec(spec, allow_outside, credentials=creds)
+    batch, invalid = validate_batch_spec(spec, allow_outside, credentials=creds)
     if invalid and (batch.strict if strict is None else strict):
         raise SpecError([problem for found in invalid.values() for problem in found])
     limit = max(1, min(concurrency or batch.concurrency or DEFAULT_CONCURRENCY, MAX_CONCURRENCY))
@@ -141,13 +143,14 @@ def publish_batch(
     return outcomes
 
 
-@task(name="check_spec", task_run_name="check_spec({path})", cache_policy=NO_CACHE)
-def check_batch_spec(
+# No retries and no tags: the spec and its folders are local (a schema download has the client's own retries).
+@gypsum_task("validate_batch_spec({path})", retries=0, tags=frozenset())
+def validate_batch_spec(
     path: str, allow_outside: bool = False, *, credentials: GypsumCredentials | None = None
 ) -> tuple[BatchSpec, dict[int, list[SpecProblem]]]:
     """The spec (SpecError if its structure is invalid) and the metadata problems of each asset that has any."""
     fetch = resolve_credentials(credentials).get_client().fetch_metadata_schema
-    batch, invalid = load_and_check(path, fetch_schema=fetch, allow_outside=allow_outside)
+    batch, invalid = load_and_validate(path, fetch_schema=fetch, allow_outside=allow_outside)
     for field, folder in batch.outside:
         get_run_logger().warning("%s: %s is outside the spec's folder (allowed)", field, folder)
     return batch, invalid
@@ -156,7 +159,7 @@ def check_batch_spec(
 def submit_asset(
     job: AssetJob, recover_interrupted_upload: bool, credentials: GypsumCredentials
 ) -> PrefectFuture[Outcome]:
-    """Start one asset's task run: ``publish_folder`` (metadata checked by the batch) or ``publish_clone``.
+    """Start one asset's task run: ``publish_folder`` (metadata validated by the batch) or ``publish_clone``.
 
     Example::
 
@@ -164,36 +167,10 @@ def submit_asset(
         def one(job: AssetJob, credentials: GypsumCredentials) -> Outcome:
             return submit_asset(job, True, credentials).result()
     """
-    options = {"inputs": job.inputs, "credentials": credentials}
     if job.clone is None:
-        return publish_folder.submit(
-            job.directory,
-            job.project,
-            job.asset,
-            job.version,
-            job.probation,
-            job.deduplicate,
-            None,
-            recover_interrupted_upload,
-            **options,
-        )
-    clone = job.clone
-    return publish_clone.submit(
-        job.project,
-        job.asset,
-        job.version,
-        clone.version,
-        clone.project,
-        clone.asset,
-        clone.overlay,
-        clone.delete,
-        None,
-        job.probation,
-        job.deduplicate,
-        job.metadata,
-        recover_interrupted_upload,
-        **options,
-    )
+        validated = job.model_copy(update={"metadata": None})
+        return publish_folder.submit(validated, recover_interrupted_upload, credentials=credentials)
+    return publish_clone.submit(job, recover_interrupted_upload, credentials=credentials)
 
 
 def invalid_outcome(job: AssetJob, problems: list[SpecProblem]) -> Outcome:
@@ -204,11 +181,7 @@ def invalid_outcome(job: AssetJob, problems: list[SpecProblem]) -> Outcome:
         >>> invalid_outcome(job, [SpecProblem("s.yaml", 3, "assets[0].directory", "bad")]).detail.splitlines()[0]
         'metadata of p/a/v1 failed validation (1 problem); nothing was uploaded:'
     """
-    count = f"{len(problems)} problem" + ("s" * (len(problems) != 1))
-    listing = "\n".join(f"  {p}" for p in problems)
-    error = GypsumMetadataError(
-        f"metadata of {job.label} failed validation ({count}); nothing was uploaded:\n{listing}"
-    )
+    error = metadata_error(job.label, [str(p) for p in problems])
     return failed(job.project, job.asset, job.version, error)
 
 

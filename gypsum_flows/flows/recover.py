@@ -1,10 +1,12 @@
-"""The ``recover`` flow: clear stale project locks left by interrupted uploads (admins).
+"""Recovery as Prefect tasks, and the ``recover`` flow: clear stale project locks left by interrupted uploads.
 
-A thin Prefect layer over :mod:`gypsum_flows.recover`: one task finds every
-project lock, one task per stale lock clears it (unlock, then remove the
-partial version if it is still incomplete; a complete version is never
-removed), and the run leaves a table artifact and a markdown summary. Locks
-younger than ``older_than`` are reported and left alone.
+A thin Prefect layer over :mod:`gypsum_flows.recover`, which decides
+everything. The ``recover`` flow (admins): one task finds every project lock,
+one task per stale lock clears it (unlock, then remove the version if it is
+still partial; a complete version is never removed), and the run leaves a
+table artifact and a markdown summary. Locks younger than ``older_than`` are
+reported and left alone. The publishing flows settle a partial target
+version with :func:`settle_target`, by the same rule.
 
 Example::
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from prefect import flow, unmapped
+from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -28,7 +30,7 @@ from ..blocks import GypsumCredentials
 from ..constants import STALE_LOCK_AGE
 from ..errors import GypsumError
 from ..tasks.base import gypsum_task
-from .checks import recover_settings, resolve_credentials
+from .credentials import resolve_credentials, url_and_token
 
 #: Locks cleared at once.
 RECOVERY_WORKERS = 4
@@ -46,7 +48,7 @@ def find_project_locks(
         ... def locks() -> int:
         ...     return len(find_project_locks(credentials=GypsumCredentials(url=server.url))[1])
     """
-    return core.find_locks(projects, **recover_settings(credentials, write=False))
+    return core.find_locks(projects, **url_and_token(credentials, write=False))
 
 
 @gypsum_task("handle_project_lock[{lock.project}]", write=True)
@@ -62,10 +64,43 @@ def handle_project_lock(
         ... def clear(lock) -> str:
         ...     return handle_project_lock(lock, 900.0, credentials=admin).action
     """
-    return core.handle_lock(lock, older_than, dry_run, **recover_settings(credentials, write=not dry_run))
+    return core.handle_lock(lock, older_than, dry_run, **url_and_token(credentials, write=not dry_run))
 
 
-@flow(name="recover", flow_run_name="recover", task_runner=ThreadPoolTaskRunner(max_workers=RECOVERY_WORKERS))
+# No retries and no tags, as the asset's task run it runs in: it waits for, or clears, one version.
+@gypsum_task("settle_target[{project}/{asset}/{version}]", retries=0, tags=frozenset())
+def settle_target(
+    project: str, asset: str, version: str, recover: bool, *, credentials: GypsumCredentials
+) -> core.VersionState:
+    """Wait for another live upload of this version, or clear an interrupted one; ``"complete"`` or ``"absent"``.
+
+    :func:`gypsum_flows.recover.settle_version` with the block's server and
+    token: the lock-age rule of ``recover`` (15 minutes,
+    ``GYPSUM_STALE_LOCK_AGE``), a wait of at most 10 minutes
+    (``GYPSUM_LOCK_WAIT``) for a younger lock. Clearing needs an admin token.
+
+    Raises:
+        InterruptedUploadError: The version must be cleared and this run may not (or cannot) do it.
+        VersionBusyError: The other upload did not finish in time.
+
+    Example::
+
+        @flow
+        def settle(credentials: GypsumCredentials) -> str:
+            return settle_target("scrnaseq", "zeisel-brain", "2024-02-01", True, credentials=credentials)
+    """
+    report = get_run_logger().warning
+    return core.settle_version(
+        project, asset, version, recover=recover, report=report, **url_and_token(credentials, write=True)
+    )
+
+
+@flow(
+    name="recover",
+    flow_run_name="recover",
+    # Prefect types task_runner invariantly, so none of its own runners fits it.
+    task_runner=ThreadPoolTaskRunner(max_workers=RECOVERY_WORKERS),  # type: ignore[arg-type]
+)
 def recover(
     older_than: str = STALE_LOCK_AGE,
     dry_run: bool = False,
@@ -103,6 +138,7 @@ def recover(
 
 def _action(lock: core.ProjectLock, future: PrefectFuture[core.RecoveryAction]) -> core.RecoveryAction:
     """The task's action, or a ``failed`` one carrying its error."""
-    if future.state.is_completed():
+    try:
         return future.result()
-    return core.failed_action(lock, future.result(raise_on_failure=False))
+    except Exception as exc:  # the task's own error, reported in its row
+        return core.failed_action(lock, exc)

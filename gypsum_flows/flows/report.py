@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from uuid import UUID
 
 from prefect.artifacts import (
@@ -242,7 +242,8 @@ class Progress:
     def __init__(self, total: int, key: str, description: str) -> None:
         self.total = max(total, 1)
         self.done = 0
-        self.id: UUID = create_progress_artifact(0.0, key=key, description=description)
+        # Called from sync code, it returns the id; its signature also admits the coroutine.
+        self.id = cast(UUID, create_progress_artifact(0.0, key=key, description=description))
         self._shown_at = time.monotonic()
 
     def advance(self, description: str) -> None:

@@ -34,10 +34,11 @@ from pydantic import Field
 
 from ..batch.metadata import MetadataCheck
 from ..blocks import GypsumCredentials
-from ..errors import GypsumError, GypsumNotFoundError
+from ..errors import GypsumError, GypsumNotFoundError, ReviewTimeoutError
 from ..tasks import approve_probation, fetch_latest, reject_probation
 from .approve_probation import on_probation, review_version
-from .checks import Entries, differences, published_entries, resolve_credentials
+from .credentials import resolve_credentials
+from .idempotency import Entries, differences, published_entries
 from .report import Outcome, artifact_key, emit_approved, publish_report
 
 #: Seconds between two looks at whether the paused run was resumed.
@@ -52,10 +53,6 @@ class ReviewDecision(RunInput):
     decision: Literal["approve", "reject"] = Field(description="Approve (publish) or reject (delete) the version.")
     reviewer: str = Field(min_length=1, description="Who decides: a name or login.")
     reason: str = Field(min_length=1, description="Why.")
-
-
-class ReviewTimeoutError(GypsumError):
-    """Nobody decided within the review's timeout; the version stays on probation."""
 
 
 @flow(name="review-probation", flow_run_name="review-probation-{project}-{asset}-{version}")

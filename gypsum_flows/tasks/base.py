@@ -26,7 +26,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE, CachePolicy
@@ -52,6 +52,8 @@ def gypsum_task(
     cache_policy: CachePolicy = NO_CACHE,
     write: bool = False,
     retries: int = DEFAULT_RETRIES,
+    tags: frozenset[str] | None = None,
+    **options: Any,
 ) -> Callable[[Callable[P, R]], Task[P, R]]:
     """Declare a gypsum task named after its function.
 
@@ -60,6 +62,9 @@ def gypsum_task(
         cache_policy: how results are cached across runs; uncached results are not persisted.
         write: the task changes the server (adds the ``gypsum-write`` tag).
         retries: how many times a transient failure is retried.
+        tags: the tags instead of ``gypsum`` (and ``gypsum-write``); ``frozenset()`` for none, as a flow's
+            per-asset task has: every tagged run first takes its tags' concurrency slots from the Prefect API.
+        options: further ``@task`` keywords, which win over the ones above (e.g. ``retry_condition_fn=None``).
 
     Example:
         >>> @gypsum_task("ping[{project}]")
@@ -67,17 +72,21 @@ def gypsum_task(
         ...     return project
         >>> ping.name, ping.retries
         ('ping', 3)
+        >>> gypsum_task(tags=frozenset(), retries=0)(ping.fn).tags
+        set()
     """
 
     def declare(fn: Callable[P, R]) -> Task[P, R]:
-        return task(
-            name=fn.__name__,
-            task_run_name=run_name or fn.__name__,
-            tags=set(WRITE_TAGS if write else READ_TAGS),
-            cache_policy=cache_policy,
-            persist_result=cache_policy is not NO_CACHE,
+        settings: dict[str, Any] = {
+            "name": fn.__name__,
+            "task_run_name": run_name or fn.__name__,
+            "tags": set(WRITE_TAGS if write else READ_TAGS) if tags is None else set(tags),
+            "cache_policy": cache_policy,
+            "persist_result": cache_policy is not NO_CACHE,
             **retry_options(retries),
-        )(fn)
+            **options,
+        }
+        return task(**settings)(fn)
 
     return declare
 

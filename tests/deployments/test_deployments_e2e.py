@@ -14,7 +14,7 @@ from gypsum_flows.client import fetch_manifest
 DEPLOYMENTS = {
     "publish-batch/nightly": "gypsum_flows.flows.publish_batch:publish_batch",
     "publish-asset/default": "gypsum_flows.flows.publish_asset:publish_asset_flow",
-    "validate-metadata-then-publish/default": "gypsum_flows.flows.validate_publish:validate_metadata_then_publish",
+    "validate-metadata-then-publish/default": "gypsum_flows.flows.validate_metadata_then_publish:validate_metadata_then_publish",
     "clone-modify-upload/default": "gypsum_flows.flows.clone_modify_upload:clone_modify_upload",
     "approve-probation/default": "gypsum_flows.flows.approve_probation:approve_probation_flow",
 }

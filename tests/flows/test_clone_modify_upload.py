@@ -8,8 +8,8 @@ import pytest
 from flows_helpers import create_project, credentials, requests_matching
 
 from gypsum_flows import client
+from gypsum_flows.errors import CacheWriteError
 from gypsum_flows.flows import clone_modify_upload, validate_metadata_then_publish
-from gypsum_flows.flows.clone_modify_upload import CacheWriteError
 
 FILES = {"a.txt": "alpha", "b.txt": "bravo", "c.txt": "charlie", "sub/d.txt": "delta", "sub/e.txt": "echo"}
 

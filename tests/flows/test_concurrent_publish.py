@@ -20,14 +20,9 @@ from flows_helpers import (
 from prefect import flow
 
 from gypsum_flows import client
+from gypsum_flows.errors import InterruptedUploadError, VersionBusyError, VersionConflictError
 from gypsum_flows.flows import validate_metadata_then_publish
-from gypsum_flows.flows.checks import (
-    InterruptedUploadError,
-    VersionBusyError,
-    VersionConflictError,
-    folder_entries,
-    upload_or_recover,
-)
+from gypsum_flows.flows.idempotency import folder_entries, upload_or_recover
 from gypsum_flows.recover import read_lock
 
 

@@ -21,9 +21,9 @@ from gypsum_flows.batch import load_spec
 from gypsum_flows.batch.spec import AssetJob
 from gypsum_flows.blocks import GypsumCredentials
 from gypsum_flows.cli import main
-from gypsum_flows.errors import GypsumSpecError
+from gypsum_flows.errors import FanOutCredentialsError, GypsumSpecError
 from gypsum_flows.flows import publish_batch
-from gypsum_flows.flows.fan_out import FanOutCredentialsError, credentials_name, run_outcome
+from gypsum_flows.flows.fan_out import credentials_name, run_outcome
 from gypsum_flows.flows.project_slots import project_slot, slot_name
 from gypsum_flows.flows.publish_asset import find_job, publish_asset_flow
 from gypsum_flows.flows.report import Outcome

@@ -30,8 +30,9 @@ from flows_helpers import (
 from gypsum_flows import client
 from gypsum_flows.batch import SpecError
 from gypsum_flows.cli import main
+from gypsum_flows.errors import InterruptedUploadError
 from gypsum_flows.flows import BatchFailedError, publish_batch, validate_metadata_then_publish
-from gypsum_flows.flows.checks import InterruptedUploadError, folder_entries
+from gypsum_flows.flows.idempotency import folder_entries
 from gypsum_flows.flows.report import artifact_key
 from gypsum_flows.recover import read_lock
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from flows_helpers import BROKEN_METADATA, MALFORMED, write_asset
 
-from gypsum_flows.batch import SpecError, check_spec, load_spec
+from gypsum_flows.batch import SpecError, load_spec, validate_spec
 from gypsum_flows.batch.spec import MAX_DEPTH, MAX_SPEC_BYTES, spec_json_schema
 from gypsum_flows.cli import main
 
@@ -48,7 +48,7 @@ def test_valid_spec_resolves_defaults_and_relative_paths(spec_dir):
         "    probation: false\n"
         "    clone: {from: latest, overlay: data/patch, delete: [old.csv]}\n",
     )
-    spec = check_spec(path)
+    spec = validate_spec(path)
     assert spec.concurrency == 3
     first, second = spec.assets
     assert (first.project, first.asset, first.version) == ("scrnaseq", "zeisel-brain", "2024-02-01")
@@ -73,7 +73,7 @@ def test_metadata_null_disables_the_check_and_schema_file_is_relative(spec_dir):
         "  - {project: p, asset: a, version: v, directory: data/bare, metadata: null}\n"
         "  - {project: p, asset: b, version: v, directory: data/bad, metadata: {schema_file: schema.json}}\n",
     )
-    first, second = check_spec(path).assets
+    first, second = validate_spec(path).assets
     assert first.metadata is None
     assert second.metadata.schema_file == str(spec_dir / "schema.json")
 
@@ -83,7 +83,7 @@ def test_malformed_spec_names_file_line_and_field(spec_dir, case):
     text, line, field, words = MALFORMED[case]
     path = write_spec(spec_dir, text, name=f"{case}.yaml")
     with pytest.raises(SpecError) as caught:
-        check_spec(path)
+        validate_spec(path)
     problems = caught.value.problems
     assert problems, case
     match = [p for p in problems if p.field == field and words in p.message]
@@ -128,7 +128,7 @@ def test_shipped_json_schema_matches_the_model_and_accepts_the_examples():
     for example in examples:
         document = yaml.safe_load(example.read_text())
         assert not list(validator.iter_errors(json.loads(json.dumps(document, default=str)))), example
-        check_spec(example)
+        validate_spec(example)
     bad = {"assets": [{"asset": "a", "version": "v", "directroy": "x"}]}
     assert list(validator.iter_errors(bad))
 

@@ -9,7 +9,8 @@ import subprocess
 import time
 
 from faultproxy import Fault, FaultProxy
-from resilience_helpers import CLI, assert_clean, asset_files, cli_env, server_manifests, write_batch
+from recover_helpers import CLI, cli_env
+from resilience_helpers import assert_clean, asset_files, server_manifests, write_batch
 
 from gypsum_flows import client
 from gypsum_flows.recover import read_lock

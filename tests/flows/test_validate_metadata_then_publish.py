@@ -16,9 +16,8 @@ from flows_helpers import (
 )
 
 from gypsum_flows import client
-from gypsum_flows.errors import GypsumMetadataError
+from gypsum_flows.errors import GypsumMetadataError, VersionConflictError
 from gypsum_flows.flows import validate_metadata_then_publish
-from gypsum_flows.flows.checks import VersionConflictError
 from gypsum_flows.flows.report import artifact_key
 
 

@@ -10,7 +10,7 @@ Example:
     >>> (folder / "data").mkdir()
     >>> _ = (folder / "s.yaml").write_text("assets: [{project: p, asset: a, version: v, directory: data}]")
     >>> try:
-    ...     check_spec(folder / "s.yaml", fetch_schema=lambda name: "unused")
+    ...     validate_spec(folder / "s.yaml", fetch_schema=lambda name: "unused")
     ... except SpecError as exc:
     ...     print(exc.problems[0].field, "->", exc.problems[0].message.split(": ")[-1])
     assets[0].directory -> no metadata file named '_bioconductor.json' found
@@ -38,7 +38,9 @@ def schema_path(check: MetadataCheck, fetch_schema: SchemaFetcher) -> str:
     return check.schema_file or fetch_schema(check.schema_name)
 
 
-def check_spec(path: str | Path, fetch_schema: SchemaFetcher | None = None, allow_outside: bool = False) -> BatchSpec:
+def validate_spec(
+    path: str | Path, fetch_schema: SchemaFetcher | None = None, allow_outside: bool = False
+) -> BatchSpec:
     """Load ``path`` (see :func:`load_spec`) and validate every local metadata file of its assets.
 
     A folder asset must carry valid metadata (as its ``metadata`` rule says); a
@@ -46,13 +48,13 @@ def check_spec(path: str | Path, fetch_schema: SchemaFetcher | None = None, allo
     after cloning). Raises :class:`SpecError` listing every problem, each with
     the spec line of the asset and the metadata file and field at fault.
     """
-    spec, problems = load_and_check(path, fetch_schema, allow_outside)
+    spec, problems = load_and_validate(path, fetch_schema, allow_outside)
     if problems:
         raise SpecError([p for found in problems.values() for p in found])
     return spec
 
 
-def load_and_check(
+def load_and_validate(
     path: str | Path, fetch_schema: SchemaFetcher | None = None, allow_outside: bool = False
 ) -> tuple[BatchSpec, dict[int, list[SpecProblem]]]:
     """The spec (a structure problem raises :class:`SpecError`) and each asset's metadata problems.
@@ -66,7 +68,7 @@ def load_and_check(
         >>> folder = pathlib.Path(tempfile.mkdtemp())
         >>> (folder / "data").mkdir()
         >>> _ = (folder / "s.yaml").write_text("assets: [{project: p, asset: a, version: v, directory: data}]")
-        >>> spec, problems = load_and_check(folder / "s.yaml", fetch_schema=lambda name: "unused")
+        >>> spec, problems = load_and_validate(folder / "s.yaml", fetch_schema=lambda name: "unused")
         >>> len(spec.assets), list(problems)
         (1, [0])
     """

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from resilience_helpers import age_lock, asset_files, start_partial_upload, stored_keys
+from flows_helpers import age_lock
+from recover_helpers import start_partial_upload, stored_keys
+from resilience_helpers import asset_files
 from testdata import write_files
 
 from gypsum_flows import client

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from resilience_helpers import (
-    age_lock,
-    asset_files,
-    start_partial_upload,
-    stored_keys,
-    version_files,
-    write_files,
-    write_lock,
-)
+from flows_helpers import age_lock
+from recover_helpers import start_partial_upload, stored_keys, version_files, write_lock
+from resilience_helpers import asset_files
+from testdata import write_files
 
 from gypsum_flows import client
 from gypsum_flows.errors import GypsumLockedError

@@ -14,19 +14,18 @@ Example::
 
 from __future__ import annotations
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from typing import Any
+
+from prefect import flow
 
 from ..batch.metadata import MetadataCheck
+from ..batch.spec import AssetJob
 from ..blocks import GypsumCredentials
-from ..tasks.policies import retry_options
-from .checks import (
-    check_folder_metadata,
-    published_folder_outcome,
-    raise_for_violations,
-    resolve_credentials,
-    upload_or_recover,
-)
+from ..errors import GypsumSpecError
+from ..tasks.base import gypsum_task
+from .credentials import resolve_credentials
+from .idempotency import published_folder_outcome, upload_or_recover
+from .metadata import raise_for_violations, validate_folder_metadata
 from .project_slots import project_slot
 from .report import Outcome, artifact_key, emit_published, reported
 
@@ -70,73 +69,53 @@ def validate_metadata_then_publish(
     Returns:
         The outcome: ``published`` (with files sent vs linked) or ``unchanged``.
     """
-    return publish_folder(
-        directory,
-        project,
-        asset,
-        version,
-        probation,
-        deduplicate,
-        metadata,
-        recover_interrupted_upload,
-        inputs,
-        credentials=resolve_credentials(credentials),
-    )
+    options: dict[str, Any] = {"probation": probation, "deduplicate": deduplicate, "metadata": metadata}
+    job = AssetJob(project=project, asset=asset, version=version, directory=directory, inputs=inputs or [], **options)
+    return publish_folder(job, recover_interrupted_upload, credentials=resolve_credentials(credentials))
 
 
-@task(
-    name="publish_folder",
-    task_run_name="publish {project}/{asset}/{version}",
-    cache_policy=NO_CACHE,
-    **retry_options(),  # the whole asset again after a transient failure: each step below is idempotent
-)
+# No tags (a tagged run first takes concurrency slots from the Prefect API); the default retries run the whole
+# asset again after a transient failure, since each step is idempotent.
+@gypsum_task("publish {job.label}", tags=frozenset())
 def publish_folder(
-    directory: str,
-    project: str,
-    asset: str,
-    version: str,
-    probation: bool = False,
-    deduplicate: bool = True,
-    metadata: MetadataCheck | None = MetadataCheck(),
-    recover_interrupted_upload: bool = True,
-    inputs: list[str] | None = None,
-    *,
-    credentials: GypsumCredentials,
+    job: AssetJob, recover_interrupted_upload: bool = True, *, credentials: GypsumCredentials
 ) -> Outcome:
-    """Publish one folder as ``project/asset/version`` (see :func:`validate_metadata_then_publish`).
+    """Publish the folder of ``job`` as its version (see :func:`validate_metadata_then_publish`).
 
-    One task run per asset, named for it, with the asset's report as artifacts.
+    One task run per asset, named for it, with the asset's report as artifacts. ``job.metadata`` ``None``
+    skips validation (``publish-batch`` validated the folder already).
 
     Example::
 
         @flow
         def publish_two(credentials: GypsumCredentials) -> list[Outcome]:
-            return [publish_folder(f"./v{i}", "test-R", "basic", f"v{i}", credentials=credentials) for i in (1, 2)]
+            jobs = [AssetJob(project="test-R", asset="basic", version=f"v{i}", directory=f"./v{i}") for i in (1, 2)]
+            return [publish_folder(job, credentials=credentials) for job in jobs]
     """
-    label = f"{project}/{asset}/{version}"
+    directory = job.directory
+    if directory is None:
+        raise GypsumSpecError(f"{job.label} names no directory: a clone is publish_clone's")
+    pav = (job.project, job.asset, job.version)
 
     def run() -> Outcome:
-        if metadata is not None:
-            raise_for_violations(label, check_folder_metadata.fn(directory, metadata, credentials=credentials))
-        done = published_folder_outcome(directory, project, asset, version, credentials, recover_interrupted_upload)
+        if job.metadata is not None:
+            violations = validate_folder_metadata.fn(directory, job.metadata, credentials=credentials)
+            raise_for_violations(job.label, violations)
+        done = published_folder_outcome(directory, *pav, credentials, recover_interrupted_upload)
         if done is not None:
             return done
         outcome = upload_or_recover(
             directory,
-            project,
-            asset,
-            version,
-            probation=probation,
-            deduplicate=deduplicate,
+            *pav,
+            probation=job.probation,
+            deduplicate=job.deduplicate,
             credentials=credentials,
             recover=recover_interrupted_upload,
-            inputs=inputs,
+            inputs=job.inputs,
         )
         if outcome.outcome == "published":
-            emit_published(outcome, credentials.resolved_url(), probation)
+            emit_published(outcome, credentials.resolved_url(), job.probation)
         return outcome
 
-    with project_slot(project):  # one publisher per project, across machines
-        return reported(
-            f"Publish {label}", artifact_key("gypsum-publish", project, asset), project, asset, version, run
-        )
+    with project_slot(job.project):  # one publisher per project, across machines
+        return reported(f"Publish {job.label}", artifact_key("gypsum-publish", job.project, job.asset), *pav, run)

@@ -164,7 +164,6 @@ def main(argv: list[str] | None = None) -> int:
         prefect, api = start_prefect(work, base_env)
         env = {**base_env, "PREFECT_API_URL": api}
         small = make_assets(work / "small", args.assets, args.files, 2048)
-        heavy = make_assets(work / "heavy", 10, 1, args.heavy_size, prefix="h")  # names apart from the small ones
         print(
             f"gypsum {url}, prefect {api}; {args.assets} assets x {args.files} files, 10 heavy assets of "
             f"{args.heavy_size / 2**20:.0f} MiB; load average {load_before[0]:.2f}; work in {work}",
@@ -196,11 +195,17 @@ def main(argv: list[str] | None = None) -> int:
             record("publish no-op re-run", timed([*gf, "publish", str(spec), *publish_args], env))
             one = write_spec(work / f"one{k}.yaml", small[:1], f"o{k}")
             record("publish 1 asset", timed([*gf, "publish", str(one), *publish_args], env))
+            # Fresh random bytes for each heavy case: a rerun (or the other case) would otherwise find every
+            # file deduplicated against the version before it and send nothing.
+            heavy = make_assets(work / f"heavy-raw{k}", 10, 1, args.heavy_size, prefix="h")
             record("raw heavy thread-per-project", timed(raw(heavy, f"t{k}", "threads"), env))
+            shutil.rmtree(work / f"heavy-raw{k}")
+            heavy = make_assets(work / f"heavy-flow{k}", 10, 1, args.heavy_size, prefix="h")
             record(
                 "publish heavy batch",
                 timed([*gf, "publish", str(write_spec(work / f"heavy{k}.yaml", heavy, f"b{k}")), *publish_args], env),
             )
+            shutil.rmtree(work / f"heavy-flow{k}")
         report({name: min(values) for name, values in runs.items()}, args.assets, load_before)
     finally:
         for proc in (prefect, gypsum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_connection, emit, names, parse_size, table, token_from
+from ._common import add_connection, emit, names, parse_size, table, token_from, with_examples
 
 EXAMPLES = """examples:
   export GYPSUM_TOKEN=$(gypsum-flows server --root ./registry --print-token)   # the local server's admin
@@ -34,17 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="create projects; show or change permissions, quota, usage; unlock or remove (admins)",
         description="Project administration. Creating, removing, unlocking and setting quotas need an admin's "
         "token; changing permissions needs an owner's or an admin's; showing needs none.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    create = sub.add_parser(
-        "create",
-        help="create a project (admins)",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    create = with_examples(sub.add_parser("create", help="create a project (admins)"), EXAMPLES)
     create.add_argument("project", help="project name")
     create.add_argument(
         "--owner",

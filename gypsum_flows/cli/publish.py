@@ -40,8 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="publish every asset of a YAML batch spec (the publish-batch flow)",
         description="Validate the spec and its metadata, then publish each asset through the publish-batch flow. "
         "Re-running is safe: published versions are reported as unchanged.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     publish.add_argument("spec", help="path of the YAML batch spec")
     _connection_arguments(publish)
@@ -83,8 +81,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="validate a batch spec and all its local metadata without uploading",
         description="Validate the spec (names, folders, duplicates, keys) and every metadata file it would publish. "
         "With --url, also check that its projects exist on that server (exit 1 if one is missing and undeclared).",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("spec", help="path of the YAML batch spec")
     _connection_arguments(check)

@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"{__name__}.{name}")
         known = set(sub.choices)
         module.register(sub)
-        for command in sub.choices.keys() - known:
-            with_examples(sub.choices[command], module.EXAMPLES)
+        for added in sub.choices.keys() - known:
+            with_examples(sub.choices[added], module.EXAMPLES)
     for command in set(sub.choices.values()):
         # SUPPRESS: the flag given before the command is not reset by the command's own default.
         command.add_argument(

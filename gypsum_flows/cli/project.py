@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TypedDict
 
 from ._common import add_connection, emit, names, parse_size, table, token_from, with_examples
 
@@ -99,6 +100,19 @@ def _quota_arguments(parser: argparse.ArgumentParser, baseline_flag: str) -> Non
     parser.add_argument("--year", type=int, help="year the quota starts from")
 
 
+class _QuotaOptions(TypedDict):
+    """``--baseline``, ``--growth-rate`` and ``--year`` as parsed: the quota keywords of the client."""
+
+    baseline: int | None
+    growth_rate: int | None
+    year: int | None
+
+
+def _quota(args: argparse.Namespace) -> _QuotaOptions:
+    """The quota options as given (``None`` where not)."""
+    return {"baseline": args.baseline, "growth_rate": args.growth_rate, "year": args.year}
+
+
 def run_create(args: argparse.Namespace) -> int:
     """Create the project and print what it now holds."""
     from ..client import create_project
@@ -108,9 +122,7 @@ def run_create(args: argparse.Namespace) -> int:
         args.project,
         owners=args.owner,
         uploaders=args.uploader,
-        baseline=args.baseline,
-        growth_rate=args.growth_rate,
-        year=args.year,
+        **_quota(args),
         url=args.url,
         token=token_from(args),
     )
@@ -154,15 +166,9 @@ def run_quota(args: argparse.Namespace) -> int:
 
     names(project=args.project)
     fetch_permissions(args.project, url=args.url)  # a missing project's error says how to create it
-    if args.baseline is not None or args.growth_rate is not None or args.year is not None:
-        set_quota(
-            args.project,
-            baseline=args.baseline,
-            growth_rate=args.growth_rate,
-            year=args.year,
-            url=args.url,
-            token=token_from(args),
-        )
+    quota_change = _quota(args)
+    if any(value is not None for value in quota_change.values()):
+        set_quota(args.project, **quota_change, url=args.url, token=token_from(args))
     quota = fetch_quota(args.project, url=args.url)
     emit(
         args,

@@ -30,8 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 # Prefect's own HTTP client: the Prefect API is not gypsum, and only the gypsum transport imports requests.
 import httpx
@@ -51,6 +52,9 @@ FAST_POLLING = {
     "PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT": "60",
     "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
 }
+
+
+_S = TypeVar("_S", bound="_Service")
 
 
 class ClusterError(RuntimeError):
@@ -138,7 +142,36 @@ def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM, wait: float = 20
     _signal(below, signal.SIGKILL)
 
 
-class Postgres:
+class _Service(ABC):
+    """Something started by ``start()`` and stopped by ``stop()``; as a context manager, for its ``with`` block."""
+
+    @abstractmethod
+    def start(self: _S) -> _S:
+        """Start it and return it."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop it."""
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _Subprocess(_Service):
+    """A service run as one child process (with its own session, so its children stop with it)."""
+
+    process: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        """Stop the process and its children (SIGTERM, then SIGKILL)."""
+        if self.process is not None:
+            _stop(self.process)
+
+
+class Postgres(_Service):
     """A throw-away PostgreSQL cluster on 127.0.0.1 with a ``prefect`` database (trust auth, loopback only)."""
 
     def __init__(self, base: Path, port: int | None = None) -> None:
@@ -200,14 +233,8 @@ class Postgres:
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
         shutil.rmtree(self.data, ignore_errors=True)
 
-    def __enter__(self) -> Postgres:
-        return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class PrefectServer:
+class PrefectServer(_Subprocess):
     """``prefect server start --no-ui`` on loopback, on the database at ``database_url``."""
 
     def __init__(self, base: Path, database_url: str, port: int | None = None, env: dict[str, str] | None = None):
@@ -282,19 +309,8 @@ class PrefectServer:
         response.raise_for_status()
         return response.json() if response.content else None
 
-    def stop(self) -> None:
-        """Stop the server (and its services)."""
-        if self.process is not None:
-            _stop(self.process)
 
-    def __enter__(self) -> PrefectServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class Worker:
+class Worker(_Subprocess):
     """``prefect worker start --type process`` with a home, cache and working folder of its own under ``base``.
 
     ``limit`` caps the flow runs it runs at once (``--limit``).
@@ -349,14 +365,3 @@ class Worker:
         """SIGKILL the worker and the flow runs it started, as when its machine dies."""
         if self.process is not None:
             _stop(self.process, signal.SIGKILL, 10)
-
-    def stop(self) -> None:
-        """Stop the worker and its flow runs (SIGTERM, then SIGKILL)."""
-        if self.process is not None:
-            _stop(self.process)
-
-    def __enter__(self) -> Worker:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

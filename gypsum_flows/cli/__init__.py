@@ -13,6 +13,7 @@ import importlib
 import sys
 
 from .. import __version__
+from ._common import with_examples
 from .boundary import error_lines
 
 #: Command modules under ``gypsum_flows.cli``, in ``--help`` order.
@@ -30,7 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"{__name__}.{name}").register(sub)
+        module = importlib.import_module(f"{__name__}.{name}")
+        known = set(sub.choices)
+        module.register(sub)
+        for added in sub.choices.keys() - known:
+            with_examples(sub.choices[added], module.EXAMPLES)
     for command in set(sub.choices.values()):
         # SUPPRESS: the flag given before the command is not reset by the command's own default.
         command.add_argument(

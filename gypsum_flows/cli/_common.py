@@ -35,6 +35,13 @@ _UNITS = {
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
+def with_examples(parser: argparse.ArgumentParser, examples: str) -> argparse.ArgumentParser:
+    """End ``parser``'s ``--help`` with ``examples``, as written (not re-wrapped); every command has some."""
+    parser.epilog = examples
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    return parser
+
+
 def add_connection(parser: argparse.ArgumentParser, *, token: bool = True, as_json: bool = True) -> None:
     """Add the shared ``--url``, ``--token-env`` and ``--json`` options."""
     parser.add_argument("--url", help="gypsum server URL (default: GYPSUM_REST_URL, else the public instance)")

@@ -45,8 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Start a local gypsum server and an embedded Prefect in one folder, publish the example specs "
             "through the publish-batch flow, read a version back and print what happened."
         ),
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--workdir", help="folder for the registry, the cache and Prefect (default: a new temporary one)"

@@ -26,8 +26,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "'modified' stamp in --dir. Without --fresh, replays the registry's logs since the last run, or "
             "builds fresh when --dir holds no earlier build."
         ),
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--url", required=True, help="base URL of the gypsum server")
     parser.add_argument("--dir", required=True, help="folder for the databases and the 'modified' stamp")

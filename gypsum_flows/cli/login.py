@@ -33,15 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Check a token and save it in the token file shared with gypsum_client and the R client "
         f"({{cache}}/credentials/token.txt, mode 0600). The token comes from --token-env, else {ENV_TOKEN}, "
         "else a hidden prompt.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     whoami = subparsers.add_parser(
         "whoami",
         help="show which login the current token belongs to",
         description="Check the token the other commands would use and print its login.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for parser in (login, whoami):
         add_connection(parser)

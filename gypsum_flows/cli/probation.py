@@ -21,8 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="approve or reject a version uploaded on probation (owners, admins)",
         description="Approving makes a probational version permanent (and the latest if it is the newest); "
         "rejecting deletes it.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for action, text in (("approve", "make the version permanent"), ("reject", "delete the version")):

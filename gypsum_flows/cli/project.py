@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import TypedDict
 
-from ._common import add_connection, emit, names, parse_size, table, token_from
+from ._common import add_connection, emit, names, parse_size, table, token_from, with_examples
 
 EXAMPLES = """examples:
   export GYPSUM_TOKEN=$(gypsum-flows server --root ./registry --print-token)   # the local server's admin
@@ -34,17 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="create projects; show or change permissions, quota, usage; unlock or remove (admins)",
         description="Project administration. Creating, removing, unlocking and setting quotas need an admin's "
         "token; changing permissions needs an owner's or an admin's; showing needs none.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    create = sub.add_parser(
-        "create",
-        help="create a project (admins)",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    create = with_examples(sub.add_parser("create", help="create a project (admins)"), EXAMPLES)
     create.add_argument("project", help="project name")
     create.add_argument(
         "--owner",
@@ -106,6 +100,19 @@ def _quota_arguments(parser: argparse.ArgumentParser, baseline_flag: str) -> Non
     parser.add_argument("--year", type=int, help="year the quota starts from")
 
 
+class _QuotaOptions(TypedDict):
+    """``--baseline``, ``--growth-rate`` and ``--year`` as parsed: the quota keywords of the client."""
+
+    baseline: int | None
+    growth_rate: int | None
+    year: int | None
+
+
+def _quota(args: argparse.Namespace) -> _QuotaOptions:
+    """The quota options as given (``None`` where not)."""
+    return {"baseline": args.baseline, "growth_rate": args.growth_rate, "year": args.year}
+
+
 def run_create(args: argparse.Namespace) -> int:
     """Create the project and print what it now holds."""
     from ..client import create_project
@@ -115,9 +122,7 @@ def run_create(args: argparse.Namespace) -> int:
         args.project,
         owners=args.owner,
         uploaders=args.uploader,
-        baseline=args.baseline,
-        growth_rate=args.growth_rate,
-        year=args.year,
+        **_quota(args),
         url=args.url,
         token=token_from(args),
     )
@@ -161,15 +166,9 @@ def run_quota(args: argparse.Namespace) -> int:
 
     names(project=args.project)
     fetch_permissions(args.project, url=args.url)  # a missing project's error says how to create it
-    if args.baseline is not None or args.growth_rate is not None or args.year is not None:
-        set_quota(
-            args.project,
-            baseline=args.baseline,
-            growth_rate=args.growth_rate,
-            year=args.year,
-            url=args.url,
-            token=token_from(args),
-        )
+    quota_change = _quota(args)
+    if any(value is not None for value in quota_change.values()):
+        set_quota(args.project, **quota_change, url=args.url, token=token_from(args))
     quota = fetch_quota(args.project, url=args.url)
     emit(
         args,

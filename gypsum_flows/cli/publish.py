@@ -40,11 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="publish every asset of a YAML batch spec (the publish-batch flow)",
         description="Validate the spec and its metadata, then publish each asset through the publish-batch flow. "
         "Re-running is safe: published versions are reported as unchanged.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    publish.add_argument("spec", help="path of the YAML batch spec")
-    _connection_arguments(publish)
+    _spec_arguments(publish)
     publish.add_argument(
         "--token-env",
         metavar="VAR",
@@ -83,15 +80,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="validate a batch spec and all its local metadata without uploading",
         description="Validate the spec (names, folders, duplicates, keys) and every metadata file it would publish. "
         "With --url, also check that its projects exist on that server (exit 1 if one is missing and undeclared).",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("spec", help="path of the YAML batch spec")
-    _connection_arguments(check)
+    _spec_arguments(check)
     check.set_defaults(func=run_check)
 
 
-def _connection_arguments(parser: argparse.ArgumentParser) -> None:
+def _spec_arguments(parser: argparse.ArgumentParser) -> None:
+    """The spec, the server and cache it is checked against, and whether its folders may lie outside it."""
+    parser.add_argument("spec", help="path of the YAML batch spec")
     parser.add_argument("--url", help="gypsum server URL (default: GYPSUM_REST_URL, else the public instance)")
     parser.add_argument("--cache-dir", help="gypsum cache folder (default: GYPSUM_CACHE_DIR or the shared one)")
     parser.add_argument(

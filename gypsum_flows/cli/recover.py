@@ -24,8 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "remove the partial version each lock belongs to. Complete versions are never removed; younger "
             "locks are reported and left alone. The admin token comes from GYPSUM_TOKEN or the cached token."
         ),
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--url", help="base URL of the gypsum server (default: GYPSUM_REST_URL or the public one)")
     parser.add_argument(

@@ -28,8 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "server",
         help="run a local gypsum-compatible server on a folder",
         description="Serve the gypsum REST API over a bucket stored under --root until SIGINT/SIGTERM.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--root", required=True, help="folder holding the bucket (created if missing)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")

@@ -20,8 +20,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list the versions of a project's assets: latest, probation, uploader",
         description="For each asset of PROJECT (or just ASSET): its versions, whether each is the latest, on "
         "probation or still uploading, who uploaded it and when. Needs no token.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("project", help="project name")
     parser.add_argument("asset", nargs="?", help="only this asset")

@@ -37,7 +37,7 @@ from ..names import bad_path_reason, version_asset_key
 from ..tasks import clone_version
 from ..tasks.base import gypsum_task
 from .credentials import resolve_credentials
-from .idempotency import target_is_published, unchanged_or_conflict, upload_or_recover
+from .idempotency import target_is_published, unchanged_or_conflict, upload_job
 from .metadata import raise_for_violations, validate_folder_metadata
 from .project_slots import project_slot
 from .report import Outcome, artifact_key, emit_published, reported
@@ -149,15 +149,8 @@ def publish_clone(
                 )
             if exists:
                 return unchanged_or_conflict(work, *pav, credentials)
-            outcome = upload_or_recover(
-                work,
-                *pav,
-                probation=job.probation,
-                deduplicate=job.deduplicate,
-                credentials=credentials,
-                recover=recover_interrupted_upload,
-                inputs=[version_asset_key(*source), *job.inputs],
-            )
+            inputs = [version_asset_key(*source), *job.inputs]
+            outcome = upload_job(work, job, credentials, recover_interrupted_upload, inputs)
         if outcome.outcome != "published":
             return outcome
         outcome.detail = f"cloned from {'/'.join(source)}"

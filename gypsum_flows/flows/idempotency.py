@@ -28,6 +28,7 @@ from pathlib import Path
 
 from prefect import get_run_logger
 
+from ..batch.spec import AssetJob
 from ..blocks import GypsumCredentials
 from ..client.prepare import prepare_directory_upload
 from ..client.upload import md5_file
@@ -211,3 +212,28 @@ def upload_or_recover(
     if state == "complete" or settle_target(project, asset, version, recover, credentials=credentials) == "complete":
         return unchanged_or_conflict(directory, project, asset, version, credentials)
     return upload()
+
+
+def upload_job(
+    directory: str, job: AssetJob, credentials: GypsumCredentials, recover: bool, inputs: list[str]
+) -> Outcome:
+    """:func:`upload_or_recover` of ``directory`` as the version of ``job``, with the job's upload options.
+
+    Example::
+
+        @flow
+        def publish(credentials: GypsumCredentials) -> Outcome:
+            job = AssetJob(project="scrnaseq", asset="zeisel-brain", version="v1", directory="./v1")
+            return upload_job("./v1", job, credentials, recover=True, inputs=[])
+    """
+    return upload_or_recover(
+        directory,
+        job.project,
+        job.asset,
+        job.version,
+        probation=job.probation,
+        deduplicate=job.deduplicate,
+        credentials=credentials,
+        recover=recover,
+        inputs=inputs,
+    )

@@ -24,7 +24,7 @@ from ..blocks import GypsumCredentials
 from ..errors import GypsumSpecError
 from ..tasks.base import gypsum_task
 from .credentials import resolve_credentials
-from .idempotency import published_folder_outcome, upload_or_recover
+from .idempotency import published_folder_outcome, upload_job
 from .metadata import raise_for_violations, validate_folder_metadata
 from .project_slots import project_slot
 from .report import Outcome, artifact_key, emit_published, reported
@@ -104,15 +104,7 @@ def publish_folder(
         done = published_folder_outcome(directory, *pav, credentials, recover_interrupted_upload)
         if done is not None:
             return done
-        outcome = upload_or_recover(
-            directory,
-            *pav,
-            probation=job.probation,
-            deduplicate=job.deduplicate,
-            credentials=credentials,
-            recover=recover_interrupted_upload,
-            inputs=job.inputs,
-        )
+        outcome = upload_job(directory, job, credentials, recover_interrupted_upload, job.inputs)
         if outcome.outcome == "published":
             emit_published(outcome, credentials.resolved_url(), job.probation)
         return outcome

@@ -8,6 +8,7 @@ Example (over HTTP, as an administrator)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -56,33 +57,45 @@ def set_permissions(call: Call) -> Response:
     """``PUT /permissions/{P}`` (owner or admin): replace ``owners`` and/or ``uploaders`` whole."""
     user = identify(call)
     project = call.name("project")
-    bucket: Bucket = call.state.bucket
-    key = f"{project}/{PERMISSIONS_FILE}"
-    with bucket.project_lock(project):
-        perms = bucket.get_json(key)
-        if perms is None:
-            raise HttpError(f"project '{project}' does not exist", 404)
+
+    def check_manager(perms: dict[str, Any]) -> None:
         if not is_manager(call, user, perms):
             raise HttpError(f"user does not own project '{project}'", 403)
-        body = call.json()
-        validate_permissions(body)
-        _overwrite(bucket, key, perms, body)
-    return empty_response()
+
+    missing = HttpError(f"project '{project}' does not exist", 404)
+    return _update(call, project, PERMISSIONS_FILE, missing, validate_permissions, check_manager)
 
 
 def set_quota(call: Call) -> Response:
     """``PUT /quota/{P}`` (admin): overwrite the quota fields the body supplies."""
     require_admin(call)
     project = call.name("project")
+    return _update(call, project, QUOTA_FILE, HttpError("project does not exist", 400), validate_quota)
+
+
+def _update(
+    call: Call,
+    project: str,
+    filename: str,
+    missing: HttpError,
+    validate: Callable[[Any], None],
+    check: Callable[[dict[str, Any]], None] | None = None,
+) -> Response:
+    """Overwrite the project's ``filename`` with the validated body's fields, under the project's lock.
+
+    Raises ``missing`` when the file is absent; ``check`` vets the stored document before the body is read.
+    """
     bucket: Bucket = call.state.bucket
-    key = f"{project}/{QUOTA_FILE}"
+    key = f"{project}/{filename}"
     with bucket.project_lock(project):
-        quota = bucket.get_json(key)
-        if quota is None:
-            raise HttpError("project does not exist", 400)
+        stored = bucket.get_json(key)
+        if stored is None:
+            raise missing
+        if check is not None:
+            check(stored)
         body = call.json()
-        validate_quota(body)
-        _overwrite(bucket, key, quota, body)
+        validate(body)
+        _overwrite(bucket, key, stored, body)
     return empty_response()
 
 

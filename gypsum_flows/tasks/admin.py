@@ -40,11 +40,7 @@ def create_project(
     """Create a project with its owners, uploaders and (optionally) quota. Admins only.
 
     Example:
-        ```python
-        @flow
-        def new_project() -> None:
-            create_project("test-R", owners=["alice"], baseline=10**9, credentials=admin)
-        ```
+        In a flow: ``create_project("test-R", owners=["alice"], baseline=10**9, credentials=admin)``.
     """
     client_for(credentials).create_project(
         project, owners, uploaders=uploaders, baseline=baseline, growth_rate=growth_rate, year=year
@@ -63,11 +59,7 @@ def set_permissions(
     """Add to (``append=True``) or replace a project's owners and uploaders. Owners and admins.
 
     Example:
-        ```python
-        @flow
-        def add_uploader() -> None:
-            set_permissions("test-R", uploaders=[{"id": "bob", "trusted": True}], credentials=admin)
-        ```
+        In a flow: ``set_permissions("test-R", uploaders=[{"id": "bob", "trusted": True}], credentials=admin)``.
     """
     client_for(credentials).set_permissions(project, owners=owners, uploaders=uploaders, append=append)
 
@@ -84,11 +76,7 @@ def set_quota(
     """Change the given fields of a project's quota. Admins only.
 
     Example:
-        ```python
-        @flow
-        def grow() -> None:
-            set_quota("test-R", growth_rate=2 * 10**9, credentials=admin)
-        ```
+        In a flow: ``set_quota("test-R", growth_rate=2 * 10**9, credentials=admin)``.
     """
     client_for(credentials).set_quota(project, baseline=baseline, growth_rate=growth_rate, year=year)
 
@@ -98,11 +86,7 @@ def approve_probation(project: str, asset: str, version: str, *, credentials: Gy
     """Accept a version on probation (it may become the latest). Owners and admins.
 
     Example:
-        ```python
-        @flow
-        def accept() -> None:
-            approve_probation("test-R", "basic", "v2", credentials=admin)
-        ```
+        In a flow: ``approve_probation("test-R", "basic", "v2", credentials=admin)``.
     """
     client_for(credentials).approve_probation(project, asset, version)
 
@@ -112,11 +96,7 @@ def reject_probation(project: str, asset: str, version: str, *, credentials: Gyp
     """Delete a version on probation. Owners, admins, or the uploader themselves.
 
     Example:
-        ```python
-        @flow
-        def discard() -> None:
-            reject_probation("test-R", "basic", "v2", credentials=admin)
-        ```
+        In a flow: ``reject_probation("test-R", "basic", "v2", credentials=admin)``.
     """
     client_for(credentials).reject_probation(project, asset, version)
     emit_lifecycle_event(REJECTED_EVENT, version_resource(project, asset, version), _url(credentials))
@@ -130,11 +110,7 @@ def refresh_latest(project: str, asset: str, *, credentials: GypsumCredentials |
         The latest version, or None when the asset has no settled version.
 
     Example:
-        ```python
-        @flow
-        def repair_latest() -> str | None:
-            return refresh_latest("test-R", "basic", credentials=admin)
-        ```
+        In a flow: ``refresh_latest("test-R", "basic", credentials=admin)``.
     """
     return client_for(credentials).refresh_latest(project, asset)
 
@@ -147,11 +123,7 @@ def refresh_usage(project: str, *, credentials: GypsumCredentials | None = None)
         The total in bytes.
 
     Example:
-        ```python
-        @flow
-        def recount() -> int:
-            return refresh_usage("test-R", credentials=admin)
-        ```
+        In a flow: ``refresh_usage("test-R", credentials=admin)``.
     """
     return client_for(credentials).refresh_usage(project)
 
@@ -161,11 +133,7 @@ def remove_project(project: str, *, credentials: GypsumCredentials | None = None
     """Delete a project and everything in it. Admins only.
 
     Example:
-        ```python
-        @flow
-        def drop_project() -> bool:
-            return remove_project("test-R", credentials=admin)
-        ```
+        In a flow: ``remove_project("test-R", credentials=admin)``.
     """
     removed = client_for(credentials).remove_project(project)
     emit_removed(project, None, None, _url(credentials))
@@ -177,11 +145,7 @@ def remove_asset(project: str, asset: str, *, credentials: GypsumCredentials | N
     """Delete an asset and all its versions. Admins only.
 
     Example:
-        ```python
-        @flow
-        def drop_asset() -> bool:
-            return remove_asset("test-R", "basic", credentials=admin)
-        ```
+        In a flow: ``remove_asset("test-R", "basic", credentials=admin)``.
     """
     removed = client_for(credentials).remove_asset(project, asset)
     emit_removed(project, asset, None, _url(credentials))
@@ -193,11 +157,7 @@ def remove_version(project: str, asset: str, version: str, *, credentials: Gypsu
     """Delete one version. Admins only.
 
     Example:
-        ```python
-        @flow
-        def drop_version() -> bool:
-            return remove_version("test-R", "basic", "v1", credentials=admin)
-        ```
+        In a flow: ``remove_version("test-R", "basic", "v1", credentials=admin)``.
     """
     removed = client_for(credentials).remove_version(project, asset, version)
     emit_removed(project, asset, version, _url(credentials))
@@ -209,11 +169,7 @@ def unlock_project(project: str, *, credentials: GypsumCredentials | None = None
     """Release a project lock left by a failed upload that was never aborted. Admins only.
 
     Example:
-        ```python
-        @flow
-        def unstick() -> None:
-            unlock_project("test-R", credentials=admin)
-        ```
+        In a flow: ``unlock_project("test-R", credentials=admin)``.
     """
     client_for(credentials).unlock_project(project)
 

@@ -76,11 +76,7 @@ def save_version(
         The local folder, ``{cache}/bucket/{project}/{asset}/{version}``.
 
     Example:
-        ```python
-        @flow
-        def fetch_all() -> str:
-            return save_version("test-R", "basic", "v1", concurrent=4, credentials=local)
-        ```
+        In a flow: ``save_version("test-R", "basic", "v1", concurrent=4, credentials=local)``.
     """
     damaged = local_copy_state(credentials, project, asset, version, relink=relink) is False
     return client_for(credentials).save_version(
@@ -129,10 +125,6 @@ def clone_version(
             go to ``save_version``).
 
     Example:
-        ```python
-        @flow
-        def workspace() -> None:
-            clone_version("test-R", "basic", "v1", "./v2-draft", credentials=local)
-        ```
+        In a flow: ``clone_version("test-R", "basic", "v1", "./v2-draft", credentials=local)``.
     """
     client_for(credentials).clone_version(project, asset, version, destination, download=download, **kwargs)

@@ -50,11 +50,7 @@ def update_metadata_index(
         ``{"mode": "fresh"|"update", "versions", "logs", "modified", "errors"}``.
 
     Example:
-        ```python
-        @flow
-        def reindex() -> int:
-            return update_metadata_index("./metadata", credentials=local)["logs"]
-        ```
+        In a flow: ``update_metadata_index("./metadata", credentials=local)["logs"]``.
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)

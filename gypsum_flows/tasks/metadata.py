@@ -37,11 +37,7 @@ def fetch_metadata_database(
         The local path of the database.
 
     Example:
-        ```python
-        @flow
-        def index() -> str:
-            return fetch_metadata_database()
-        ```
+        In a flow: ``fetch_metadata_database()``.
     """
     return client_for(credentials).fetch_metadata_database(name, overwrite=overwrite, url=url)
 
@@ -64,11 +60,7 @@ def fetch_metadata_schema(
         The local path of the schema.
 
     Example:
-        ```python
-        @flow
-        def schema() -> str:
-            return fetch_metadata_schema("bioconductor/v1.json")
-        ```
+        In a flow: ``fetch_metadata_schema("bioconductor/v1.json")``.
     """
     return client_for(credentials).fetch_metadata_schema(name, overwrite=overwrite, url=url)
 
@@ -87,11 +79,7 @@ def validate_metadata(
         True; raises ``GypsumMetadataError`` listing every violation otherwise.
 
     Example:
-        ```python
-        @flow
-        def check(doc: dict) -> bool:
-            return validate_metadata(doc, fetch_metadata_schema("bioconductor/v1.json"))
-        ```
+        In a flow: ``validate_metadata(doc, fetch_metadata_schema("bioconductor/v1.json"))``.
     """
     return client_for(credentials).validate_metadata(metadata, schema, stringify=stringify)
 
@@ -136,10 +124,6 @@ def search_metadata_text(
         One dict per match: ``project``, ``asset``, ``version``, ``path`` (and ``metadata``, ``latest``).
 
     Example:
-        ```python
-        @flow
-        def mouse_versions() -> list[dict]:
-            return search_metadata_text(fetch_metadata_database(), "mouse", include_metadata=False)
-        ```
+        In a flow: ``search_metadata_text(fetch_metadata_database(), "mouse", include_metadata=False)``.
     """
     return client_for(credentials).search_metadata_text(path, query, latest=latest, include_metadata=include_metadata)

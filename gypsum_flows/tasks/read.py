@@ -34,11 +34,7 @@ def fetch_latest(
         The version name.
 
     Example:
-        ```python
-        @flow
-        def newest() -> str:
-            return fetch_latest("test-R", "basic", credentials=local)
-        ```
+        In a flow: ``fetch_latest("test-R", "basic", credentials=local)``.
     """
     return client_for(credentials).fetch_latest(project, asset, offline=offline)
 
@@ -99,11 +95,7 @@ def fetch_permissions(project: str, *, credentials: GypsumCredentials | None = N
     """The owners and uploaders of a project (uploaders' ``until`` as datetimes).
 
     Example:
-        ```python
-        @flow
-        def owners() -> list[str]:
-            return fetch_permissions("test-R", credentials=local)["owners"]
-        ```
+        In a flow: ``fetch_permissions("test-R", credentials=local)["owners"]``.
     """
     return client_for(credentials).fetch_permissions(project)
 
@@ -113,11 +105,7 @@ def fetch_quota(project: str, *, credentials: GypsumCredentials | None = None) -
     """The storage quota of a project: ``baseline``, ``growth_rate`` and ``year``.
 
     Example:
-        ```python
-        @flow
-        def baseline() -> int:
-            return fetch_quota("test-R", credentials=local)["baseline"]
-        ```
+        In a flow: ``fetch_quota("test-R", credentials=local)["baseline"]``.
     """
     return client_for(credentials).fetch_quota(project)
 
@@ -127,11 +115,7 @@ def fetch_usage(project: str, *, credentials: GypsumCredentials | None = None) -
     """Bytes currently used by a project.
 
     Example:
-        ```python
-        @flow
-        def used() -> int:
-            return fetch_usage("test-R", credentials=local)
-        ```
+        In a flow: ``fetch_usage("test-R", credentials=local)``.
     """
     return client_for(credentials).fetch_usage(project)
 
@@ -141,11 +125,7 @@ def list_projects(offline: bool | None = None, *, credentials: GypsumCredentials
     """Every project on the server.
 
     Example:
-        ```python
-        @flow
-        def projects() -> list[str]:
-            return list_projects(credentials=local)
-        ```
+        In a flow: ``list_projects(credentials=local)``.
     """
     return client_for(credentials).list_projects(offline=offline)
 
@@ -157,11 +137,7 @@ def list_assets(
     """The assets of a project.
 
     Example:
-        ```python
-        @flow
-        def assets() -> list[str]:
-            return list_assets("test-R", credentials=local)
-        ```
+        In a flow: ``list_assets("test-R", credentials=local)``.
     """
     return client_for(credentials).list_assets(project, offline=offline)
 
@@ -173,11 +149,7 @@ def list_versions(
     """The versions of an asset (empty for an unknown asset).
 
     Example:
-        ```python
-        @flow
-        def versions() -> list[str]:
-            return list_versions("test-R", "basic", credentials=local)
-        ```
+        In a flow: ``list_versions("test-R", "basic", credentials=local)``.
     """
     return client_for(credentials).list_versions(project, asset, offline=offline)
 
@@ -199,11 +171,7 @@ def list_files(
         include_dot: also list internal files such as ``..manifest``.
 
     Example:
-        ```python
-        @flow
-        def user_files() -> list[str]:
-            return list_files("test-R", "basic", "v1", include_dot=False, credentials=local)
-        ```
+        In a flow: ``list_files("test-R", "basic", "v1", include_dot=False, credentials=local)``.
     """
     return client_for(credentials).list_files(
         project, asset, version, prefix=prefix, include_dot=include_dot, offline=offline
@@ -215,10 +183,6 @@ def public_s3_config(refresh: bool = False, *, credentials: GypsumCredentials | 
     """The server's public, read-only S3 settings: ``endpoint``, ``bucket``, ``key`` and ``secret``.
 
     Example:
-        ```python
-        @flow
-        def bucket() -> str:
-            return public_s3_config(credentials=local)["bucket"]
-        ```
+        In a flow: ``public_s3_config(credentials=local)["bucket"]``.
     """
     return client_for(credentials).public_s3_config(refresh=refresh)

@@ -46,11 +46,7 @@ def prepare_directory_upload(
         ``{"files": [relative paths], "links": [{"from.path", "to.project", "to.asset", "to.version", "to.path"}]}``.
 
     Example:
-        ```python
-        @flow
-        def plan() -> int:
-            return len(prepare_directory_upload("./v2-draft", links="always", credentials=local)["links"])
-        ```
+        In a flow: ``len(prepare_directory_upload("./v2-draft", links="always", credentials=local)["links"])``.
     """
     return client_for(credentials).prepare_directory_upload(directory, links=links)
 
@@ -74,11 +70,7 @@ def start_upload(
         The session: ``file_urls``, ``complete_url``, ``abort_url`` and ``session_token``.
 
     Example:
-        ```python
-        @flow
-        def open_session() -> dict:
-            return start_upload("test-R", "basic", "v2", ["a.txt"], directory="./v2", credentials=local)
-        ```
+        In a flow: ``start_upload("test-R", "basic", "v2", ["a.txt"], directory="./v2", credentials=local)``.
     """
     return client_for(credentials).start_upload(
         project,
@@ -103,11 +95,7 @@ def upload_files(
     """Send the files an upload session asks for.
 
     Example:
-        ```python
-        @flow
-        def send(session: dict) -> None:
-            upload_files(session, directory="./v2", concurrent=4, credentials=local)
-        ```
+        In a flow: ``upload_files(session, directory="./v2", concurrent=4, credentials=local)``.
     """
     client_for(credentials).upload_files(init, directory=directory, concurrent=concurrent)
 
@@ -117,11 +105,7 @@ def complete_upload(init: dict[str, Any], *, credentials: GypsumCredentials | No
     """Finish an upload session: the version becomes visible (and latest unless on probation).
 
     Example:
-        ```python
-        @flow
-        def finish(session: dict) -> None:
-            complete_upload(session, credentials=local)
-        ```
+        In a flow: ``complete_upload(session, credentials=local)``.
     """
     client_for(credentials).complete_upload(init)
 
@@ -131,11 +115,7 @@ def abort_upload(init: dict[str, Any], *, credentials: GypsumCredentials | None 
     """Cancel an upload session: its files are deleted and the project unlocked.
 
     Example:
-        ```python
-        @flow
-        def cancel(session: dict) -> None:
-            abort_upload(session, credentials=local)
-        ```
+        In a flow: ``abort_upload(session, credentials=local)``.
     """
     client_for(credentials).abort_upload(init)
 
@@ -169,11 +149,7 @@ def upload_version(
         matched by deduplication).
 
     Example:
-        ```python
-        @flow
-        def publish() -> dict:
-            return upload_version("./v2-draft", "test-R", "basic", "v2", credentials=local)
-        ```
+        In a flow: ``upload_version("./v2-draft", "test-R", "basic", "v2", credentials=local)``.
     """
     client = client_for(credentials)
     sent = _LastProgress()
@@ -238,11 +214,7 @@ def upload_directory(
         True.
 
     Example:
-        ```python
-        @flow
-        def publish_like_gypsum_client() -> bool:
-            return upload_directory("./v2-draft", "test-R", "basic", "v2", credentials=local)
-        ```
+        In a flow: ``upload_directory("./v2-draft", "test-R", "basic", "v2", credentials=local)``.
     """
     return client_for(credentials).upload_directory(
         directory,

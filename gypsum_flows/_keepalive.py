@@ -1,18 +1,19 @@
-"""Kept-alive ``http.client`` connections for the many small requests of a transfer.
+"""Kept-alive ``http.client`` connections: how :mod:`gypsum_flows._http` sends every request but proxied ones.
 
 Saving a version of 1,000 small files takes 1,000 GETs; uploading it, 1,000
 URL signings and 1,000 PUTs. Against a local server ``requests`` spends about
 0.57 ms of CPU on each such request and ``http.client`` on a kept-alive
 connection about 0.12 ms, which decides how fast such a version moves. So
-these per-file requests go over the connections pooled here, one request at
-a time (:meth:`ConnectionPool.exchange`) or several in flight from one thread
-(:meth:`ConnectionPool.exchange_each`), while :mod:`gypsum_flows._http` keeps
-the retry policy, the typed errors and ``requests`` for everything else.
+requests go over the connections pooled here: one at a time, read whole
+(:meth:`ConnectionPool.exchange`), several in flight from one thread
+(:meth:`ConnectionPool.exchange_each`), or with the body left to the caller
+(:meth:`ConnectionPool.open`, for large downloads), while
+:mod:`gypsum_flows._http` keeps the retry budget and the typed errors.
 
-Failures are raised as urllib3's exceptions, which
-:class:`urllib3.util.retry.Retry` classifies: :class:`ConnectTimeoutError`
-when the request never reached the server, :class:`ProtocolError` after it
-may have, :class:`SSLError` for a TLS failure (not repeated).
+Failures are raised as urllib3's exceptions, which tell where a request
+failed: :class:`ConnectTimeoutError` when it never reached the server,
+:class:`ProtocolError` after it may have, :class:`SSLError` for a TLS failure
+(not repeated).
 
 Example:
     >>> pool = ConnectionPool()
@@ -28,8 +29,8 @@ import os
 import ssl
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
-from typing import IO
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import IO, NamedTuple, cast
 
 from urllib3.exceptions import ConnectTimeoutError, ProtocolError, SSLError
 from urllib3.util import wait_for_read
@@ -40,13 +41,13 @@ BLOCKSIZE = 1 << 20
 IDLE_PER_HOST = 32
 
 
-class Reply:
+class Answer(NamedTuple):
     """A response read whole: status, reason phrase, headers and body."""
 
-    __slots__ = ("status", "reason", "headers", "body")
-
-    def __init__(self, status: int, reason: str, headers: Mapping[str, str], body: bytes) -> None:
-        self.status, self.reason, self.headers, self.body = status, reason, headers, body
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
 
 
 def split_url(url: str) -> tuple[str, str, str]:
@@ -63,6 +64,8 @@ def split_url(url: str) -> tuple[str, str, str]:
 
 #: A request: method, URL, headers and body.
 Request = tuple[str, str, Mapping[str, str], "bytes | None"]
+#: A request sent, its answer still to read: the connection, and the URL's scheme and host.
+_Sent = tuple[http.client.HTTPConnection, str, str]
 
 
 class ConnectionPool:
@@ -85,7 +88,7 @@ class ConnectionPool:
         body: IO[bytes] | bytes | None,
         timeout: tuple[float, float],
         limit: int | None = None,
-    ) -> Reply:
+    ) -> Answer:
         """Send one request and read its whole response (at most ``limit + 1`` bytes of it, see :func:`read_body`).
 
         Raises:
@@ -97,13 +100,34 @@ class ConnectionPool:
         sent = self._send(method, url, headers, body, timeout)
         return self._receive(*sent, limit)
 
+    def open(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: IO[bytes] | bytes | None,
+        timeout: tuple[float, float],
+    ) -> Stream:
+        """Send one request and read the head of its response; the caller reads the body and closes the stream.
+
+        Raises:
+            ConnectTimeoutError, ProtocolError, SSLError, http.client.InvalidURL: As :meth:`exchange`.
+        """
+        conn, scheme, netloc = self._send(method, url, headers, body, timeout)
+        try:
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise _broken(netloc, exc) from exc
+        return Stream(response, netloc, lambda broken: self._finish(scheme, netloc, conn, response, broken))
+
     def exchange_each(
         self,
         requests: Iterable[Request],
         timeout: tuple[float, float],
         depth: int,
         limits: Mapping[str, int] | None = None,
-    ) -> Iterator[tuple[Request, Reply | Exception]]:
+    ) -> Generator[tuple[Request, Answer | Exception], None, None]:
         """Send ``requests`` from this one thread, ``depth`` at a time, each on a connection of its own;
         yield each with its reply (or the exception :meth:`exchange` would raise), in order.
 
@@ -114,7 +138,7 @@ class ConnectionPool:
         ``limits`` maps URLs to the largest body to accept from them (see :func:`read_body`).
         """
         pending = iter(requests)
-        in_flight: deque[tuple[Request, tuple | Exception]] = deque()
+        in_flight: deque[tuple[Request, _Sent | Exception]] = deque()
 
         def start_next() -> None:
             for request in pending:
@@ -131,7 +155,7 @@ class ConnectionPool:
                 request, sent = in_flight.popleft()
                 try:
                     limit = limits.get(request[1]) if limits else None
-                    outcome: Reply | Exception = sent if isinstance(sent, Exception) else self._receive(*sent, limit)
+                    outcome: Answer | Exception = sent if isinstance(sent, Exception) else self._receive(*sent, limit)
                 except ProtocolError as exc:
                     outcome = exc
                 start_next()
@@ -169,18 +193,29 @@ class ConnectionPool:
             raise
         return conn, scheme, netloc
 
-    def _receive(self, conn: http.client.HTTPConnection, scheme: str, netloc: str, limit: int | None = None) -> Reply:
+    def _receive(self, conn: http.client.HTTPConnection, scheme: str, netloc: str, limit: int | None = None) -> Answer:
         """Read the whole answer to the request sent on ``conn`` (see :func:`read_body`), then give the connection back."""
         try:
             response = conn.getresponse()
-            reply = Reply(response.status, response.reason, response.headers, read_body(response, limit))
+            reply = Answer(response.status, response.reason, _headers(response), read_body(response, limit))
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise _broken(netloc, exc) from exc
-        if response.will_close or not response.isclosed():  # not isclosed(): an oversized body left unread
+        self._finish(scheme, netloc, conn, response)
+        return reply
+
+    def _finish(
+        self,
+        scheme: str,
+        netloc: str,
+        conn: http.client.HTTPConnection,
+        response: http.client.HTTPResponse,
+        broken: bool = False,
+    ) -> None:
+        """Give ``conn`` back to the pool, closed first unless ``response`` was read to its end and keeps it open."""
+        if broken or response.will_close or not response.isclosed():  # not isclosed(): a body left unread
             conn.close()
         self._release(scheme, netloc, conn)
-        return reply
 
     def _acquire(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
         """An idle connection to the host that the server has not closed meanwhile, or a new one."""
@@ -239,6 +274,35 @@ class ConnectionPool:
         conn.close()
 
 
+class Stream:
+    """The response to a request sent by :meth:`ConnectionPool.open`, its body read as it arrives.
+
+    ``readinto`` fills the caller's buffer straight from the socket (no copy
+    in between, which matters for GiB downloads); :meth:`close` gives the
+    connection back to the pool when the body was read to its end.
+    """
+
+    def __init__(self, response: http.client.HTTPResponse, netloc: str, finish: Callable[[bool], None]) -> None:
+        self.status, self.reason, self.headers = response.status, response.reason, _headers(response)
+        self._response, self._netloc, self._finish, self._broken = response, netloc, finish, False
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Read up to ``len(buffer)`` bytes of the body into ``buffer``; 0 at its end.
+
+        Raises:
+            ProtocolError: The connection broke or timed out, or the body ended before its ``Content-Length``.
+        """
+        try:
+            return self._response.readinto(buffer)
+        except (OSError, http.client.HTTPException) as exc:
+            self._broken = True
+            raise _broken(self._netloc, exc) from exc
+
+    def close(self) -> None:
+        """Give the connection back (closed, unless the body was read to its end)."""
+        self._finish(self._broken)
+
+
 def read_body(response: http.client.HTTPResponse, limit: int | None) -> bytes:
     """The body of ``response``, or only its first ``limit + 1`` bytes when it is larger than ``limit``.
 
@@ -258,6 +322,11 @@ def read_body(response: http.client.HTTPResponse, limit: int | None) -> bytes:
     if got <= limit and response.length:
         raise http.client.IncompleteRead(body, response.length)
     return body
+
+
+def _headers(response: http.client.HTTPResponse) -> Mapping[str, str]:
+    """The headers of ``response``: an ``email.message.Message``, a mapping looked up without regard to case."""
+    return cast(Mapping[str, str], response.headers)
 
 
 def _broken(netloc: str, exc: BaseException) -> ProtocolError:

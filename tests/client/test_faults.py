@@ -53,10 +53,10 @@ def test_random_faults_on_a_whole_version_download(basic, proxy, cache):
     assert not [f for f in cache_files(cache) if f.endswith(".tmp")]
 
 
-def test_slow_response_times_out_and_is_retried(basic, proxy):
+def test_slow_response_times_out_and_is_retried(basic, proxy, monkeypatch):
     proxy.set_faults([Fault("slow", pattern=r"^GET /file", first=1, delay=1.0)])
-    got = _http.get_json(f"{proxy.url}/file/{basic.project}%2F..usage", timeout=(2.0, 0.3))
-    assert got["total"] > 0 and proxy.counts["slow"] == 1
+    monkeypatch.setitem(_http.REQUESTS_MOD, "timeout", (2.0, 0.3))
+    assert client.fetch_usage(basic.project, url=proxy.url) > 0 and proxy.counts["slow"] == 1
     assert proxy.requests_matching(r"^GET /file") == 2
 
 

@@ -35,11 +35,13 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import functools
 import http.client
 import itertools
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -104,6 +106,8 @@ _BLOCKSIZE = 1 << 20
 #: Bytes of an error body read for its reason.
 _REASON_BYTES = 64 << 10
 _USER_AGENT = f"gypsum-flows/{__version__}"
+#: A character that must be percent-encoded before it goes on a request line: anything but visible ASCII.
+_UNQUOTED = re.compile(r"[^\x21-\x7e]")
 _session_lock = threading.Lock()
 _session_state: dict[str, Any] = {"pid": None, "session": None}
 _rest_url_override: list[str] = []
@@ -452,7 +456,9 @@ def _connections() -> ConnectionPool:
 
 @functools.lru_cache(maxsize=8)
 def _pool(verify: str | bool, cert: str | tuple[str, str] | None) -> ConnectionPool:
-    return ConnectionPool(verify if isinstance(verify, str) else None, verify=verify is not False, cert=cert)
+    pool = ConnectionPool(verify if isinstance(verify, str) else None, verify=verify is not False, cert=cert)
+    atexit.register(pool.close)  # tidiness only: the sockets would close with the process anyway
+    return pool
 
 
 def _proxies_for(url: str) -> dict[str, str]:
@@ -472,6 +478,16 @@ class _NoAnswer(Exception):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(str(cause))
         self.cause = cause
+
+
+def _sendable(url: str) -> str:
+    """``url`` with what may not go on a request line (spaces, non-ASCII) percent-encoded, as ``requests`` does.
+
+    Example:
+        >>> _sendable("http://x/upload/complete/p/sp ace/v 1")
+        'http://x/upload/complete/p/sp%20ace/v%201'
+    """
+    return requests.utils.requote_uri(url) if _UNQUOTED.search(url) else url
 
 
 def _unsendable(exc: BaseException, method: str, url: str) -> GypsumInvalidRequestError:
@@ -647,8 +663,7 @@ def request(
         >>> request("GET", "http://127.0.0.1:8787/list", params={"prefix": "test-R/"}).json()  # doctest: +SKIP
         ['test-R/basic/']
     """
-    if params:
-        url = f"{url}?{urlencode(params)}"
+    url = _sendable(f"{url}?{urlencode(params)}" if params else url)
     refuse_if_offline(f"send {method}", url)
     budget = budget or Budget(policy)
     sent, body, rewind = _outgoing(token, headers, data, json)
@@ -674,6 +689,7 @@ def stream(
         >>> with stream("http://127.0.0.1:8787/file/x") as reply:  # doctest: +SKIP
         ...     got = reply.readinto(memoryview(bytearray(1 << 20)))
     """
+    url = _sendable(url)
     refuse_if_offline("send GET", url)
     budget = budget or Budget(SAFE)
     sent, _, rewind = _outgoing(token, headers, None, None)
@@ -713,12 +729,16 @@ def request_many(
         return
     refuse_if_offline(f"send {first[0]}", first[1])
     pending = itertools.chain([first], pending)
+    limits = {_sendable(url): limit for url, limit in limits.items()} if limits else None
     if _proxies_for(first[1]):
         for method, url, headers, body in pending:
-            limit = limits.get(url) if limits else None
+            limit = limits.get(_sendable(url)) if limits else None
             yield request(method, url, token=token, headers=headers, data=body, check_body=check_body, limit=limit)
         return
-    sent = ((method, url, _outgoing(token, headers, None, None)[0], body) for method, url, headers, body in pending)
+    sent = (
+        (method, _sendable(url), _outgoing(token, headers, None, None)[0], body)
+        for method, url, headers, body in pending
+    )
     # closing(): the requests still in flight are dropped at once when an error status ends the loop.
     with closing(_connections().exchange_each(sent, _timeout(), depth, limits)) as outcomes:
         for (method, url, headers, body), outcome in outcomes:

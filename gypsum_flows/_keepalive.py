@@ -265,6 +265,14 @@ class ConnectionPool:
             conn.close()
             raise ConnectTimeoutError(f"cannot connect to {netloc}: {exc}") from exc
 
+    def close(self) -> None:
+        """Close the idle connections (those in use are closed when given back)."""
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
     def _release(self, scheme: str, netloc: str, conn: http.client.HTTPConnection) -> None:
         with self._lock:
             idle = self._idle.setdefault((scheme, netloc), [])

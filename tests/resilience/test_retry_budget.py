@@ -8,6 +8,7 @@ Requests are counted where they arrive, at the fault proxy. A 429 with
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from faultproxy import Fault, FaultProxy
@@ -96,3 +97,14 @@ def test_a_task_against_a_server_that_always_fails_gives_up_within_the_budget(
     assert sent == _http.ATTEMPTS <= RETRY_BUDGET
     # The waits of the backoff (first repeat at once, then 0.5, 1, 2, 4, 8 s, each plus some jitter).
     assert _http.worst_wait() - _http.ATTEMPTS * _http.JITTER <= elapsed <= _http.worst_wait() + SLACK
+
+
+def test_the_documented_budget_is_the_one_in_code():
+    doc = (Path(__file__).parents[2] / "docs" / "client.md").read_text()
+    stated = {
+        f"{_http.ATTEMPTS} sends of one request": True,
+        f"at most {_http.worst_wait():g} s of waiting ({_http.MAX_WAIT * (_http.ATTEMPTS - 1):g} s": True,
+        f"{DOWNLOAD_ATTEMPTS} deliveries with the wrong bytes": True,
+        f"`RETRY_BUDGET` = {RETRY_BUDGET}": True,
+    }
+    assert {text: text in " ".join(doc.split()) for text in stated} == stated

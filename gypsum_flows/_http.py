@@ -552,7 +552,7 @@ def _open(method: str, url: str, headers: dict[str, str], data: IO[bytes] | byte
     if _proxies_for(url):
         return _open_proxied(method, url, headers, data)
     try:
-        return _connections().open(method, url, headers, data, _timeout())
+        return _connections().open((method, url, headers, data), _timeout())
     except Urllib3Error as exc:
         raise _NoAnswer(exc) from None
     except (ValueError, http.client.InvalidURL) as exc:  # a bad scheme, port or character
@@ -563,7 +563,7 @@ def _exchange(method: str, url: str, headers: dict[str, str], data: Any, limit: 
     """One attempt read whole (at most ``limit + 1`` bytes of the body). Raises :class:`_NoAnswer`."""
     if not _proxies_for(url):
         try:
-            return _connections().exchange(method, url, headers, data, _timeout(), limit)
+            return _connections().exchange((method, url, headers, data), _timeout(), limit)
         except Urllib3Error as exc:
             raise _NoAnswer(exc) from None
         except (ValueError, http.client.InvalidURL) as exc:

@@ -17,7 +17,7 @@ failed: :class:`ConnectTimeoutError` when it never reached the server,
 
 Example:
     >>> pool = ConnectionPool()
-    >>> pool.exchange("GET", "http://127.0.0.1:9/list", {}, None, (1.0, 1.0))  # doctest: +SKIP
+    >>> pool.exchange(("GET", "http://127.0.0.1:9/list", {}, None), (1.0, 1.0))  # doctest: +SKIP
     Traceback (most recent call last):
     urllib3.exceptions.ConnectTimeoutError: cannot connect to 127.0.0.1:9: [Errno 111] Connection refused
 """
@@ -62,8 +62,8 @@ def split_url(url: str) -> tuple[str, str, str]:
     return scheme.lower(), netloc, (slash + path).partition("#")[0] or "/"
 
 
-#: A request: method, URL, headers and body.
-Request = tuple[str, str, Mapping[str, str], "bytes | None"]
+#: A request: method, URL, headers and body (bytes, or a file read as it is sent).
+Request = tuple[str, str, Mapping[str, str], "IO[bytes] | bytes | None"]
 #: A request sent, its answer still to read: the connection, and the URL's scheme and host.
 _Sent = tuple[http.client.HTTPConnection, str, str]
 
@@ -80,15 +80,7 @@ class ConnectionPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def exchange(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: IO[bytes] | bytes | None,
-        timeout: tuple[float, float],
-        limit: int | None = None,
-    ) -> Answer:
+    def exchange(self, request: Request, timeout: tuple[float, float], limit: int | None = None) -> Answer:
         """Send one request and read its whole response (at most ``limit + 1`` bytes of it, see :func:`read_body`).
 
         Raises:
@@ -97,23 +89,15 @@ class ConnectionPool:
             SSLError: The TLS handshake failed.
             http.client.InvalidURL: The URL cannot be sent.
         """
-        sent = self._send(method, url, headers, body, timeout)
-        return self._receive(*sent, limit)
+        return self._receive(*self._send(*request, timeout), limit)
 
-    def open(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: IO[bytes] | bytes | None,
-        timeout: tuple[float, float],
-    ) -> Stream:
+    def open(self, request: Request, timeout: tuple[float, float]) -> Stream:
         """Send one request and read the head of its response; the caller reads the body and closes the stream.
 
         Raises:
             ConnectTimeoutError, ProtocolError, SSLError, http.client.InvalidURL: As :meth:`exchange`.
         """
-        conn, scheme, netloc = self._send(method, url, headers, body, timeout)
+        conn, scheme, netloc = self._send(*request, timeout)
         try:
             response = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:

@@ -31,9 +31,9 @@ from ..constants import BUCKET_CACHE_NAME, MANIFEST_FILE, SMALL_FILE_SIZE
 from ..errors import GypsumNameError, GypsumNotFoundError
 from ..names import is_internal_path, is_safe_key, version_key
 from ..progress import ProgressOption, Reporter
-from . import untrusted
+from . import fetch, untrusted
 from ._util import DEFAULT_CONCURRENCY, file_url, load_manifest, paired, run_parallel, sanitize_path
-from .fetch import BodyCheck, ByteCallback, body_limit, naming, save_object, store_fetched
+from .fetch import BodyCheck, ByteCallback, body_limit, naming, save_object
 from .read import list_files
 
 
@@ -177,10 +177,10 @@ def _save_all(
 
         for index, reply in paired(range(len(batch)), replies, about):
             path, entry = batch[index], manifest.get(batch[index])
-            store_fetched(
+            fetch.download(
                 urls[index],
                 where[path],
-                reply.body,
+                fetched=reply.body,
                 key=keys[index],
                 size=entry["size"] if entry else None,
                 md5=entry["md5sum"] if entry else None,

@@ -162,31 +162,6 @@ def _download_whole(
             raise budget.tag(GypsumIntegrityError(f"{problem} (after {budget.sent} attempts, from {url})"))
 
 
-def store_fetched(
-    url: str,
-    destination: str,
-    body: bytes,
-    *,
-    key: str,
-    size: int | None = None,
-    md5: str | None = None,
-    on_bytes: ByteCallback | None = None,
-    verify: BodyCheck | None = None,
-) -> None:
-    """Keep ``body``, already fetched from ``url`` (once), at ``destination`` if intact, else download it again.
-
-    For the small files :func:`gypsum_flows._http.request_many` brings in (with
-    :func:`body_limit` as their limit); the caller holds the version lock and
-    has made the folder.
-
-    Raises:
-        GypsumIntegrityError: The file kept arriving with the wrong size or MD5.
-        GypsumUnsafeResponseError: The body is longer than ``size`` or refused by ``verify``.
-    """
-    if _keep_body(destination, body, key, size, md5, on_bytes, verify):
-        _download_whole(url, destination, key, size, md5, on_bytes, verify, again(), wrong=1)
-
-
 # ---------------------------------------------------------------------------------------------------
 # Large files: streamed to disk, hashed alongside.
 
@@ -356,10 +331,13 @@ def download(
     md5: str | None = None,
     on_bytes: ByteCallback | None = None,
     verify: BodyCheck | None = None,
+    fetched: bytes | None = None,
 ) -> None:
     """Download ``url`` to ``destination`` atomically, verified against ``size`` and ``md5``.
 
-    The caller holds :func:`cache.file_lock` and has made the folder. Objects
+    ``fetched``: the body of one GET of ``url`` already sent (by :func:`_http.request_many`, with
+    :func:`body_limit` as its limit), kept if intact. The caller holds :func:`cache.file_lock` (or the
+    version lock) and has made the folder. Objects
     of at most :data:`SMALL_FILE_SIZE` bytes, and internal files checked by
     ``verify(body)`` (which returns what is wrong, or ``None``, or raises to
     refuse the body), arrive in one response read whole (internal files up to
@@ -377,7 +355,10 @@ def download(
     Example:
         >>> download(url + "/file/P%2FA%2FV%2Fx", "/c/bucket/P/A/V/x", key="P/A/V/x", size=3)  # doctest: +SKIP
     """
-    if verify is not None or (size is not None and size <= SMALL_FILE_SIZE):
+    if fetched is not None:
+        if _keep_body(destination, fetched, key, size, md5, on_bytes, verify):
+            _download_whole(url, destination, key, size, md5, on_bytes, verify, again(), wrong=1)
+    elif verify is not None or (size is not None and size <= SMALL_FILE_SIZE):
         _download_whole(url, destination, key, size, md5, on_bytes, verify)
     else:
         _download_streamed(url, destination, key, size, md5, on_bytes)

@@ -457,7 +457,7 @@ def test_oversized_body_is_refused_without_reading_it(hostile, place, operation,
 def test_no_more_than_size_plus_one_bytes_are_read(hostile, tmp_path, size, declared):
     """Counted where the bytes arrive: the kept-alive whole read and the streamed download."""
     hostile.objects["k"] = Flood(8 * _MIB, declared=declared)
-    answer = ConnectionPool().exchange("GET", f"{hostile.url}/file/k", {}, None, (5.0, 5.0), limit=size)
+    answer = ConnectionPool().exchange(("GET", f"{hostile.url}/file/k", {}, None), (5.0, 5.0), limit=size)
     assert len(answer.body) == size + 1
     with pytest.raises(GypsumUnsafeResponseError, match=f"longer than the {size} bytes"):
         _http.request("GET", f"{hostile.url}/file/k", check_body=False, limit=size)

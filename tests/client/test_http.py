@@ -156,7 +156,7 @@ def test_kept_alive_path_classifies_failures_like_urllib3():
     port = _closed_port()
     pool = ConnectionPool()
     with pytest.raises(ConnectTimeoutError):  # refused: the server never saw the request
-        pool.exchange("GET", f"http://127.0.0.1:{port}/list", {}, None, (1.0, 1.0))
+        pool.exchange(("GET", f"http://127.0.0.1:{port}/list", {}, None), (1.0, 1.0))
     with socket.socket() as listener:  # accepts, reads the request, then hangs up without answering
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -168,7 +168,7 @@ def test_kept_alive_path_classifies_failures_like_urllib3():
 
         threading.Thread(target=hang_up, daemon=True).start()
         with pytest.raises(ProtocolError):  # the request was sent: the server may have acted on it
-            pool.exchange("GET", f"http://127.0.0.1:{listener.getsockname()[1]}/x", {}, None, (1.0, 1.0))
+            pool.exchange(("GET", f"http://127.0.0.1:{listener.getsockname()[1]}/x", {}, None), (1.0, 1.0))
 
 
 def test_request_gives_up_with_a_transient_error_naming_the_request_and_its_attempts():
@@ -220,7 +220,7 @@ def tls_recorder(recorder, tmp_path):
 def test_kept_alive_connections_speak_tls_and_check_the_certificate(tls_recorder):
     handler, url, cert_file = tls_recorder
     pool = ConnectionPool(ca_bundle=cert_file)
-    paths = [json.loads(pool.exchange("GET", f"{url}/file/{i}", {}, None, (5.0, 5.0)).body)["path"] for i in range(3)]
+    paths = [json.loads(pool.exchange(("GET", f"{url}/file/{i}", {}, None), (5.0, 5.0)).body)["path"] for i in range(3)]
     assert paths == ["/file/0", "/file/1", "/file/2"] and len(set(handler.ports)) == 1  # one TLS connection
     with pytest.raises(SSLError, match="certificate verify failed"):  # the system's CAs do not trust it
-        ConnectionPool().exchange("GET", f"{url}/file/x", {}, None, (5.0, 5.0))
+        ConnectionPool().exchange(("GET", f"{url}/file/x", {}, None), (5.0, 5.0))

@@ -14,9 +14,10 @@ at most :data:`DOWNLOAD_ATTEMPTS` deliveries; both within the
 most :data:`~gypsum_flows._http.ATTEMPTS` times whatever goes wrong.
 
 A large file is received, written and hashed at once: this thread reads the
-socket straight into one of a few buffers and writes it with ``os.write``,
-while a second thread hashes the buffers it is handed (``hashlib`` releases
-the GIL), so a verified download costs little more than its MD5 alone.
+socket straight into a buffer and writes it with ``os.write``, while a second
+thread reads the file back from the page cache behind it and hashes it
+(``hashlib`` releases the GIL), so a verified download costs little more
+than its MD5 alone, and what is checked is what was written.
 
 Example:
     >>> body_limit(None) == MAX_DOCUMENT_SIZE, body_limit(52)
@@ -28,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import queue
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -42,9 +42,8 @@ from . import untrusted
 DOWNLOAD_ATTEMPTS = 3
 #: Downloads of at least this many bytes are hashed on a thread of their own.
 _THREADED_MD5_SIZE = 16 << 20
-#: Bytes per read of a streamed download, and the buffers that circulate between receiving and hashing.
+#: Bytes per read (and write) of a streamed download.
 _CHUNK = 4 << 20
-_BUFFERS = 4
 
 ByteCallback = Callable[[int], None]
 #: Checks a downloaded body beyond size and MD5: what is wrong with it (it may be garbled: fetched again), or
@@ -167,64 +166,76 @@ def _download_whole(
 
 
 class _Hasher:
-    """The MD5 of a download as it arrives, on a thread of its own for a large one; or nothing, if not ``hashed``.
+    """The MD5 of a download as it is written (or nothing, if not ``hashed``).
 
-    Buffers circulate: the receiver takes a free one (:meth:`take`), fills and
-    writes it, and hands it over (:meth:`add`); the hashing thread gives it
-    back once hashed. At most :data:`_BUFFERS` buffers exist, so memory stays
-    bounded however fast the bytes arrive.
+    For a large download, a thread of its own reads the file back from the
+    page cache behind the writer and hashes it (``hashlib`` releases the GIL),
+    so receiving and writing never wait for hashing, and what is checked is
+    what was written. A small one is hashed from the buffer it arrived in.
     """
 
-    def __init__(self, hashed: bool, threaded: bool, buffer_size: int) -> None:
-        self._hashed, self._threaded = hashed, hashed and threaded
-        self._free: queue.SimpleQueue[memoryview] = queue.SimpleQueue()
-        for _ in range(_BUFFERS if self._threaded else 1):
-            self._free.put(memoryview(bytearray(buffer_size)))
-        self._full: queue.SimpleQueue[tuple[memoryview, int] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+    def __init__(self, path: str, hashed: bool, threaded: bool) -> None:
+        self._path, self._hashed, self._threaded = path, hashed, hashed and threaded
         self._md5 = hashlib.md5()
-
-    def _run(self) -> None:
-        while (item := self._full.get()) is not None:
-            self._md5.update(item[0][: item[1]])
-            self._free.put(item[0])
-
-    def take(self) -> memoryview:
-        """A free buffer (waiting for the hashing thread to give one back)."""
-        if self._threaded and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="gypsum-md5", daemon=True)
-            self._thread.start()
-        return self._free.get()
-
-    def give_back(self, buffer: memoryview) -> None:
-        """Return a buffer taken but not filled."""
-        self._free.put(buffer)
+        self._ready = threading.Condition()
+        self._written = self._done = 0  # bytes written; whether the writer is done (as an int, for one lock)
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
 
     def add(self, buffer: memoryview, count: int) -> None:
-        """Hash the first ``count`` bytes of ``buffer`` (on the hashing thread, which then gives it back)."""
-        if self._thread is not None:
-            self._full.put((buffer, count))
+        """Take in the first ``count`` bytes of ``buffer``, just written to the file."""
+        if not self._threaded:
+            if self._hashed:
+                self._md5.update(buffer[:count])
             return
-        if self._hashed:
-            self._md5.update(buffer[:count])
-        self._free.put(buffer)
+        with self._ready:
+            self._written += count
+            self._ready.notify()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="gypsum-md5", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        hashed, buffer = 0, memoryview(bytearray(_CHUNK))
+        try:
+            with open(self._path, "rb", buffering=0) as written:
+                while True:
+                    with self._ready:
+                        while self._written == hashed and not self._done:
+                            self._ready.wait()
+                        end = self._written
+                    if hashed == end:
+                        return
+                    written.seek(hashed)
+                    while hashed < end:
+                        count = written.readinto(buffer[: min(_CHUNK, end - hashed)])
+                        if not count:
+                            raise OSError(f"{self._path} is shorter than the {end} bytes written to it")
+                        self._md5.update(buffer[:count])
+                        hashed += count
+        except BaseException as exc:  # noqa: BLE001 - raised by hexdigest() in the downloading thread
+            self._failure = exc
 
     def hexdigest(self) -> str | None:
         """The MD5 of everything added (``None`` if not hashed)."""
         self.close()
+        if self._failure is not None:
+            raise self._failure
         return self._md5.hexdigest() if self._hashed else None
 
     def reset(self) -> None:
-        """Forget everything added."""
+        """Forget everything added (the file was emptied)."""
         self.close()
-        self._md5 = hashlib.md5()
+        self._md5, self._written, self._failure = hashlib.md5(), 0, None
 
     def close(self) -> None:
-        """Stop the hashing thread, once it has hashed everything added."""
+        """Stop the hashing thread, once it has hashed everything written."""
         if self._thread is not None:
-            self._full.put(None)
+            with self._ready:
+                self._done = 1
+                self._ready.notify()
             self._thread.join()
-            self._thread = None
+            self._thread, self._done = None, 0
 
 
 class _BrokeOff(Exception):
@@ -238,21 +249,20 @@ class _BrokeOff(Exception):
 class _Partial:
     """What has arrived of one download: the file it is written to, its size, its MD5, the progress reported."""
 
-    def __init__(self, out: cache.Staged, hasher: _Hasher, on_bytes: ByteCallback | None) -> None:
+    def __init__(self, out: cache.Staged, hasher: _Hasher, on_bytes: ByteCallback | None, chunk: int) -> None:
         self.out, self.hasher, self.on_bytes, self.size = out, hasher, on_bytes, 0
+        self._buffer = memoryview(bytearray(chunk))
 
     def receive(self, reply: _http.Reply, cap: int | None, key: str) -> None:
         """Write and hash the body of ``reply``; refuse it on reaching ``cap`` bytes in all."""
+        buffer = self._buffer
         while True:
-            buffer = self.hasher.take()
             room = len(buffer) if cap is None else min(len(buffer), cap - self.size)
             try:
                 count = reply.readinto(buffer[:room])
             except GypsumTransientError as exc:
-                self.hasher.give_back(buffer)
                 raise _BrokeOff(exc) from None
             if not count:
-                self.hasher.give_back(buffer)
                 return
             cache.write_all(self.out.fd, buffer[:count])
             self.hasher.add(buffer, count)
@@ -271,8 +281,8 @@ class _Partial:
     def restart(self) -> None:
         """Forget what arrived, to receive the file again from its first byte."""
         self.forget()
+        self.hasher.reset()  # first: its thread reads the file
         self.out.restart()
-        self.hasher.reset()
 
 
 def _fetch_into(url: str, partial: _Partial, expected: int | None, key: str, budget: _http.Budget) -> None:
@@ -298,9 +308,8 @@ def _download_streamed(
 ) -> None:
     budget, wrong = _http.Budget(), 0
     threaded = size is None or size >= _THREADED_MD5_SIZE
-    hasher = _Hasher(md5 is not None, threaded, _CHUNK if size is None else min(_CHUNK, size + 1))
-    with cache.staged(destination) as out, contextlib.closing(hasher):
-        partial = _Partial(out, hasher, on_bytes)
+    with cache.staged(destination) as out, contextlib.closing(_Hasher(out.path, md5 is not None, threaded)) as hasher:
+        partial = _Partial(out, hasher, on_bytes, _CHUNK if size is None else min(_CHUNK, size + 1))
         while True:
             try:
                 _fetch_into(url, partial, size, key, budget)

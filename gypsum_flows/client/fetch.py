@@ -14,10 +14,9 @@ at most :data:`DOWNLOAD_ATTEMPTS` deliveries; both within the
 most :data:`~gypsum_flows._http.ATTEMPTS` times whatever goes wrong.
 
 A large file is received, written and hashed at once: this thread reads the
-socket straight into a buffer and writes it with ``os.write``, while a second
-thread reads the file back from the page cache behind it and hashes it
-(``hashlib`` releases the GIL), so a verified download costs little more
-than its MD5 alone, and what is checked is what was written.
+socket straight into one of a few buffers and writes it with ``os.write``,
+while a second thread hashes the same buffer meanwhile (``hashlib`` releases
+the GIL), so a verified download costs little more than its MD5 alone.
 
 Example:
     >>> body_limit(None) == MAX_DOCUMENT_SIZE, body_limit(52)
@@ -29,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -42,8 +42,9 @@ from . import untrusted
 DOWNLOAD_ATTEMPTS = 3
 #: Downloads of at least this many bytes are hashed on a thread of their own.
 _THREADED_MD5_SIZE = 16 << 20
-#: Bytes per read (and write) of a streamed download.
+#: Bytes per read (and write) of a streamed download, and the buffers that circulate between receiving and hashing.
 _CHUNK = 4 << 20
+_BUFFERS = 4
 
 ByteCallback = Callable[[int], None]
 #: Checks a downloaded body beyond size and MD5: what is wrong with it (it may be garbled: fetched again), or
@@ -166,76 +167,66 @@ def _download_whole(
 
 
 class _Hasher:
-    """The MD5 of a download as it is written (or nothing, if not ``hashed``).
+    """The MD5 of a download as it arrives, on a thread of its own for a large one; or nothing, if not ``hashed``.
 
-    For a large download, a thread of its own reads the file back from the
-    page cache behind the writer and hashes it (``hashlib`` releases the GIL),
-    so receiving and writing never wait for hashing, and what is checked is
-    what was written. A small one is hashed from the buffer it arrived in.
+    Buffers circulate: the receiver takes a free one (:meth:`take`), fills it,
+    hands it over (:meth:`add`) and writes it meanwhile; the hashing thread
+    gives it back once hashed. Hashing starts as soon as bytes arrive, and
+    never waits for a write: both only read the buffer, and the receiver takes
+    the next one only after its write. At most :data:`_BUFFERS` buffers exist,
+    so memory stays bounded however fast the bytes arrive.
     """
 
-    def __init__(self, path: str, hashed: bool, threaded: bool) -> None:
-        self._path, self._hashed, self._threaded = path, hashed, hashed and threaded
-        self._md5 = hashlib.md5()
-        self._ready = threading.Condition()
-        self._written = self._done = 0  # bytes written; whether the writer is done (as an int, for one lock)
+    def __init__(self, hashed: bool, threaded: bool, buffer_size: int) -> None:
+        self._hashed, self._threaded = hashed, hashed and threaded
+        self._free: queue.SimpleQueue[memoryview] = queue.SimpleQueue()
+        for _ in range(_BUFFERS if self._threaded else 1):
+            self._free.put(memoryview(bytearray(buffer_size)))
+        self._full: queue.SimpleQueue[tuple[memoryview, int] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
-
-    def add(self, buffer: memoryview, count: int) -> None:
-        """Take in the first ``count`` bytes of ``buffer``, just written to the file."""
-        if not self._threaded:
-            if self._hashed:
-                self._md5.update(buffer[:count])
-            return
-        with self._ready:
-            self._written += count
-            self._ready.notify()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="gypsum-md5", daemon=True)
-            self._thread.start()
+        self._md5 = hashlib.md5()
 
     def _run(self) -> None:
-        hashed, buffer = 0, memoryview(bytearray(_CHUNK))
-        try:
-            with open(self._path, "rb", buffering=0) as written:
-                while True:
-                    with self._ready:
-                        while self._written == hashed and not self._done:
-                            self._ready.wait()
-                        end = self._written
-                    if hashed == end:
-                        return
-                    written.seek(hashed)
-                    while hashed < end:
-                        count = written.readinto(buffer[: min(_CHUNK, end - hashed)])
-                        if not count:
-                            raise OSError(f"{self._path} is shorter than the {end} bytes written to it")
-                        self._md5.update(buffer[:count])
-                        hashed += count
-        except BaseException as exc:  # noqa: BLE001 - raised by hexdigest() in the downloading thread
-            self._failure = exc
+        while (item := self._full.get()) is not None:
+            self._md5.update(item[0][: item[1]])
+            self._free.put(item[0])
+
+    def take(self) -> memoryview:
+        """A free buffer (waiting for the hashing thread to give one back)."""
+        if self._threaded and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="gypsum-md5", daemon=True)
+            self._thread.start()
+        return self._free.get()
+
+    def give_back(self, buffer: memoryview) -> None:
+        """Return a buffer taken but not filled."""
+        self._free.put(buffer)
+
+    def add(self, buffer: memoryview, count: int) -> None:
+        """Hash the first ``count`` bytes of ``buffer`` (on the hashing thread, which then gives it back)."""
+        if self._thread is not None:
+            self._full.put((buffer, count))
+            return
+        if self._hashed:
+            self._md5.update(buffer[:count])
+        self._free.put(buffer)
 
     def hexdigest(self) -> str | None:
         """The MD5 of everything added (``None`` if not hashed)."""
         self.close()
-        if self._failure is not None:
-            raise self._failure
         return self._md5.hexdigest() if self._hashed else None
 
     def reset(self) -> None:
-        """Forget everything added (the file was emptied)."""
+        """Forget everything added."""
         self.close()
-        self._md5, self._written, self._failure = hashlib.md5(), 0, None
+        self._md5 = hashlib.md5()
 
     def close(self) -> None:
-        """Stop the hashing thread, once it has hashed everything written."""
+        """Stop the hashing thread, once it has hashed everything added."""
         if self._thread is not None:
-            with self._ready:
-                self._done = 1
-                self._ready.notify()
+            self._full.put(None)
             self._thread.join()
-            self._thread, self._done = None, 0
+            self._thread = None
 
 
 class _BrokeOff(Exception):
@@ -249,23 +240,24 @@ class _BrokeOff(Exception):
 class _Partial:
     """What has arrived of one download: the file it is written to, its size, its MD5, the progress reported."""
 
-    def __init__(self, out: cache.Staged, hasher: _Hasher, on_bytes: ByteCallback | None, chunk: int) -> None:
+    def __init__(self, out: cache.Staged, hasher: _Hasher, on_bytes: ByteCallback | None) -> None:
         self.out, self.hasher, self.on_bytes, self.size = out, hasher, on_bytes, 0
-        self._buffer = memoryview(bytearray(chunk))
 
     def receive(self, reply: _http.Reply, cap: int | None, key: str) -> None:
         """Write and hash the body of ``reply``; refuse it on reaching ``cap`` bytes in all."""
-        buffer = self._buffer
         while True:
+            buffer = self.hasher.take()
             room = len(buffer) if cap is None else min(len(buffer), cap - self.size)
             try:
                 count = reply.readinto(buffer[:room])
             except GypsumTransientError as exc:
+                self.hasher.give_back(buffer)
                 raise _BrokeOff(exc) from None
             if not count:
+                self.hasher.give_back(buffer)
                 return
+            self.hasher.add(buffer, count)  # hashed while it is written
             cache.write_all(self.out.fd, buffer[:count])
-            self.hasher.add(buffer, count)
             self.size += count
             if self.on_bytes:
                 self.on_bytes(count)
@@ -281,7 +273,7 @@ class _Partial:
     def restart(self) -> None:
         """Forget what arrived, to receive the file again from its first byte."""
         self.forget()
-        self.hasher.reset()  # first: its thread reads the file
+        self.hasher.reset()
         self.out.restart()
 
 
@@ -308,8 +300,9 @@ def _download_streamed(
 ) -> None:
     budget, wrong = _http.Budget(), 0
     threaded = size is None or size >= _THREADED_MD5_SIZE
-    with cache.staged(destination) as out, contextlib.closing(_Hasher(out.path, md5 is not None, threaded)) as hasher:
-        partial = _Partial(out, hasher, on_bytes, _CHUNK if size is None else min(_CHUNK, size + 1))
+    hasher = _Hasher(md5 is not None, threaded, _CHUNK if size is None else min(_CHUNK, size + 1))
+    with cache.staged(destination) as out, contextlib.closing(hasher):
+        partial = _Partial(out, hasher, on_bytes)
         while True:
             try:
                 _fetch_into(url, partial, size, key, budget)

@@ -11,6 +11,8 @@ memory (``resource.getrusage``), so the figures do not mix. Printed ratios
 compare against baselines measured in the same run:
 
 - 1,000 small files: gypsum_client time / our time (goal: >= 5x, with defaults);
+- the big verified save: our time / the time to MD5 the file alone (goal: <= 1.2) and our
+  time / gypsum_client's, which verifies nothing (goal: <= 1);
 - the big file: plain streaming copy time / our time (goal: >= 0.8), where the
   plain copy is one ``requests`` PUT (or GET) of the same bytes through the same
   server; our peak memory for the big upload (goal: < 200 MB). Two more
@@ -352,8 +354,20 @@ def _report(results: dict, files: int, size: int) -> None:
                 f"{plain['seconds'] / max(md5, plain['seconds']):6.2f}   (best ratio any MD5-checked "
                 f"download reaches here; ours is {mine['seconds'] / md5:.2f}x the MD5 time)"
             )
+    _report_verified_save(r(("big", "save", "ours")), r(("big", "save", "ref")), md5, size)
     peak = r(("big", "upload", "ours"))["peak_mb"]
     print(f"peak memory of our big upload: {peak:.0f} MB (goal < 200 MB): {'OK' if peak < 200 else 'MISSED'}")
+
+
+def _report_verified_save(mine: dict, ref: dict, md5: float, size: int) -> None:
+    """The big verified save against MD5 alone (goal <= 1.2x) and gypsum_client, which verifies nothing (<= 1x)."""
+    to_md5, to_ref = mine["seconds"] / md5, mine["seconds"] / ref["seconds"]
+    print(
+        f"verified save of {size / 2**20:.0f} MiB: ours {mine['seconds']:.2f} s, gypsum_client {ref['seconds']:.2f} s, "
+        f"MD5 alone {md5:.2f} s"
+    )
+    for label, ratio, goal in (("ours / MD5 alone", to_md5, 1.2), ("ours / gypsum_client", to_ref, 1.0)):
+        print(f"  {label:36} {ratio:8.2f}   (goal <= {goal:.1f}) {'OK' if ratio <= goal else 'MISSED'}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,65 +1,74 @@
-"""The one HTTP path of gypsum-flows: pooled connections, retries, timeouts, typed errors.
+"""The one HTTP path of gypsum-flows: three verbs, one reply type, one retry budget, one raise-for-status.
 
-This is the only module that imports ``requests``. Every call goes through
-:func:`request` or :func:`fetch`, which
+Every request goes through :func:`request` (one call, its body read whole up
+to a limit), :func:`request_many` (many calls, several in flight from one
+thread) or :func:`stream` (a body read as it arrives, for large downloads),
+and comes back as a :class:`Reply`. These
 
-- use one ``requests.Session`` per process (connection pooling; safe to
-  share between threads), or for the per-file requests of a transfer
-  (:func:`fetch`: file GETs, URL signing, file PUTs) kept-alive
-  ``http.client`` connections (:mod:`gypsum_flows._keepalive`), which cost
-  a fifth of the CPU per request,
-- sets a connect and a read timeout on every request,
-- retries according to a :class:`urllib3.util.retry.Retry` policy with
-  exponential backoff, jitter and ``Retry-After``, chosen per call:
-  :data:`SAFE` for requests that may be repeated (reads, signing a file URL,
-  the file PUT, completion, abort) and :data:`GUARDED` for requests that may
-  change server state (starting an upload, admin calls), which are repeated
-  only when the server cannot have acted on them (connection refused, 429,
-  503),
-- turns error statuses and ``{"status": "error", "reason": ...}`` bodies
-  (including the reference server's 200-with-error-body quirk) into the typed
-  errors of :mod:`gypsum_flows.errors`.
+- send over kept-alive ``http.client`` connections (:mod:`gypsum_flows._keepalive`),
+  which cost a fifth of the CPU of ``requests`` per call, or through a proxy
+  (``HTTPS_PROXY`` and friends) over one pooled ``requests`` session; this is
+  the only module that imports ``requests``;
+- set a connect and a read timeout on every request, and the
+  ``Authorization`` header from ``token=`` (nothing else builds one);
+- send a failed request again within its :class:`Budget`: at most
+  :data:`ATTEMPTS` sends, with exponential backoff and jitter, each wait (a
+  ``Retry-After`` included) at most :data:`MAX_WAIT`; :data:`SAFE` requests
+  (reads, signing a file URL, the file PUT, completion, abort) after any
+  transient failure, :data:`GUARDED` ones (starting an upload, admin calls)
+  only when the server cannot have acted on them (connection refused, 429, 503);
+- turn error statuses and ``{"status": "error", "reason": ...}`` bodies (the
+  reference server sends some under 200) into the typed errors of
+  :mod:`gypsum_flows.errors`, with the number of sends in ``attempts``.
 
-The retry loop lives here rather than in the session's adapter because the
-policy differs per call while the session and its connection pool are shared.
-Requests through a proxy (``HTTPS_PROXY`` and friends) always use ``requests``.
+A caller that repeats a transfer itself (a download resumed after its body
+broke off, or fetched again after it arrived corrupted) hands the same
+:class:`Budget` to each call, so no layer multiplies another's retries. The
+whole budget, layer by layer, is in docs/client.md ("The retry budget").
 
 Example:
     >>> quote_key("test-R/basic/v1/my file.txt")
     'test-R%2Fbasic%2Fv1%2Fmy%20file.txt'
+    >>> round(worst_wait(), 2)
+    16.5
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import http.client
 import itertools
-import json
 import os
+import random
+import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
-from typing import IO, Any, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from json import dumps, loads
+from typing import IO, Any, Protocol, TypeVar
+from urllib.parse import quote, urlencode
 
+import certifi
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3 import HTTPResponse
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, SSLError
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import MaxRetryError
-from urllib3.util.retry import Retry
 
 from . import __version__
-from ._keepalive import ConnectionPool, Reply, Request, split_url
+from ._keepalive import Answer, ConnectionPool, Request, split_url
 from .constants import (
     CONNECT_TIMEOUT,
     ENV_OFFLINE,
-    MAX_DOCUMENT_SIZE,
     READ_TIMEOUT,
     default_rest_url,
     offline_from_environment,
 )
 from .errors import (
+    GypsumError,
     GypsumHTTPError,
     GypsumInvalidRequestError,
     GypsumLockedError,
@@ -72,34 +81,18 @@ from .errors import (
 )
 from .next_steps import for_status
 
+#: The most times one request is sent: once, and up to six times again after transient failures.
+ATTEMPTS = 7
+#: The wait before the n-th repeat is ``BACKOFF * 2 ** (n - 1)`` seconds (the first repeat goes at once) ...
+BACKOFF = 0.25
+#: ... plus up to this much at random, so clients that failed together do not come back together ...
+JITTER = 0.25
+#: ... and never more than this, however long a ``Retry-After`` asks for.
+MAX_WAIT = 8.0
 #: Statuses worth repeating a safe request for.
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Statuses that mean the server did not act on the request.
 NOT_ACTED_STATUSES = frozenset({429, 503})
-
-
-def _policy(read: int, statuses: frozenset[int]) -> Retry:
-    """A retry policy with exponential backoff and jitter that honours ``Retry-After``."""
-    return Retry(
-        total=6,
-        connect=6,
-        read=read,
-        status=6,
-        other=0,
-        redirect=False,
-        allowed_methods=None,  # the caller chose the policy for this request's safety
-        status_forcelist=statuses,
-        raise_on_status=False,
-        backoff_factor=0.25,
-        backoff_jitter=0.25,
-        backoff_max=8.0,
-    )
-
-
-#: Policy for requests that may be repeated: connection errors, read errors, 429 and 5xx.
-SAFE = _policy(read=4, statuses=TRANSIENT_STATUSES)
-#: Policy for requests that may change state: only connection refused/unreachable, 429 and 503.
-GUARDED = _policy(read=0, statuses=NOT_ACTED_STATUSES)
 
 #: Options applied to every request, as gypsum_client's ``REQUESTS_MOD`` (change them in place):
 #: ``verify`` (``True``, ``False`` or a CA bundle file or folder), ``cert`` (a client certificate file, or
@@ -108,13 +101,16 @@ REQUESTS_MOD: dict[str, Any] = {"verify": True}
 _MOD_OPTIONS = ("verify", "cert", "timeout", "proxies")
 
 _POOL_SIZE = 32
-#: Bytes per socket write when streaming a request body (urllib3's default of 16 KiB is slow for GiB files).
+#: Bytes per socket write when streaming a request body through a proxy (urllib3's 16 KiB is slow for GiBs).
 _BLOCKSIZE = 1 << 20
+#: Bytes of an error body read for its reason.
+_REASON_BYTES = 64 << 10
 _USER_AGENT = f"gypsum-flows/{__version__}"
+#: A character that must be percent-encoded before it goes on a request line: anything but visible ASCII.
+_UNQUOTED = re.compile(r"[^\x21-\x7e]")
 _session_lock = threading.Lock()
 _session_state: dict[str, Any] = {"pid": None, "session": None}
 _rest_url_override: list[str] = []
-T = TypeVar("T")
 
 
 def rest_url(url: str | None = None) -> str:
@@ -149,71 +145,109 @@ def join_url(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/")
 
 
-class _Adapter(HTTPAdapter):
-    """An adapter whose connections send request bodies in large blocks."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, blocksize=_BLOCKSIZE, **kwargs)
+# ---------------------------------------------------------------------------------------------------
+# The retry budget.
 
 
-def session() -> requests.Session:
-    """The process-wide pooled session (a new one after ``fork``)."""
-    with _session_lock:
-        if _session_state["pid"] != os.getpid():
-            sess = requests.Session()
-            # No transport-level retries: the policy is applied per call by request().
-            adapter = _Adapter(pool_connections=8, pool_maxsize=_POOL_SIZE, max_retries=0)
-            sess.mount("http://", adapter)
-            sess.mount("https://", adapter)
-            sess.headers["User-Agent"] = _USER_AGENT
-            # requests re-reads the whole environment on every request when trust_env is on (milliseconds
-            # each); proxies are looked up once per host instead (_proxies_for), the CA bundle once (_ca_bundle),
-            # and both are handed to each request with REQUESTS_MOD (_send).
-            sess.trust_env = False
-            _session_state.update(pid=os.getpid(), session=sess)
-        return _session_state["session"]
+@dataclass(frozen=True)
+class Policy:
+    """When a failed request is worth sending again, and how many times it is sent at most.
+
+    ``statuses``: the answers worth repeating it for; ``unsure``: also after a
+    failure once the request may have reached the server (a broken connection,
+    a read timeout), which only a request that is safe to repeat may be.
+    """
+
+    statuses: frozenset[int]
+    unsure: bool
+    attempts: int = ATTEMPTS
 
 
-@functools.lru_cache(maxsize=1)
-def _ca_bundle() -> str:
-    """The CA certificates to trust: ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's (as requests)."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or requests.certs.where()
+#: Requests that may be repeated: after connection errors, broken or timed-out answers, 429 and 5xx.
+SAFE = Policy(TRANSIENT_STATUSES, unsure=True)
+#: Requests that may change state: only after a refused connection, 429 and 503.
+GUARDED = Policy(NOT_ACTED_STATUSES, unsure=False)
 
 
-def _mod() -> tuple[str | bool, Any, tuple[float, float] | None]:
-    """``(verify, cert, timeout)`` from :data:`REQUESTS_MOD`: what to trust, what to present, how long to wait."""
-    unknown = set(REQUESTS_MOD) - set(_MOD_OPTIONS)
-    if unknown:
-        raise GypsumInvalidRequestError(
-            f"REQUESTS_MOD: unsupported option(s) {sorted(unknown)} (supported: {', '.join(_MOD_OPTIONS)})"
-        )
-    verify = REQUESTS_MOD.get("verify", True)
-    timeout = REQUESTS_MOD.get("timeout")
-    if isinstance(timeout, (int, float)):
-        timeout = (float(timeout), float(timeout))
-    return (_ca_bundle() if verify is True else verify), REQUESTS_MOD.get("cert"), timeout
+def wait_before(repeat: int, retry_after: float | None = None) -> float:
+    """Seconds to wait before the ``repeat``-th repeat of a request (the first goes at once).
+
+    Example:
+        >>> [wait_before(n) <= 0.25 * 2 ** (n - 1) + JITTER for n in (2, 3, 4)], wait_before(1)
+        ([True, True, True], 0.0)
+        >>> wait_before(3, retry_after=60.0) == MAX_WAIT
+        True
+    """
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), MAX_WAIT)
+    if repeat <= 1:
+        return 0.0
+    return min(BACKOFF * 2 ** (repeat - 1) + random.uniform(0, JITTER), MAX_WAIT)
 
 
-def _connections() -> ConnectionPool:
-    """The process-wide pool of kept-alive connections used by :func:`fetch`, for the current ``REQUESTS_MOD``."""
-    verify, cert, _ = _mod()
-    return _pool(verify, cert if cert is None or isinstance(cert, str) else tuple(cert))
+def worst_wait(attempts: int = ATTEMPTS) -> float:
+    """The longest the waits between ``attempts`` sends of one request add up to, without ``Retry-After``."""
+    return sum(min(BACKOFF * 2 ** (n - 1) + JITTER, MAX_WAIT) for n in range(2, attempts))
 
 
-@functools.lru_cache(maxsize=8)
-def _pool(verify: str | bool, cert: str | tuple[str, str] | None) -> ConnectionPool:
-    return ConnectionPool(verify if isinstance(verify, str) else None, verify=verify is not False, cert=cert)
+_E = TypeVar("_E", bound=GypsumError)
 
 
-def _proxies_for(scheme: str, netloc: str) -> dict[str, str]:
-    """``REQUESTS_MOD["proxies"]``, else the environment's proxies for one host."""
-    return REQUESTS_MOD.get("proxies") or _environ_proxies(scheme, netloc)
+class Budget:
+    """The sends one request has left under its :class:`Policy`; the calls that repeat one transfer share it.
+
+    The transport counts every send in ``sent``. A caller that repeats a
+    request itself (a download resumed, or fetched again after it arrived
+    corrupted) asks :meth:`repeat` first and passes the same budget on, so the
+    request goes out at most ``policy.attempts`` times in all.
+
+    Example:
+        >>> budget = Budget(SAFE)
+        >>> budget.sent = ATTEMPTS
+        >>> budget.repeat()
+        False
+    """
+
+    def __init__(self, policy: Policy = SAFE) -> None:
+        self.policy, self.sent = policy, 0
+
+    def repeat(self, retry_after: float | None = None) -> bool:
+        """Whether the request may be sent once more; if so, wait the backoff (or ``retry_after``) first."""
+        if self.sent >= self.policy.attempts:
+            return False
+        time.sleep(wait_before(self.sent, retry_after))
+        return True
+
+    def tag(self, error: _E) -> _E:
+        """``error`` with the number of sends it comes after in ``attempts``."""
+        error.attempts = max(self.sent, 1)
+        return error
 
 
-@functools.lru_cache(maxsize=64)
-def _environ_proxies(scheme: str, netloc: str) -> dict[str, str]:
-    """The environment's proxies (``HTTPS_PROXY``, ``NO_PROXY``...) for one host, looked up once."""
-    return requests.utils.get_environ_proxies(f"{scheme}://{netloc}/")
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """The seconds a ``Retry-After`` header asks for (a number or an HTTP date), or ``None``."""
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).timestamp() - time.time()
+    except (TypeError, ValueError):
+        return None
+
+
+def _worth_repeating(policy: Policy, cause: BaseException) -> bool:
+    """Whether a request that got no answer may be sent again: always if it never reached the server."""
+    if isinstance(cause, SSLError):
+        return False  # a certificate problem does not go away
+    return isinstance(cause, ConnectTimeoutError) or policy.unsure
+
+
+# ---------------------------------------------------------------------------------------------------
+# Errors: the one raise-for-status.
 
 
 def error_for(status: int | None, reason: str, method: str | None = None, url: str | None = None) -> GypsumHTTPError:
@@ -248,99 +282,31 @@ def _error_reason(headers: Mapping[str, str], body: bytes) -> str | None:
     if "json" not in headers.get("Content-Type", ""):
         return None
     try:
-        parsed = json.loads(body)
-    except ValueError:
+        parsed = loads(body)
+    except (ValueError, RecursionError):
         return None
     if isinstance(parsed, dict) and parsed.get("status") == "error":
         return str(parsed.get("reason", "unknown error"))
     return None
 
 
-def _raise_for(
-    status: int, headers: Mapping[str, str], body: bytes, phrase: str, method: str, url: str, check_body: bool
-) -> None:
+def _raise_for(answer: Answer, method: str, url: str, check_body: bool, budget: Budget) -> None:
     """Raise the typed error for an error status or a gypsum error body (even under a 200)."""
-    if status >= 400:
-        reason = _error_reason(headers, body) or body[:300].decode("utf-8", "replace").strip()
-        raise error_for(status, reason or phrase or "no reason given", method, url)
-    if check_body and body:
-        reason = _error_reason(headers, body)
-        if reason is not None:
+    if answer.status >= 400:
+        reason = _error_reason(answer.headers, answer.body) or answer.body[:300].decode("utf-8", "replace").strip()
+        error = error_for(answer.status, reason or answer.reason or "no reason given", method, url)
+        # A transient status was repeated within the budget; any other is the server's answer, however reached.
+        raise budget.tag(error) if isinstance(error, GypsumTransientError) else error
+    if check_body and answer.body:
+        quirk = _error_reason(answer.headers, answer.body)
+        if quirk is not None:
             # The reference server's quirk: some validation errors come with status 200.
-            raise error_for(200, reason, method, url)
-
-
-def raise_for_gypsum(response: requests.Response, *, check_body: bool = True) -> None:
-    """:func:`_raise_for` on a ``requests`` response (whose error body may break off while read)."""
-    if response.status_code < 400 and not check_body:
-        return
-    try:
-        body = response.content
-    except requests.RequestException:
-        body = b""
-    _raise_for(
-        response.status_code,
-        response.headers,
-        body,
-        response.reason or "",
-        response.request.method or "",
-        response.url,
-        check_body,
-    )
-
-
-def _root_cause(exc: requests.RequestException) -> BaseException:
-    """The urllib3 error under a requests exception, which urllib3's Retry knows how to classify."""
-    cause = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
-    return cause.reason if isinstance(cause, MaxRetryError) and cause.reason is not None else cause
+            raise error_for(200, quirk, method, url)
 
 
 def transport_error(exc: BaseException, method: str, url: str) -> GypsumTransientError:
     """A :class:`GypsumTransientError` describing a network failure (no headers, so no tokens)."""
     return GypsumTransientError(f"network error: {type(exc).__name__}: {exc}", method=method, url=url)
-
-
-class _NoResponse(Exception):
-    """An attempt that got no response; ``cause`` is the error urllib3's Retry classifies."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
-def _with_retries(
-    method: str,
-    url: str,
-    policy: Retry,
-    attempt: Callable[[], tuple[int, Mapping[str, str], T]],
-    discard: Callable[[T], None],
-) -> T:
-    """Call ``attempt`` until its response is not worth repeating under ``policy``, sleeping in between.
-
-    ``attempt`` returns ``(status, headers, response)`` or raises :class:`_NoResponse`. When the
-    policy is used up on retryable statuses, the last response is returned for the caller to raise on.
-    """
-    retry = policy
-    while True:
-        try:
-            status, headers, response = attempt()
-        except _NoResponse as failure:
-            try:
-                # urllib3 tells connection errors (never reached the server) from read errors.
-                retry = retry.increment(method, url, error=failure.cause)  # type: ignore[arg-type]
-            except Exception:
-                raise transport_error(failure.cause, method, url) from None
-            retry.sleep()
-            continue
-        if not retry.is_retry(method, status, status in Retry.RETRY_AFTER_STATUS_CODES and "Retry-After" in headers):
-            return response
-        answer = HTTPResponse(status=status, headers=dict(headers), preload_content=False)  # for Retry-After
-        try:
-            retry = retry.increment(method, url, response=answer)
-        except MaxRetryError:
-            return response
-        discard(response)
-        retry.sleep(answer)
 
 
 def refuse_if_offline(what: str, url: str) -> None:
@@ -352,361 +318,442 @@ def refuse_if_offline(what: str, url: str) -> None:
         )
 
 
+def _too_long(limit: int, url: str) -> GypsumUnsafeResponseError:
+    return GypsumUnsafeResponseError(f"the server sent a body longer than the {limit} bytes expected", url=url)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The reply.
+
+
+class _BodyReader(Protocol):
+    """What a streamed body is read through: a kept-alive :class:`~gypsum_flows._keepalive.Stream`, or a proxied one."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def readinto(self, buffer: memoryview) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Reply:
+    """A response: status, headers and body; what every verb returns.
+
+    A reply of :func:`stream` leaves its body to :meth:`readinto`; the others hold it in ``body``.
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = b""
+    method: str = ""
+    url: str = ""
+    _reader: _BodyReader | None = field(default=None, repr=False)
+
+    @property
+    def length(self) -> int | None:
+        """The declared ``Content-Length`` of the body, or ``None``."""
+        declared = self.headers.get("Content-Length", "")
+        return int(declared) if declared.isdigit() else None
+
+    def json(self, *, allow_empty: bool = False) -> Any:
+        """The body parsed as JSON (``None`` for an empty one if ``allow_empty``); garbage is a transient error.
+
+        Example:
+            >>> Reply(200, {}, b'{"version": "v1"}').json()
+            {'version': 'v1'}
+        """
+        if allow_empty and not self.body:
+            return None
+        try:
+            return loads(self.body)
+        except RecursionError:
+            raise GypsumUnsafeResponseError("the JSON is nested too deeply to read", url=self.url or None) from None
+        except ValueError:
+            raise GypsumTransientError(
+                "response is not valid JSON", status=self.status, method=self.method or None, url=self.url or None
+            ) from None
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Read up to ``len(buffer)`` more bytes of a streamed body into ``buffer``; 0 at its end.
+
+        Raises:
+            GypsumTransientError: The body broke off (the caller may resume it).
+        """
+        if self._reader is None:
+            raise TypeError("only a reply of stream() has a body to read")
+        try:
+            return self._reader.readinto(buffer)
+        except (Urllib3Error, OSError, http.client.HTTPException) as exc:
+            raise transport_error(exc, self.method, self.url) from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sending: kept-alive connections, or requests through a proxy.
+
+
+class _Adapter(HTTPAdapter):
+    """An adapter whose connections send request bodies in large blocks."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, blocksize=_BLOCKSIZE, **kwargs)
+
+
+def session() -> requests.Session:
+    """The process-wide pooled session for requests through a proxy (a new one after ``fork``)."""
+    with _session_lock:
+        if _session_state["pid"] != os.getpid():
+            sess = requests.Session()
+            # No transport-level retries: the budget is applied per call.
+            adapter = _Adapter(pool_connections=8, pool_maxsize=_POOL_SIZE, max_retries=0)
+            sess.mount("http://", adapter)
+            sess.mount("https://", adapter)
+            sess.headers["User-Agent"] = _USER_AGENT
+            # requests re-reads the whole environment on every request when trust_env is on; proxies are
+            # looked up once per host (_proxies_for) and the CA bundle once (_ca_bundle) instead.
+            sess.trust_env = False
+            _session_state.update(pid=os.getpid(), session=sess)
+        return _session_state["session"]
+
+
+@functools.lru_cache(maxsize=1)
+def _ca_bundle() -> str:
+    """The CA certificates to trust: ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's (as requests)."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+
+
+def _mod() -> tuple[str | bool, Any, tuple[float, float] | None]:
+    """``(verify, cert, timeout)`` from :data:`REQUESTS_MOD`: what to trust, what to present, how long to wait."""
+    unknown = set(REQUESTS_MOD) - set(_MOD_OPTIONS)
+    if unknown:
+        raise GypsumInvalidRequestError(
+            f"REQUESTS_MOD: unsupported option(s) {sorted(unknown)} (supported: {', '.join(_MOD_OPTIONS)})"
+        )
+    verify = REQUESTS_MOD.get("verify", True)
+    timeout = REQUESTS_MOD.get("timeout")
+    if isinstance(timeout, (int, float)):
+        timeout = (float(timeout), float(timeout))
+    return (_ca_bundle() if verify is True else verify), REQUESTS_MOD.get("cert"), timeout
+
+
 def _timeout() -> tuple[float, float]:
     """``REQUESTS_MOD["timeout"]``, else the defaults of :mod:`gypsum_flows.constants`."""
     return _mod()[2] or (CONNECT_TIMEOUT, READ_TIMEOUT)
 
 
-def _headers(token: str | None, headers: dict[str, str] | None) -> dict[str, str]:
-    out = dict(headers or {})
-    if token:
-        out["Authorization"] = f"Bearer {token}"
-    return out
+def _connections() -> ConnectionPool:
+    """The process-wide pool of kept-alive connections, for the current ``REQUESTS_MOD``."""
+    verify, cert, _ = _mod()
+    return _pool(verify, cert if cert is None or isinstance(cert, str) else tuple(cert))
 
 
-def _rewinder(data: IO[bytes] | bytes | None) -> Callable[[], None]:
-    """A function putting a seekable request body back where it started (each attempt sends it all)."""
-    if not hasattr(data, "seek"):
-        return lambda: None
-    start = data.tell()  # type: ignore[union-attr]
-    return lambda: data.seek(start)  # type: ignore[union-attr]
+@functools.lru_cache(maxsize=8)
+def _pool(verify: str | bool, cert: str | tuple[str, str] | None) -> ConnectionPool:
+    pool = ConnectionPool(verify if isinstance(verify, str) else None, verify=verify is not False, cert=cert)
+    atexit.register(pool.close)  # tidiness only: the sockets would close with the process anyway
+    return pool
 
 
-def _send(
-    sess: requests.Session,
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    data: IO[bytes] | bytes | None,
-    timeout: tuple[float, float],
-    stream: bool,
-    **kwargs: Any,
-) -> requests.Response:
-    """One attempt, handed straight to the session's adapter without redirects.
+def _proxies_for(url: str) -> dict[str, str]:
+    """``REQUESTS_MOD["proxies"]``, else the environment's proxies for ``url``'s host."""
+    return REQUESTS_MOD.get("proxies") or _environ_proxies(*split_url(url)[:2])
 
-    ``Session.request`` would merge the session's cookies, hooks, auth and
-    parameters into every request, which costs more CPU than fetching a small
-    file; the shared session has nothing of those but its headers.
+
+@functools.lru_cache(maxsize=64)
+def _environ_proxies(scheme: str, netloc: str) -> dict[str, str]:
+    """The environment's proxies (``HTTPS_PROXY``, ``NO_PROXY``...) for one host, looked up once."""
+    return requests.utils.get_environ_proxies(f"{scheme}://{netloc}/")
+
+
+class _NoAnswer(Exception):
+    """An attempt that got no answer; ``cause`` tells whether the request may have reached the server."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _sendable(url: str) -> str:
+    """``url`` with what may not go on a request line (spaces, non-ASCII) percent-encoded, as ``requests`` does.
+
+    Example:
+        >>> _sendable("http://x/upload/complete/p/sp ace/v 1")
+        'http://x/upload/complete/p/sp%20ace/v%201'
     """
+    return requests.utils.requote_uri(url) if _UNQUOTED.search(url) else url
+
+
+def _unsendable(exc: BaseException, method: str, url: str) -> GypsumInvalidRequestError:
+    return GypsumInvalidRequestError(f"cannot send this request: {exc}", method=method, url=url)
+
+
+class _Proxied:
+    """A streamed ``requests`` response, read like a kept-alive :class:`~gypsum_flows._keepalive.Stream`."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.status, self.reason, self.headers = response.status_code, response.reason or "", response.headers
+        self._response = response
+
+    def readinto(self, buffer: memoryview) -> int:
+        data = self._response.raw.read(len(buffer), decode_content=True)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._response.close()
+
+
+def _open_proxied(method: str, url: str, headers: dict[str, str], data: IO[bytes] | bytes | None) -> _Proxied:
+    """One attempt through ``requests`` (which knows proxies), handed straight to the adapter, body unread."""
+    sess = session()
     merged = requests.structures.CaseInsensitiveDict(sess.headers)
     merged.update(headers)
     prepared = requests.PreparedRequest()
-    prepared.prepare(method=method, url=url, headers=merged, data=data, **kwargs)
+    prepared.prepare(method=method, url=url, headers=merged, data=data)
     verify, cert, _ = _mod()
     try:
         response = sess.get_adapter(url).send(
-            prepared,
-            stream=stream,
-            timeout=timeout,
-            verify=verify,
-            cert=cert,
-            proxies=_proxies_for(*urlsplit(url)[:2]),
+            prepared, stream=True, timeout=_timeout(), verify=verify, cert=cert, proxies=_proxies_for(url)
         )
-        if not stream:
-            response.content  # noqa: B018 - read the body now, as Session.send does
     except (
         requests.exceptions.InvalidURL,
         requests.exceptions.MissingSchema,
         requests.exceptions.InvalidSchema,
         requests.exceptions.InvalidHeader,
     ) as exc:
-        raise GypsumInvalidRequestError(f"cannot send this request: {exc}", method=method, url=url) from None
+        raise _unsendable(exc, method, url) from None
     except requests.RequestException as exc:
-        raise _NoResponse(_root_cause(exc)) from None
-    return response
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+        raise _NoAnswer(cause.reason if isinstance(cause, MaxRetryError) and cause.reason else cause) from None
+    return _Proxied(response)
+
+
+def _read_limited(reader: _BodyReader, limit: int | None) -> bytes:
+    """A streamed body read whole, or only its first ``limit + 1`` bytes when it is longer than ``limit``."""
+    parts, got, buffer = [], 0, memoryview(bytearray(1 << 20))
+    while limit is None or got <= limit:
+        count = reader.readinto(buffer if limit is None else buffer[: limit + 1 - got])
+        if not count:
+            break
+        parts.append(bytes(buffer[:count]))
+        got += count
+    return b"".join(parts)
+
+
+def _open(method: str, url: str, headers: dict[str, str], data: IO[bytes] | bytes | None) -> _BodyReader:
+    """One attempt with the body left unread: kept-alive, or through the proxy. Raises :class:`_NoAnswer`."""
+    if _proxies_for(url):
+        return _open_proxied(method, url, headers, data)
+    try:
+        return _connections().open((method, url, headers, data), _timeout())
+    except Urllib3Error as exc:
+        raise _NoAnswer(exc) from None
+    except (ValueError, http.client.InvalidURL) as exc:  # a bad scheme, port or character
+        raise _unsendable(exc, method, url) from None
+
+
+def _exchange(method: str, url: str, headers: dict[str, str], data: Any, limit: int | None) -> Answer:
+    """One attempt read whole (at most ``limit + 1`` bytes of the body). Raises :class:`_NoAnswer`."""
+    if not _proxies_for(url):
+        try:
+            return _connections().exchange((method, url, headers, data), _timeout(), limit)
+        except Urllib3Error as exc:
+            raise _NoAnswer(exc) from None
+        except (ValueError, http.client.InvalidURL) as exc:
+            raise _unsendable(exc, method, url) from None
+    with closing(_open_proxied(method, url, headers, data)) as reader:
+        try:
+            body = _read_limited(reader, limit)
+        except (Urllib3Error, OSError, requests.RequestException) as exc:
+            raise _NoAnswer(exc) from None
+    return Answer(reader.status, reader.reason, reader.headers, body)
+
+
+def _outgoing(
+    token: str | None, headers: Mapping[str, str] | None, data: Any, json: Any
+) -> tuple[dict[str, str], Any, Callable[[], None]]:
+    """The headers and body to send, and a function putting a file body back where it started."""
+    sent = {"User-Agent": _USER_AGENT, **(headers or {})}
+    if token:
+        sent["Authorization"] = f"Bearer {token}"
+    if json is not None:
+        data = dumps(json).encode()
+        sent["Content-Type"] = "application/json"
+    if not hasattr(data, "seek"):
+        return sent, data, lambda: None
+    if hasattr(data, "fileno") and "Content-Length" not in sent:  # else http.client would send it chunked
+        sent["Content-Length"] = str(os.fstat(data.fileno()).st_size - data.tell())
+    start = data.tell()
+    return sent, data, lambda: data.seek(start)
+
+
+_A = TypeVar("_A", Answer, _BodyReader)
+
+
+def _attempts(method: str, url: str, budget: Budget, attempt: Callable[[], _A], rewind: Callable[[], None]) -> _A:
+    """Call ``attempt`` until its answer is not worth repeating under ``budget``, waiting in between.
+
+    ``attempt`` returns an answer (read whole, or with its body unread) or
+    raises :class:`_NoAnswer`. When the budget runs out on statuses worth
+    repeating, the last answer is returned for the caller to raise on.
+    """
+    while True:
+        rewind()
+        budget.sent += 1
+        try:
+            answer = attempt()
+        except _NoAnswer as failure:
+            if _worth_repeating(budget.policy, failure.cause) and budget.repeat():
+                continue
+            raise budget.tag(transport_error(failure.cause, method, url)) from None
+        if answer.status not in budget.policy.statuses or not budget.repeat(_retry_after(answer.headers)):
+            return answer
+        if not isinstance(answer, Answer):
+            answer.close()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The three verbs.
 
 
 def request(
     method: str,
     url: str,
     *,
-    policy: Retry = SAFE,
     token: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     data: IO[bytes] | bytes | None = None,
-    timeout: tuple[float, float] | None = None,
-    stream: bool = False,
+    json: Any = None,
+    params: Mapping[str, str] | None = None,
+    policy: Policy = SAFE,
+    budget: Budget | None = None,
+    limit: int | None = None,
     check_body: bool = True,
-    **kwargs: Any,
-) -> requests.Response:
-    """Send one gypsum request through the session with retries under ``policy``; raise a typed error on failure.
+) -> Reply:
+    """Send one gypsum request, repeated within its budget, and read its whole answer; raise a typed error on failure.
 
     Args:
         method: HTTP method.
         url: Full URL.
-        policy: :data:`SAFE` or :data:`GUARDED` (or any ``Retry``).
-        token: Bearer token; sent in the header only, never logged.
+        token: Bearer token; sent in the ``Authorization`` header only, never logged.
         headers: Extra headers.
-        data: Request body; a seekable file is rewound before each attempt.
-        timeout: ``(connect, read)`` seconds; defaults from :mod:`gypsum_flows.constants`.
-        stream: Leave the body unread (the caller closes the response).
+        data: Request body: bytes, or a file streamed from disk and rewound before each attempt.
+        json: A document to send as the JSON body instead.
+        params: Query parameters.
+        policy: :data:`SAFE` or :data:`GUARDED` (ignored when a ``budget`` is given).
+        budget: The :class:`Budget` of a request that the caller repeats itself.
+        limit: The most bytes the body may have; no more than ``limit + 1`` are ever read.
         check_body: Also recognise a ``{"status": "error"}`` body under a 2xx status.
-        **kwargs: Passed to ``requests`` (``json=``, ``params=``).
 
     Returns:
-        The successful response.
+        The successful reply.
 
     Raises:
         GypsumHTTPError: A subclass matching the status and reason.
+        GypsumUnsafeResponseError: The body is longer than ``limit``.
 
     Example:
-        >>> request("GET", "http://127.0.0.1:9/list", policy=GUARDED.new(total=0))  # doctest: +SKIP
+        >>> request("GET", "http://127.0.0.1:8787/list", params={"prefix": "test-R/"}).json()  # doctest: +SKIP
+        ['test-R/basic/']
     """
+    url = _sendable(f"{url}?{urlencode(params)}" if params else url)
     refuse_if_offline(f"send {method}", url)
-    sess, rewind, sent = session(), _rewinder(data), _headers(token, headers)
-
-    def attempt() -> tuple[int, Mapping[str, str], requests.Response]:
-        rewind()
-        response = _send(sess, method, url, sent, data, timeout or _timeout(), stream, **kwargs)
-        return response.status_code, response.headers, response
-
-    response = _with_retries(method, url, policy, attempt, discard=lambda r: r.close())
-    if response.status_code >= 400 or not stream:
-        raise_for_gypsum(response, check_body=check_body)
-    return response
-
-
-def fetch(
-    method: str,
-    url: str,
-    *,
-    policy: Retry = SAFE,
-    token: str | None = None,
-    headers: dict[str, str] | None = None,
-    data: IO[bytes] | bytes | None = None,
-    params: Mapping[str, str] | None = None,
-    timeout: tuple[float, float] | None = None,
-    check_body: bool = True,
-    limit: int | None = None,
-) -> Reply:
-    """Send a request that is safe to repeat and read its whole response, on a kept-alive connection.
-
-    For the many small requests of a transfer; retried under ``policy``
-    (a :data:`SAFE` one: such requests may be repeated), with the same typed
-    errors as :func:`request`. A file ``data`` is
-    streamed (its ``Content-Length`` taken from the file) and rewound before
-    each attempt. With a ``limit``, no more than ``limit + 1`` bytes of the
-    body are read: a longer body comes back cut there, for the caller to refuse.
-
-    Example:
-        >>> fetch("GET", "http://127.0.0.1:9/list", params={"prefix": "p/"}).body  # doctest: +SKIP
-        b'["p/a/"]'
-    """
-    if params:
-        url = f"{url}?{urlencode(params)}"
-    refuse_if_offline(f"send {method}", url)
-    if _proxies_for(*split_url(url)[:2]):
-        return _fetch_proxied(
-            method,
-            url,
-            policy=policy,
-            token=token,
-            headers=headers,
-            data=data,
-            timeout=timeout,
-            check_body=check_body,
-            limit=limit,
-        )
-    sent = {"User-Agent": _USER_AGENT, **_headers(token, headers)}
-    if hasattr(data, "fileno") and "Content-Length" not in sent:
-        sent["Content-Length"] = str(os.fstat(data.fileno()).st_size - data.tell())  # type: ignore[union-attr]
-    rewind, pool = _rewinder(data), _connections()
-
-    def attempt() -> tuple[int, Mapping[str, str], Reply]:
-        rewind()
-        try:
-            reply = pool.exchange(method, url, sent, data, timeout or _timeout(), limit)
-        except Urllib3Error as exc:
-            raise _NoResponse(exc) from None
-        except (ValueError, http.client.InvalidURL) as exc:  # a bad scheme, port or character
-            raise GypsumInvalidRequestError(f"cannot send this request: {exc}", method=method, url=url) from None
-        return reply.status, reply.headers, reply
-
-    reply = _with_retries(method, url, policy, attempt, discard=lambda r: None)
-    _raise_for(reply.status, reply.headers, reply.body, reply.reason, method, url, check_body)
-    return reply
-
-
-def _fetch_proxied(method: str, url: str, *, limit: int | None, check_body: bool, **kwargs: Any) -> Reply:
-    """:func:`fetch` through ``requests`` (which knows proxies), reading at most ``limit + 1`` bytes of the body."""
-    if limit is None:
-        response = request(method, url, check_body=check_body, **kwargs)
-        return Reply(response.status_code, response.reason or "", response.headers, response.content)  # type: ignore[arg-type]
-    with closing(request(method, url, stream=True, check_body=check_body, **kwargs)) as response:
-        read = _body_reader(response, url)
-        parts, got = [], 0
-        while got <= limit and (part := read(limit + 1 - got)):
-            parts.append(part)
-            got += len(part)
-    reply = Reply(response.status_code, response.reason or "", response.headers, b"".join(parts))  # type: ignore[arg-type]
-    _raise_for(reply.status, reply.headers, reply.body, reply.reason, method, url, check_body)
-    return reply
-
-
-def fetch_each(
-    requests: Iterable[Request], *, depth: int, check_body: bool = True, limits: Mapping[str, int] | None = None
-) -> Iterator[Reply]:
-    """:func:`fetch` for many requests ``(method, url, headers, body)``, ``depth`` in flight from this one thread.
-
-    Yields the replies in the order of ``requests``, which is read as
-    requests go out (so bodies can be read from disk just in time). A request
-    that broke off or got a transient status is sent again through
-    :func:`fetch`, with the whole :data:`SAFE` policy; an error status raises.
-    ``limits`` maps URLs to the ``limit`` of :func:`fetch` for their bodies.
-
-    Example:
-        >>> gets = (("GET", url, {}, None) for url in urls)  # doctest: +SKIP
-        >>> sizes = [len(reply.body) for reply in fetch_each(gets, depth=8)]  # doctest: +SKIP
-    """
-    requests = iter(requests)
-    first = next(requests, None)
-    if first is None:
-        return
-    refuse_if_offline(f"send {first[0]}", first[1])
-    requests = itertools.chain([first], requests)
-    if _proxies_for(*split_url(first[1])[:2]):
-        for method, url, headers, body in requests:
-            yield fetch(
-                method,
-                url,
-                headers=dict(headers),
-                data=body,
-                check_body=check_body,
-                limit=limits.get(url) if limits else None,
-            )
-        return
-    sent = ((method, url, {"User-Agent": _USER_AGENT, **headers}, body) for method, url, headers, body in requests)
-    # closing(): the requests still in flight are dropped at once when an error status ends the loop.
-    with closing(_connections().exchange_each(sent, _timeout(), depth, limits)) as outcomes:
-        for (method, url, headers, body), outcome in outcomes:
-            if isinstance(outcome, Exception) or outcome.status in TRANSIENT_STATUSES:
-                yield _fetch_again(
-                    method, url, dict(headers), body, outcome, check_body, limits.get(url) if limits else None
-                )
-                continue
-            _raise_for(outcome.status, outcome.headers, outcome.body, outcome.reason, method, url, check_body)
-            yield outcome
-
-
-def _fetch_again(
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    body: bytes | None,
-    first: Reply | Exception,
-    check_body: bool,
-    limit: int | None,
-) -> Reply:
-    """:func:`fetch` for a request whose first attempt (by :func:`fetch_each`) failed, which counts under the policy."""
-    answer = (
-        None
-        if isinstance(first, Exception)
-        else HTTPResponse(status=first.status, headers=dict(first.headers), preload_content=False)
-    )
-    try:
-        retry = (
-            SAFE.increment(method, url, error=first)
-            if answer is None
-            else SAFE.increment(  # type: ignore[arg-type]
-                method, url, response=answer
-            )
-        )
-    except MaxRetryError:
-        if isinstance(first, Exception):
-            raise transport_error(first, method, url) from None
-        _raise_for(first.status, first.headers, first.body, first.reason, method, url, check_body)
-        raise
-    retry.sleep(answer)
-    return fetch(method, url, policy=retry, headers=headers, data=body, check_body=check_body, limit=limit)
-
-
-def response_json(response: requests.Response | Reply, *, allow_empty: bool = False) -> Any:
-    """The JSON body of a response (``None`` for an empty one if ``allow_empty``); garbage is transient."""
-    body = response.body if isinstance(response, Reply) else response.content
-    if allow_empty and not body:
-        return None
-    try:
-        return json.loads(body)
-    except RecursionError:
-        raise GypsumUnsafeResponseError(
-            "the JSON is nested too deeply to read", url=None if isinstance(response, Reply) else response.url
-        ) from None
-    except ValueError:
-        if isinstance(response, Reply):
-            raise GypsumTransientError("response is not valid JSON", status=response.status) from None
-        raise GypsumTransientError(
-            "response is not valid JSON", status=response.status_code, method=response.request.method, url=response.url
-        ) from None
-
-
-def get_json(url: str, attempts: int = 3, **kwargs: Any) -> Any:
-    """``GET`` a JSON document (see :func:`fetch_json`); a garbled body is fetched again.
-
-    Example:
-        >>> get_json("http://127.0.0.1:9/list", params={"prefix": "x/"})  # doctest: +SKIP
-    """
-    return fetch_json("GET", url, attempts=attempts, check_body=False, **kwargs)
-
-
-def fetch_json(method: str, url: str, attempts: int = 3, limit: int = MAX_DOCUMENT_SIZE, **kwargs: Any) -> Any:
-    """The JSON body of :func:`fetch`; a garbled body is fetched again, up to ``attempts`` times in all.
-
-    Raises:
-        GypsumUnsafeResponseError: The body is larger than ``limit`` bytes or nested too deeply to parse.
-
-    Example:
-        >>> fetch_json("POST", "http://127.0.0.1:9/upload/presigned-file/x", token="t")  # doctest: +SKIP
-    """
-    for attempt in range(attempts):
-        reply = fetch(method, url, limit=limit, **kwargs)
-        if len(reply.body) > limit:
-            raise GypsumUnsafeResponseError(f"the response is larger than the {limit}-byte limit", url=url)
-        try:
-            return response_json(reply)
-        except GypsumTransientError as exc:
-            if attempt == attempts - 1:
-                raise GypsumTransientError(exc.reason, status=exc.status, method=method, url=url) from None
-    raise AssertionError("unreachable")
-
-
-#: Reads up to ``n`` more bytes of a streamed body.
-BodyReader = Callable[[int], bytes]
+    budget = budget or Budget(policy)
+    sent, body, rewind = _outgoing(token, headers, data, json)
+    answer = _attempts(method, url, budget, lambda: _exchange(method, url, sent, body, limit), rewind)
+    if limit is not None and len(answer.body) > limit:
+        raise _too_long(limit, url)
+    _raise_for(answer, method, url, check_body, budget)
+    return Reply(answer.status, answer.headers, answer.body, method, url)
 
 
 @contextmanager
-def stream_get(url: str, *, headers: dict[str, str] | None = None) -> Iterator[tuple[int, int | None, BodyReader]]:
-    """``GET`` ``url`` and yield its status, its declared ``Content-Length`` (or ``None``) and a body reader.
+def stream(
+    url: str, *, token: str | None = None, headers: Mapping[str, str] | None = None, budget: Budget | None = None
+) -> Iterator[Reply]:
+    """``GET`` ``url`` and yield its reply with the body unread, for :meth:`Reply.readinto`.
 
-    ``read(n)`` returns up to ``n`` more bytes of the body (``b""`` at its end),
-    so the caller decides how much it reads, and never holds more. A
-    connection failure before the body arrives is retried under :data:`SAFE`;
-    a failure while the body streams raises :class:`GypsumTransientError`, so
-    the caller can restart or resume the download.
+    The caller decides how much it reads, and never holds more. A failure
+    before the body arrives is repeated within ``budget``; a failure while it
+    arrives raises :class:`GypsumTransientError` from ``readinto``, so the
+    caller can resume the download (with the same ``budget``).
 
     Example:
-        >>> with stream_get("http://127.0.0.1:9/file/x") as (status, length, read):  # doctest: +SKIP
-        ...     first = read(1 << 20)
+        >>> with stream("http://127.0.0.1:8787/file/x") as reply:  # doctest: +SKIP
+        ...     got = reply.readinto(memoryview(bytearray(1 << 20)))
     """
-    response = request("GET", url, headers=headers, stream=True, check_body=False)
-    declared = response.headers.get("Content-Length", "")
+    url = _sendable(url)
+    refuse_if_offline("send GET", url)
+    budget = budget or Budget(SAFE)
+    sent, _, rewind = _outgoing(token, headers, None, None)
+    reader = _attempts("GET", url, budget, lambda: _open("GET", url, sent, None), rewind)
     try:
-        yield response.status_code, int(declared) if declared.isdigit() else None, _body_reader(response, url)
+        if reader.status >= 400:
+            body = _read_limited(reader, _REASON_BYTES)
+            _raise_for(Answer(reader.status, reader.reason, reader.headers, body), "GET", url, False, budget)
+        yield Reply(reader.status, reader.headers, b"", "GET", url, reader)
     finally:
-        response.close()
+        reader.close()
 
 
-def _body_reader(response: requests.Response, url: str) -> BodyReader:
-    """A :data:`BodyReader` over a streamed ``requests`` response; network failures become transient errors."""
+def request_many(
+    calls: Iterable[Request],
+    *,
+    depth: int,
+    token: str | None = None,
+    check_body: bool = True,
+    limits: Mapping[str, int] | None = None,
+) -> Iterator[Reply]:
+    """:func:`request` for many safe requests ``(method, url, headers, body)``, ``depth`` in flight from one thread.
 
-    def read(n: int) -> bytes:
-        try:
-            return response.raw.read(n, decode_content=True)
-        except (Urllib3Error, OSError) as exc:
-            raise transport_error(exc, "GET", url) from None
+    Yields the replies in the order of ``calls``, which is read as
+    requests go out (so bodies can be read from disk just in time). A request
+    that broke off or got a transient status is sent again by itself within
+    its :data:`SAFE` budget; an error status raises. ``limits`` maps URLs to
+    the ``limit`` of :func:`request` for their bodies.
 
-    return read
-
-
-def put_file(url: str, fileobj: IO[bytes], *, headers: dict[str, str]) -> None:
-    """``PUT`` a file's bytes, streamed from disk and rewound on retry, under :data:`SAFE`."""
-    fetch("PUT", url, data=fileobj, headers=headers)
+    Example:
+        >>> gets = (("GET", url, {}, None) for url in urls)  # doctest: +SKIP
+        >>> sizes = [len(reply.body) for reply in request_many(gets, depth=8)]  # doctest: +SKIP
+    """
+    pending = iter(calls)
+    first = next(pending, None)
+    if first is None:
+        return
+    refuse_if_offline(f"send {first[0]}", first[1])
+    pending = itertools.chain([first], pending)
+    limits = {_sendable(url): limit for url, limit in limits.items()} if limits else None
+    if _proxies_for(first[1]):
+        for method, url, headers, body in pending:
+            limit = limits.get(_sendable(url)) if limits else None
+            yield request(method, url, token=token, headers=headers, data=body, check_body=check_body, limit=limit)
+        return
+    sent = (
+        (method, _sendable(url), _outgoing(token, headers, None, None)[0], body)
+        for method, url, headers, body in pending
+    )
+    # closing(): the requests still in flight are dropped at once when an error status ends the loop.
+    with closing(_connections().exchange_each(sent, _timeout(), depth, limits)) as outcomes:
+        for (method, url, headers, body), outcome in outcomes:
+            limit = limits.get(url) if limits else None
+            budget = Budget(SAFE)
+            budget.sent = 1
+            if isinstance(outcome, Exception):
+                if not (_worth_repeating(SAFE, outcome) and budget.repeat()):
+                    raise budget.tag(transport_error(outcome, method, url))
+            elif outcome.status not in TRANSIENT_STATUSES:
+                if limit is not None and len(outcome.body) > limit:
+                    raise _too_long(limit, url)
+                _raise_for(outcome, method, url, check_body, budget)
+                yield Reply(outcome.status, outcome.headers, outcome.body, method, url)
+                continue
+            elif not budget.repeat(_retry_after(outcome.headers)):
+                _raise_for(outcome, method, url, check_body, budget)
+            yield request(method, url, headers=headers, data=body, budget=budget, check_body=check_body, limit=limit)

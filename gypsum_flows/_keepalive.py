@@ -1,22 +1,23 @@
-"""Kept-alive ``http.client`` connections for the many small requests of a transfer.
+"""Kept-alive ``http.client`` connections: how :mod:`gypsum_flows._http` sends every request but proxied ones.
 
 Saving a version of 1,000 small files takes 1,000 GETs; uploading it, 1,000
 URL signings and 1,000 PUTs. Against a local server ``requests`` spends about
 0.57 ms of CPU on each such request and ``http.client`` on a kept-alive
 connection about 0.12 ms, which decides how fast such a version moves. So
-these per-file requests go over the connections pooled here, one request at
-a time (:meth:`ConnectionPool.exchange`) or several in flight from one thread
-(:meth:`ConnectionPool.exchange_each`), while :mod:`gypsum_flows._http` keeps
-the retry policy, the typed errors and ``requests`` for everything else.
+requests go over the connections pooled here: one at a time, read whole
+(:meth:`ConnectionPool.exchange`), several in flight from one thread
+(:meth:`ConnectionPool.exchange_each`), or with the body left to the caller
+(:meth:`ConnectionPool.open`, for large downloads), while
+:mod:`gypsum_flows._http` keeps the retry budget and the typed errors.
 
-Failures are raised as urllib3's exceptions, which
-:class:`urllib3.util.retry.Retry` classifies: :class:`ConnectTimeoutError`
-when the request never reached the server, :class:`ProtocolError` after it
-may have, :class:`SSLError` for a TLS failure (not repeated).
+Failures are raised as urllib3's exceptions, which tell where a request
+failed: :class:`ConnectTimeoutError` when it never reached the server,
+:class:`ProtocolError` after it may have, :class:`SSLError` for a TLS failure
+(not repeated).
 
 Example:
     >>> pool = ConnectionPool()
-    >>> pool.exchange("GET", "http://127.0.0.1:9/list", {}, None, (1.0, 1.0))  # doctest: +SKIP
+    >>> pool.exchange(("GET", "http://127.0.0.1:9/list", {}, None), (1.0, 1.0))  # doctest: +SKIP
     Traceback (most recent call last):
     urllib3.exceptions.ConnectTimeoutError: cannot connect to 127.0.0.1:9: [Errno 111] Connection refused
 """
@@ -28,8 +29,8 @@ import os
 import ssl
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
-from typing import IO
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import IO, NamedTuple, cast
 
 from urllib3.exceptions import ConnectTimeoutError, ProtocolError, SSLError
 from urllib3.util import wait_for_read
@@ -40,13 +41,13 @@ BLOCKSIZE = 1 << 20
 IDLE_PER_HOST = 32
 
 
-class Reply:
+class Answer(NamedTuple):
     """A response read whole: status, reason phrase, headers and body."""
 
-    __slots__ = ("status", "reason", "headers", "body")
-
-    def __init__(self, status: int, reason: str, headers: Mapping[str, str], body: bytes) -> None:
-        self.status, self.reason, self.headers, self.body = status, reason, headers, body
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
 
 
 def split_url(url: str) -> tuple[str, str, str]:
@@ -61,8 +62,10 @@ def split_url(url: str) -> tuple[str, str, str]:
     return scheme.lower(), netloc, (slash + path).partition("#")[0] or "/"
 
 
-#: A request: method, URL, headers and body.
-Request = tuple[str, str, Mapping[str, str], "bytes | None"]
+#: A request: method, URL, headers and body (bytes, or a file read as it is sent).
+Request = tuple[str, str, Mapping[str, str], "IO[bytes] | bytes | None"]
+#: A request sent, its answer still to read: the connection, and the URL's scheme and host.
+_Sent = tuple[http.client.HTTPConnection, str, str]
 
 
 class ConnectionPool:
@@ -77,15 +80,7 @@ class ConnectionPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def exchange(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: IO[bytes] | bytes | None,
-        timeout: tuple[float, float],
-        limit: int | None = None,
-    ) -> Reply:
+    def exchange(self, request: Request, timeout: tuple[float, float], limit: int | None = None) -> Answer:
         """Send one request and read its whole response (at most ``limit + 1`` bytes of it, see :func:`read_body`).
 
         Raises:
@@ -94,8 +89,21 @@ class ConnectionPool:
             SSLError: The TLS handshake failed.
             http.client.InvalidURL: The URL cannot be sent.
         """
-        sent = self._send(method, url, headers, body, timeout)
-        return self._receive(*sent, limit)
+        return self._receive(*self._send(*request, timeout), limit)
+
+    def open(self, request: Request, timeout: tuple[float, float]) -> Stream:
+        """Send one request and read the head of its response; the caller reads the body and closes the stream.
+
+        Raises:
+            ConnectTimeoutError, ProtocolError, SSLError, http.client.InvalidURL: As :meth:`exchange`.
+        """
+        conn, scheme, netloc = self._send(*request, timeout)
+        try:
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise _broken(netloc, exc) from exc
+        return Stream(response, netloc, lambda broken: self._finish(scheme, netloc, conn, response, broken))
 
     def exchange_each(
         self,
@@ -103,7 +111,7 @@ class ConnectionPool:
         timeout: tuple[float, float],
         depth: int,
         limits: Mapping[str, int] | None = None,
-    ) -> Iterator[tuple[Request, Reply | Exception]]:
+    ) -> Generator[tuple[Request, Answer | Exception], None, None]:
         """Send ``requests`` from this one thread, ``depth`` at a time, each on a connection of its own;
         yield each with its reply (or the exception :meth:`exchange` would raise), in order.
 
@@ -114,7 +122,7 @@ class ConnectionPool:
         ``limits`` maps URLs to the largest body to accept from them (see :func:`read_body`).
         """
         pending = iter(requests)
-        in_flight: deque[tuple[Request, tuple | Exception]] = deque()
+        in_flight: deque[tuple[Request, _Sent | Exception]] = deque()
 
         def start_next() -> None:
             for request in pending:
@@ -131,7 +139,7 @@ class ConnectionPool:
                 request, sent = in_flight.popleft()
                 try:
                     limit = limits.get(request[1]) if limits else None
-                    outcome: Reply | Exception = sent if isinstance(sent, Exception) else self._receive(*sent, limit)
+                    outcome: Answer | Exception = sent if isinstance(sent, Exception) else self._receive(*sent, limit)
                 except ProtocolError as exc:
                     outcome = exc
                 start_next()
@@ -154,8 +162,8 @@ class ConnectionPool:
         conn = self._acquire(scheme, netloc)
         if conn.sock is None:
             self._connect(conn, netloc, timeout)
-        if conn.sock.gettimeout() != timeout[1]:  # type: ignore[union-attr]
-            conn.sock.settimeout(timeout[1])  # type: ignore[union-attr]
+        if conn.sock.gettimeout() != timeout[1]:
+            conn.sock.settimeout(timeout[1])
         try:
             conn.request(method, target, body, headers)
         except http.client.InvalidURL:
@@ -169,18 +177,29 @@ class ConnectionPool:
             raise
         return conn, scheme, netloc
 
-    def _receive(self, conn: http.client.HTTPConnection, scheme: str, netloc: str, limit: int | None = None) -> Reply:
+    def _receive(self, conn: http.client.HTTPConnection, scheme: str, netloc: str, limit: int | None = None) -> Answer:
         """Read the whole answer to the request sent on ``conn`` (see :func:`read_body`), then give the connection back."""
         try:
             response = conn.getresponse()
-            reply = Reply(response.status, response.reason, response.headers, read_body(response, limit))
+            reply = Answer(response.status, response.reason, _headers(response), read_body(response, limit))
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise _broken(netloc, exc) from exc
-        if response.will_close or not response.isclosed():  # not isclosed(): an oversized body left unread
+        self._finish(scheme, netloc, conn, response)
+        return reply
+
+    def _finish(
+        self,
+        scheme: str,
+        netloc: str,
+        conn: http.client.HTTPConnection,
+        response: http.client.HTTPResponse,
+        broken: bool = False,
+    ) -> None:
+        """Give ``conn`` back to the pool, closed first unless ``response`` was read to its end and keeps it open."""
+        if broken or response.will_close or not response.isclosed():  # not isclosed(): a body left unread
             conn.close()
         self._release(scheme, netloc, conn)
-        return reply
 
     def _acquire(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
         """An idle connection to the host that the server has not closed meanwhile, or a new one."""
@@ -230,6 +249,14 @@ class ConnectionPool:
             conn.close()
             raise ConnectTimeoutError(f"cannot connect to {netloc}: {exc}") from exc
 
+    def close(self) -> None:
+        """Close the idle connections (those in use are closed when given back)."""
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
     def _release(self, scheme: str, netloc: str, conn: http.client.HTTPConnection) -> None:
         with self._lock:
             idle = self._idle.setdefault((scheme, netloc), [])
@@ -237,6 +264,35 @@ class ConnectionPool:
                 idle.append(conn)
                 return
         conn.close()
+
+
+class Stream:
+    """The response to a request sent by :meth:`ConnectionPool.open`, its body read as it arrives.
+
+    ``readinto`` fills the caller's buffer straight from the socket (no copy
+    in between, which matters for GiB downloads); :meth:`close` gives the
+    connection back to the pool when the body was read to its end.
+    """
+
+    def __init__(self, response: http.client.HTTPResponse, netloc: str, finish: Callable[[bool], None]) -> None:
+        self.status, self.reason, self.headers = response.status, response.reason, _headers(response)
+        self._response, self._netloc, self._finish, self._broken = response, netloc, finish, False
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Read up to ``len(buffer)`` bytes of the body into ``buffer``; 0 at its end.
+
+        Raises:
+            ProtocolError: The connection broke or timed out, or the body ended before its ``Content-Length``.
+        """
+        try:
+            return self._response.readinto(buffer)
+        except (OSError, http.client.HTTPException) as exc:
+            self._broken = True
+            raise _broken(self._netloc, exc) from exc
+
+    def close(self) -> None:
+        """Give the connection back (closed, unless the body was read to its end)."""
+        self._finish(self._broken)
 
 
 def read_body(response: http.client.HTTPResponse, limit: int | None) -> bytes:
@@ -258,6 +314,11 @@ def read_body(response: http.client.HTTPResponse, limit: int | None) -> bytes:
     if got <= limit and response.length:
         raise http.client.IncompleteRead(body, response.length)
     return body
+
+
+def _headers(response: http.client.HTTPResponse) -> Mapping[str, str]:
+    """The headers of ``response``: an ``email.message.Message``, a mapping looked up without regard to case."""
+    return cast(Mapping[str, str], response.headers)
 
 
 def _broken(netloc: str, exc: BaseException) -> ProtocolError:

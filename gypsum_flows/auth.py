@@ -197,7 +197,7 @@ def _is_interactive() -> bool:
 
 def _github_app(app_url: str, user_agent: str | None) -> tuple[str, str]:
     headers = {"User-Agent": user_agent} if user_agent else None
-    info = _http.get_json(_http.join_url(app_url, "/credentials/github-app"), headers=headers)
+    info = _http.request("GET", _http.join_url(app_url, "/credentials/github-app"), headers=headers).json()
     return info["id"], info["secret"]
 
 
@@ -260,7 +260,7 @@ def oauth_flow(
         headers={"Accept": "application/json"},
         json={"client_id": app_key, "client_secret": app_secret, "code": waiter["code"], "redirect_uri": redirect},
     )
-    token = (_http.response_json(response, allow_empty=True) or {}).get("access_token")
+    token = (response.json(allow_empty=True) or {}).get("access_token")
     if not token:
         raise GypsumAuthError("GitHub did not return an access token")
     return token
@@ -278,7 +278,7 @@ def validate_token(token: str, github_url: str = DEFAULT_GITHUB_URL, user_agent:
         response = _http.request("GET", f"{github_url.rstrip('/')}/user", token=token, headers=headers)
     except GypsumHTTPError as exc:
         raise GypsumAuthError(f"GitHub did not accept the token ({exc.status}: {exc.reason})") from None
-    login = _http.response_json(response)["login"]
+    login = response.json()["login"]
     return TokenInfo(token=token, name=login, expires=parse_expiry(response.headers.get(_EXPIRY_HEADER)))
 
 

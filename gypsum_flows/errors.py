@@ -18,6 +18,9 @@ from __future__ import annotations
 class GypsumError(Exception):
     """Base class of every error raised by gypsum-flows."""
 
+    #: How many times the request that failed was sent; 1 when no layer repeated it (docs/client.md, "The retry budget").
+    attempts: int = 1
+
 
 class GypsumHTTPError(GypsumError):
     """A gypsum server answered with an error (or could not be reached)."""

@@ -218,7 +218,7 @@ def read_lock(project: str, url: str | None = None, attempts: int = 3) -> Projec
         now = _http_date(response.headers.get("Date")) or datetime.now(timezone.utc)
         try:
             body = response.json()
-        except ValueError:
+        except GypsumTransientError:  # not JSON
             body = None
         if locked_at is None:
             continue

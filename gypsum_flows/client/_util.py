@@ -1,4 +1,4 @@
-"""Helpers shared by the client families: URLs, JSON fetches, datetimes, uploaders, thread pools.
+"""Helpers shared by the client families: URLs, JSON reads, datetimes, uploaders, thread pools.
 
 Example:
     >>> cast_datetime("2024-05-01T12:34:56.789Z")
@@ -13,7 +13,7 @@ import contextlib
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -22,8 +22,10 @@ from ..constants import MANIFEST_FILE
 from ..errors import GypsumNotFoundError, GypsumUnsafeResponseError
 from ..names import version_key
 from . import untrusted
+from .fetch import read_json, save_object
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: Worker threads used by save_version and upload_files unless told otherwise.
 DEFAULT_CONCURRENCY = 8
@@ -43,10 +45,28 @@ def names_path(*names: str) -> str:
 def fetch_json(key: str, url: str, check: untrusted.DocumentCheck = untrusted.any_json) -> Any:
     """The JSON document stored at ``key``, passed through ``check`` (see :mod:`.untrusted`)."""
     try:
-        doc = _http.get_json(file_url(url, key))
+        doc = read_json(file_url(url, key))
     except GypsumUnsafeResponseError as exc:  # too large or too deep: say which document
         raise untrusted.refusal(exc.reason, key, url) from None
     return check(doc, key, url)
+
+
+def list_keys(url: str, prefix: str | None, recursive: bool) -> Any:
+    """The server's ``/list`` answer for ``prefix`` (unchecked: see :func:`untrusted.listed_names`)."""
+    params = {"recursive": "true" if recursive else "false", **({"prefix": prefix} if prefix is not None else {})}
+    return read_json(f"{url}/list", params=params)
+
+
+def paired(
+    items: Iterable[T], replies: Iterator[R], about: Callable[[Exception, T], Exception]
+) -> Iterator[tuple[T, R]]:
+    """Each of ``items`` with its reply from ``replies``; a failure is raised as ``about(error, item)``."""
+    for item in items:
+        try:
+            reply = next(replies)
+        except Exception as exc:
+            raise about(exc, item) from exc
+        yield item, reply
 
 
 def fetch_cacheable_json(
@@ -64,14 +84,14 @@ def fetch_cacheable_json(
     destination = cache.version_file(str(cache_dir), project, asset, version, path)
     fetched: list[Any] = []
     verify = untrusted.body_check(path, key, url, keep=fetched)
-    cache.save_object(file_url(url, key), destination, key=key, overwrite=overwrite, verify=verify)
+    save_object(file_url(url, key), destination, key=key, overwrite=overwrite, verify=verify)
     if not fetched:  # it was in the cache already
         with open(destination, "rb") as handle:
             body = handle.read()
         with contextlib.suppress(GypsumUnsafeResponseError):
             if verify(body) is None:
                 return fetched[0]
-        cache.save_object(file_url(url, key), destination, key=key, overwrite=True, verify=verify)
+        save_object(file_url(url, key), destination, key=key, overwrite=True, verify=verify)
     return fetched[-1]
 
 

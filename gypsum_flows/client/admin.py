@@ -22,9 +22,8 @@ def _admin(
 ) -> Any:
     """Send one state-changing call to ``/{endpoint}/{names...}``; returns the JSON reply or ``None``."""
     target = f"{_http.resolve_url(url)}/{endpoint}/{names_path(*names)}"
-    kwargs = {"json": body} if body is not None else {}
-    response = _http.request(method, target, policy=_http.GUARDED, token=resolve_token(token), **kwargs)
-    return _http.response_json(response, allow_empty=True)
+    reply = _http.request(method, target, policy=_http.GUARDED, token=resolve_token(token), json=body)
+    return reply.json(allow_empty=True)
 
 
 def _quota_fields(baseline: int | None, growth_rate: int | None, year: int | None) -> dict:

@@ -23,6 +23,7 @@ from .. import _http
 from .._http import rest_url
 from ..cache import cache_directory, write_atomic
 from ..constants import CREDENTIALS_CACHE_NAME, LOCK_SUFFIX
+from .fetch import read_json
 
 __all__ = ["cache_directory", "public_s3_config", "rest_url"]
 
@@ -77,7 +78,7 @@ def public_s3_config(refresh: bool = False, url: str | None = None, cache_dir: s
     if creds is None and cache_dir is not None and not refresh:
         creds = _read_s3_file(cache_dir)
     if creds is None:
-        creds = _http.get_json(f"{url}/credentials/s3-api")
+        creds = read_json(f"{url}/credentials/s3-api")
         if cache_dir is not None:
             _write_s3_file(cache_dir, creds)
     with _s3_lock:

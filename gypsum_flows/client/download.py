@@ -1,7 +1,7 @@
 """Downloads into the shared cache: ``save_file``, ``save_version``, ``resolve_links``, ``clone_version``.
 
 Files are verified against the manifest's size and MD5 and written
-atomically (see :mod:`gypsum_flows.cache`). A linked file is stored once, at
+atomically (see :mod:`.fetch`). A linked file is stored once, at
 its final ``ancestor``, and hard-linked into every version that refers to it.
 ``save_version`` holds the version lock ``status/P/A/V.LOCK`` and writes the
 ``COMPLETE`` marker last, so several processes can save one version into one
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from .. import _http, cache
@@ -30,11 +31,10 @@ from ..constants import BUCKET_CACHE_NAME, MANIFEST_FILE, SMALL_FILE_SIZE
 from ..errors import GypsumNameError, GypsumNotFoundError
 from ..names import is_internal_path, is_safe_key, version_key
 from ..progress import ProgressOption, Reporter
-from . import untrusted
-from ._util import DEFAULT_CONCURRENCY, file_url, load_manifest, run_parallel, sanitize_path
+from . import fetch, untrusted
+from ._util import DEFAULT_CONCURRENCY, file_url, load_manifest, paired, run_parallel, sanitize_path
+from .fetch import BodyCheck, ByteCallback, body_limit, naming, save_object
 from .read import list_files
-
-ByteCallback = cache.ByteCallback
 
 
 def _save_entry(
@@ -64,7 +64,7 @@ def _save_entry(
     target = (link.get("ancestor") or link) if link else dict(project=project, asset=asset, version=version, path=path)
     where = [target[k] for k in ("project", "asset", "version", "path")]
     stored, key = cache.version_file(cache_dir, *where), version_key(*where)
-    cache.save_object(
+    save_object(
         file_url(url, key),
         stored,
         key=key,
@@ -147,7 +147,7 @@ def _save_all(
     """Save ``paths`` of a version, reporting the manifest's bytes as they arrive; the caller holds the version lock.
 
     The small files stored in this version come over kept-alive connections,
-    ``concurrent`` requests in flight from one thread (:func:`_http.fetch_each`:
+    ``concurrent`` requests in flight from one thread (:func:`_http.request_many`:
     on several threads they would cost twice the CPU, handing over Python's
     GIL at every system call); large files and links are saved on up to
     ``concurrent`` threads alongside.
@@ -165,24 +165,27 @@ def _save_all(
             large.append(path)
 
     def save_small(batch: list[str]) -> None:
-        keys = [f"{project}/{asset}/{version}/{path}" for path in batch]
+        keys = [version_key(project, asset, version, path) for path in batch]
         urls = [file_url(url, key) for key in keys]
         sizes = (manifest[path]["size"] if path in manifest else None for path in batch)
-        limits = {u: cache.body_limit(size) for u, size in zip(urls, sizes, strict=True)}
-        replies = _http.fetch_each(
-            (("GET", u, {}, None) for u in urls), depth=concurrent, check_body=False, limits=limits
-        )
-        for index, reply in enumerate(replies):
+        limits = {u: body_limit(size) for u, size in zip(urls, sizes, strict=True)}
+        gets: Iterator[_http.Request] = (("GET", u, {}, None) for u in urls)
+        replies = _http.request_many(gets, depth=concurrent, check_body=False, limits=limits)
+
+        def about(exc: Exception, index: int) -> Exception:
+            return naming(exc, keys[index], urls[index])
+
+        for index, reply in paired(range(len(batch)), replies, about):
             path, entry = batch[index], manifest.get(batch[index])
-            cache.store_fetched(
+            fetch.download(
                 urls[index],
                 where[path],
-                reply.body,
+                fetched=reply.body,
                 key=keys[index],
                 size=entry["size"] if entry else None,
                 md5=entry["md5sum"] if entry else None,
                 verify=_internal_check(path, entry, keys[index], url),
-                on_bytes=(lambda count, path=path: report.add_bytes(count, path)) if entry else None,
+                on_bytes=_progress(report, path) if entry else None,
             )
             report.file_done(path)
 
@@ -209,11 +212,16 @@ def _save_all(
         )
         report.file_done(path, entry["size"] - arrived[0] if entry else 0)
 
-    jobs: list[list[str] | str] = [small, *large] if small else large
+    jobs: list[list[str] | str] = [small, *large] if small else [*large]
     run_parallel(jobs, lambda job: save_small(job) if isinstance(job, list) else save_one(job), concurrent)
 
 
-def _internal_check(path: str, entry: dict | None, key: str, url: str) -> cache.BodyCheck | None:
+def _progress(report: Reporter, path: str) -> ByteCallback:
+    """Reports the bytes of ``path`` as they arrive."""
+    return lambda count: report.add_bytes(count, path)
+
+
+def _internal_check(path: str, entry: dict | None, key: str, url: str) -> BodyCheck | None:
     """Internal files have no MD5 in the manifest: they must be JSON that passes :func:`untrusted.check_for`."""
     return untrusted.body_check(path, key, url) if entry is None and is_internal_path(path) else None
 

@@ -45,12 +45,13 @@ from ..constants import (
     SCHEMAS_CACHE_NAME,
 )
 from ..errors import GypsumHTTPError, GypsumMetadataError, GypsumTransientError
+from .fetch import download
 
 #: Seconds between two checks of a database's ``modified`` stamp (per process and base URL).
 CHECK_INTERVAL = 3600.0
 
 #: Retries for metadata requests, which have a fallback (or nothing to fall back on) and should fail fast.
-_QUICK = _http.SAFE.new(total=2, connect=2, read=1, status=2)
+_QUICK = _http.Policy(_http.TRANSIENT_STATUSES, unsure=True, attempts=3)
 
 #: base URL -> (monotonic time of the last successful check, remote ``modified`` value).
 _LAST_CHECK: dict[str, tuple[float, float]] = {}
@@ -138,7 +139,7 @@ def shipped_schema_path(name: str = "bioconductor/v1.json") -> str | None:
 
 def _get(url: str) -> bytes:
     """The body at ``url``, with few retries: a failure here has a fallback or is reported quickly."""
-    return _http.request("GET", url, policy=_QUICK, check_body=False).content
+    return _http.request("GET", url, policy=_QUICK, check_body=False).body
 
 
 def fetch_metadata_schema(
@@ -170,7 +171,7 @@ def fetch_metadata_schema(
         >>> path = fetch_metadata_schema(url="http://127.0.0.1:9/")  # doctest: +SKIP
     """
     base = _base_url(url, ENV_SCHEMA_URL, DEFAULT_SCHEMA_URL)
-    folder = "" if cache_dir is False else cache.resolve_cache(cache_dir)
+    folder = "" if cache_dir is False else cache.resolve_cache(cache_dir if isinstance(cache_dir, str) else None)
     key = (base, name, folder)
     with _SCHEMAS_LOCK:
         known = None if overwrite else _SCHEMAS.get(key)
@@ -304,12 +305,13 @@ def fetch_metadata_database(
     if cache_dir is False:
         path = _temporary_file(".sqlite3")
         try:
-            cache.download(base + name, path, key=name)
+            download(base + name, path, key=name)
         except BaseException:
             os.unlink(path)
             raise
         return path
-    path = os.path.join(cache.resolve_cache(cache_dir), DATABASES_CACHE_NAME, *name.split("/"))
+    folder = cache.resolve_cache(cache_dir if isinstance(cache_dir, str) else None)
+    path = os.path.join(folder, DATABASES_CACHE_NAME, *name.split("/"))
     stamp_path = path + ".modified"
     if not overwrite and os.path.exists(path):
         remote = _remote_modified(base)
@@ -322,7 +324,7 @@ def fetch_metadata_database(
         # Another process may have brought the file up to date while we waited for the lock.
         if overwrite or not os.path.exists(path) or read_modified_stamp(stamp_path) != value:
             release_reader(path)  # an open search connection would block the replacement on Windows
-            cache.download(base + name, path, key=name)
+            download(base + name, path, key=name)
             # The stamp goes in last, so an interrupted update is retried rather than trusted.
             cache.write_atomic(stamp_path, stamp)
     _remember(base, value)

@@ -23,7 +23,7 @@ from ..constants import LATEST_FILE, PERMISSIONS_FILE, QUOTA_FILE, SUMMARY_FILE,
 from ..errors import GypsumNotFoundError
 from . import explain, untrusted
 from . import offline as cached
-from ._util import cast_datetime, fetch_cacheable_json, fetch_json, load_manifest
+from ._util import cast_datetime, fetch_cacheable_json, fetch_json, list_keys, load_manifest
 
 
 def _cache_or_off(cache_dir: str | bool | None) -> str | bool:
@@ -148,8 +148,7 @@ def fetch_usage(project: str, url: str | None = None) -> int:
 
 def _list_dirs(prefix: str | None, url: str) -> list[str]:
     """Names of the "directories" right under ``prefix`` (without ``..`` entries), as gypsum_client."""
-    params = {"recursive": "false", **({"prefix": prefix} if prefix is not None else {})}
-    return untrusted.listed_names(_http.get_json(f"{url}/list", params=params), prefix or "", url)
+    return untrusted.listed_names(list_keys(url, prefix, recursive=False), prefix or "", url)
 
 
 def list_projects(url: str | None = None, offline: bool | None = None) -> list[str]:
@@ -213,6 +212,5 @@ def list_files(
         return paths if include_dot else [p for p in paths if not p.startswith("..")]
     base, url = f"{project}/{asset}/{version}/", _http.resolve_url(url)
     query = base + (prefix or "")
-    entries = _http.get_json(f"{url}/list", params={"recursive": "true", "prefix": query})
-    paths = untrusted.listed_paths(entries, base, query, url)
+    paths = untrusted.listed_paths(list_keys(url, query, recursive=True), base, query, url)
     return paths if include_dot else [p for p in paths if not p.startswith("..")]

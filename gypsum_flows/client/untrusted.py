@@ -127,11 +127,13 @@ def links_document(doc: Any, key: str, url: str) -> dict:
 
 
 def _time_problem(value: object) -> str | None:
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))  # type: ignore[union-attr]
-    except (AttributeError, TypeError, ValueError):
-        return f"not an ISO 8601 time: {value!r}"
-    return None
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return None
+        except ValueError:
+            pass
+    return f"not an ISO 8601 time: {value!r}"
 
 
 def _summary_problem(doc: dict) -> str | None:
@@ -157,7 +159,7 @@ def latest(doc: Any, key: str, url: str) -> str:
     version = _object(doc, key, url).get("version")
     if problem := name_problem(version, "version"):
         raise refusal(problem, key, url)
-    return version
+    return str(version)
 
 
 def permissions(doc: Any, key: str, url: str) -> dict:

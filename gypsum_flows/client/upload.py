@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import _http, next_steps
-from .._keepalive import Reply
 from ..auth import resolve_token
 from ..constants import MAX_FILE_SIZE, SMALL_FILE_SIZE
 from ..errors import (
@@ -38,7 +37,8 @@ from ..md5cache import file_md5
 from ..names import check_name
 from ..progress import ProgressOption, Reporter
 from ._localfile import StreamedFile, read_whole, stat_regular
-from ._util import DEFAULT_CONCURRENCY, names_path, run_parallel, sanitize_path
+from ._util import DEFAULT_CONCURRENCY, names_path, paired, run_parallel, sanitize_path
+from .fetch import again, read_json
 from .prepare import prepare_directory_upload
 from .read import fetch_summary
 
@@ -48,7 +48,8 @@ _SIGNING_BATCH = 256
 #: ``upload_files`` of the same session signs and sends only the others (gypsum's protocol hands out one
 #: presigned URL per file and request, so a file not confirmed is simply signed again).
 CONFIRMED = "confirmed_paths"
-#: Rounds of ``upload_files`` within one session that ``upload_directory`` tries after transient failures.
+#: Rounds of ``upload_files`` within one session that ``upload_directory`` tries after transient failures,
+#: each after a round that confirmed files (see docs/client.md, "The retry budget").
 UPLOAD_ROUNDS = 3
 log = logging.getLogger(__name__)
 
@@ -175,27 +176,36 @@ def start_upload(
         if exc.status is not None:
             raise
         # The request may have reached the server, whose answer (with the session token) was lost.
-        raise GypsumTransientError(
+        lost = GypsumTransientError(
             f"{exc.reason}; the server may have started this upload and locked project '{project}' "
             "(an administrator can clear it with unlock_project)",
             method=exc.method,
             url=exc.url,
-        ) from None
-    return _http.response_json(response)
+        )
+        lost.attempts = exc.attempts
+        raise lost from None
+    return response.json()
 
 
 def _about_file(exc: Exception, path: str) -> Exception:
     """``exc`` with the message naming the file whose transfer failed."""
     if isinstance(exc, GypsumHTTPError):
-        return type(exc)(
+        named = type(exc)(
             f"failed to upload '{path}': {exc.reason}",
             status=exc.status,
             method=exc.method,
             url=exc.url.split("?")[0] if exc.url else None,
         )
+        named.attempts = exc.attempts
+        return named
     if isinstance(exc, (OSError, ValueError, GypsumFileChangedError)):  # these name the file already
         return exc
     return GypsumError(f"failed to upload '{path}': {exc}")
+
+
+def _about_item(exc: Exception, item: dict) -> Exception:
+    """:func:`_about_file` for the file of an upload item."""
+    return _about_file(exc, item["path"])
 
 
 def _local(directory: str | None, path: str) -> str:
@@ -217,10 +227,10 @@ def _upload_one(
     """
     path = item["path"]
     try:
-        signed = _http.fetch_json("POST", _http.join_url(url, item["url"]), token=session_token)
+        signed = read_json(_http.join_url(url, item["url"]), method="POST", token=session_token, check_body=True)
         with StreamedFile(_local(directory, path), path, expected, lambda n: report.add_bytes(n, path)) as handle:
             headers = {"Content-MD5": signed["md5sum_base64"], "Content-Length": str(expected.st_size)}
-            _http.put_file(_http.join_url(url, signed["url"]), handle, headers=headers)
+            _http.request("PUT", _http.join_url(url, signed["url"]), data=handle, headers=headers)
             handle.check_unchanged()
     except Exception as exc:
         raise _about_file(exc, path) from exc
@@ -301,12 +311,12 @@ def _upload_small(
 
     Batches keep every signed URL fresh however long the whole upload takes.
     """
-    auth = {"Authorization": f"Bearer {session_token}"}
     for start in range(0, len(items), _SIGNING_BATCH):
         batch = items[start : start + _SIGNING_BATCH]
-        signs = _http.fetch_each((("POST", _http.join_url(url, i["url"]), auth, None) for i in batch), depth=depth)
-        signed = [_signed(item, reply, url, session_token) for item, reply in _each_file(batch, signs)]
-        puts = _http.fetch_each(
+        signing: Iterator[_http.Request] = (("POST", _http.join_url(url, i["url"]), {}, None) for i in batch)
+        signs = _http.request_many(signing, depth=depth, token=session_token)
+        signed = [_signed(item, reply, url, session_token) for item, reply in paired(batch, signs, _about_item)]
+        puts = _http.request_many(
             (
                 (
                     "PUT",
@@ -318,29 +328,20 @@ def _upload_small(
             ),
             depth=depth,
         )
-        for item, _ in _each_file(batch, puts):
+        for item, _ in paired(batch, puts, _about_item):
             report.add_bytes(stats[item["path"]].st_size, item["path"])
             report.file_done(item["path"])
             confirmed.append(item["path"])
 
 
-def _each_file(items: list[dict], replies: Iterator[Reply]) -> Iterator[tuple[dict, Reply]]:
-    """Pair each item with its reply; a failure names the item's file."""
-    for item in items:
-        try:
-            reply = next(replies)
-        except Exception as exc:
-            raise _about_file(exc, item["path"]) from exc
-        yield item, reply
-
-
-def _signed(item: dict, reply: Reply, url: str, session_token: str) -> dict:
-    """The presigned URL of a signing reply; a garbled reply is signed again (with the whole retry policy)."""
+def _signed(item: dict, reply: _http.Reply, url: str, session_token: str) -> dict:
+    """The presigned URL of a signing reply; a garbled reply is signed again (within the request's budget)."""
     try:
-        return _http.response_json(reply)
+        return reply.json()
     except GypsumTransientError:
         try:
-            return _http.fetch_json("POST", _http.join_url(url, item["url"]), token=session_token)
+            target = _http.join_url(url, item["url"])
+            return read_json(target, method="POST", token=session_token, check_body=True, budget=again(), wrong=1)
         except Exception as exc:
             raise _about_file(exc, item["path"]) from exc
 
@@ -364,7 +365,7 @@ def _end_session(init: dict, key: str, url: str | None, took_effect: Callable[[b
     """POST the session's complete or abort URL (retried); a lock error after it took effect is success."""
     url = _http.resolve_url(url)
     try:
-        _http.request("POST", _http.join_url(url, init[key]), token=init["session_token"]).close()
+        _http.request("POST", _http.join_url(url, init[key]), token=init["session_token"])
     except GypsumPermissionError:
         # A retry after an attempt whose answer was lost finds the lock gone.
         if not took_effect(_finished(init, url)):
@@ -456,13 +457,17 @@ def upload_directory(
 
 
 def _upload_resuming(init: dict, directory: str, url: str, concurrent: int, progress: ProgressOption) -> None:
-    """``upload_files``, run again within the same session after a transient failure (only unconfirmed files)."""
+    """``upload_files``, run again within the same session after a transient failure (only unconfirmed files).
+
+    Only after a round that got files through: a server that took none in a whole round is failing, not flaky.
+    """
     for attempt in range(1, UPLOAD_ROUNDS + 1):
+        before = len(set(init.get(CONFIRMED, [])))
         try:
             upload_files(init, directory=directory, url=url, concurrent=concurrent, progress=progress)
             return
         except GypsumError as exc:
-            if attempt == UPLOAD_ROUNDS or not is_transient(exc):
+            if attempt == UPLOAD_ROUNDS or not is_transient(exc) or len(set(init[CONFIRMED])) == before:
                 raise
             left = len(init["file_urls"]) - len(set(init[CONFIRMED]))
             log.warning("upload interrupted (%s); sending the %d files not yet confirmed again", exc, left)

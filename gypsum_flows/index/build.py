@@ -32,7 +32,7 @@ from typing import Any
 from ..client.metadata import read_modified_stamp, write_modified_stamp
 from ..errors import GypsumNotFoundError
 from .db import IndexWriter
-from .registry import LogEntry, RestRegistry
+from .reader import LogEntry, RestRegistry
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,11 @@
 
 Retries: only errors for which :func:`gypsum_flows.errors.is_transient` is
 true (network failures, timeouts, 429, 5xx, a locked project) are retried,
-with exponential backoff and jitter. Invalid requests, permissions, missing
-objects and quota fail at once.
+with exponential backoff and jitter, and only when no layer below repeated
+the request already (its ``attempts`` is 1): a task run again never
+multiplies the client's own retries, so :data:`RETRY_BUDGET` bounds the
+sends of one request (docs/client.md, "The retry budget"). Invalid requests,
+permissions, missing objects and quota fail at once.
 
 Caching: only reads of a *settled* version (completed and not on probation)
 are cached across runs, keyed on the task, the server URL and the inputs;
@@ -31,12 +34,19 @@ from prefect.tasks import Task, exponential_backoff
 from prefect.utilities.hashing import hash_objects
 
 from .. import __version__
+from .._http import ATTEMPTS
 from ..blocks import GypsumCredentials
 from ..cache import bucket_path, complete_marker
+from ..client.upload import UPLOAD_ROUNDS
 from ..errors import GypsumError, is_transient
 
 #: Default number of retries of a task that talks to the server.
 DEFAULT_RETRIES = 3
+#: The most times a task sends one request, across every layer and whatever mix of faults it meets: the
+#: transport's ATTEMPTS in each of an upload's UPLOAD_ROUNDS (a file of an upload), or ATTEMPTS after a send
+#: in each earlier run of the task (other requests). A server that fails every request is given up on after
+#: ATTEMPTS sends (docs/client.md, "The retry budget").
+RETRY_BUDGET = max(ATTEMPTS * UPLOAD_ROUNDS, DEFAULT_RETRIES + ATTEMPTS)
 #: First retry delay in seconds; each later one doubles (2, 4, 8 s).
 BACKOFF_FACTOR = 2.0
 #: Each delay is stretched by up to this fraction at random, so mapped tasks do not retry in lockstep.
@@ -47,7 +57,11 @@ UNKEYED_INPUTS = frozenset({"credentials", "concurrent"})
 
 
 def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """``retry_condition_fn`` of every gypsum task: retry transient errors only.
+    """``retry_condition_fn`` of every gypsum task: retry transient errors that no layer below repeated.
+
+    A request the client already sent again (``attempts`` > 1: the transport's
+    backoff, a resumed or re-fetched download, an upload round) had its whole
+    budget; running the task again would only multiply it.
 
     Example:
         >>> from prefect.states import Failed
@@ -56,9 +70,13 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
         True
         >>> retry_if_transient(None, None, Failed(data=GypsumNotFoundError("gone", status=404)))
         False
+        >>> exhausted = GypsumTransientError("busy", status=503)
+        >>> exhausted.attempts = 7
+        >>> retry_if_transient(None, None, Failed(data=exhausted))
+        False
     """
     exc = state.data
-    return isinstance(exc, BaseException) and is_transient(exc)
+    return isinstance(exc, GypsumError) and is_transient(exc) and exc.attempts <= 1
 
 
 def retry_options(retries: int = DEFAULT_RETRIES) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from itertools import pairwise
@@ -53,10 +54,10 @@ def test_random_faults_on_a_whole_version_download(basic, proxy, cache):
     assert not [f for f in cache_files(cache) if f.endswith(".tmp")]
 
 
-def test_slow_response_times_out_and_is_retried(basic, proxy):
+def test_slow_response_times_out_and_is_retried(basic, proxy, monkeypatch):
     proxy.set_faults([Fault("slow", pattern=r"^GET /file", first=1, delay=1.0)])
-    got = _http.get_json(f"{proxy.url}/file/{basic.project}%2F..usage", timeout=(2.0, 0.3))
-    assert got["total"] > 0 and proxy.counts["slow"] == 1
+    monkeypatch.setitem(_http.REQUESTS_MOD, "timeout", (2.0, 0.3))
+    assert client.fetch_usage(basic.project, url=proxy.url) > 0 and proxy.counts["slow"] == 1
     assert proxy.requests_matching(r"^GET /file") == 2
 
 
@@ -167,3 +168,24 @@ def test_broken_off_download_resumes_with_range(project, gypsum_server, proxy, t
     # Progress never went back: the second request continued where the first broke off.
     done = [s.bytes_done for s in seen]
     assert done == sorted(done) and done[-1] == len(data)
+
+
+def test_a_large_download_broken_off_then_corrupted_is_resumed_then_fetched_again(
+    project, gypsum_server, proxy, tmp_path, cache
+):
+    """Large enough to be hashed on a thread of its own, reading the file back as it is written."""
+    data = os.urandom(20 << 20)
+    client.upload_directory(
+        str(write_files(tmp_path / "src", {"big.bin": data})),
+        project,
+        "a",
+        "v1",
+        url=gypsum_server.url,
+        token=gypsum_server.tokens["owner"],
+    )
+    # The first answer breaks off halfway; the resumed one arrives corrupted; the third is whole and intact.
+    proxy.set_faults([Fault("truncate", pattern=r"big\.bin", first=1), Fault("corrupt", pattern=r"big\.bin", first=1)])
+    out = client.save_version(project, "a", "v1", cache_dir=str(cache), url=proxy.url)
+    assert (Path(out) / "big.bin").read_bytes() == data
+    assert proxy.counts == {"truncate": 1, "corrupt": 1} and proxy.requests_matching(r"big\.bin") == 3
+    assert not [f for f in cache_files(cache) if f.endswith(".tmp")]

@@ -25,6 +25,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from gypsum_flows import _http, cache, client
+from gypsum_flows._keepalive import ConnectionPool
+from gypsum_flows.client import fetch
 from gypsum_flows.errors import GypsumUnsafeResponseError, is_transient
 
 P, A, V, V0 = "proj", "asset", "evil", "good"
@@ -455,11 +457,13 @@ def test_oversized_body_is_refused_without_reading_it(hostile, place, operation,
 def test_no_more_than_size_plus_one_bytes_are_read(hostile, tmp_path, size, declared):
     """Counted where the bytes arrive: the kept-alive whole read and the streamed download."""
     hostile.objects["k"] = Flood(8 * _MIB, declared=declared)
-    reply = _http.fetch("GET", f"{hostile.url}/file/k", check_body=False, limit=size)
-    assert len(reply.body) == size + 1
+    answer = ConnectionPool().exchange(("GET", f"{hostile.url}/file/k", {}, None), (5.0, 5.0), limit=size)
+    assert len(answer.body) == size + 1
+    with pytest.raises(GypsumUnsafeResponseError, match=f"longer than the {size} bytes"):
+        _http.request("GET", f"{hostile.url}/file/k", check_body=False, limit=size)
     arrived: list[int] = []
     with pytest.raises(GypsumUnsafeResponseError, match="'k'"):
-        cache.download(
+        fetch.download(
             f"{hostile.url}/file/k", str(tmp_path / "k"), key="k", size=size, md5="0" * 32, on_bytes=arrived.append
         )
     assert sum(arrived) <= size + 1

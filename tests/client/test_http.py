@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -62,14 +63,14 @@ def _closed_port() -> int:
 def test_connection_refused_becomes_a_transient_error():
     port = _closed_port()
     with pytest.raises(GypsumTransientError, match="network error") as info:
-        _http.request("GET", f"http://127.0.0.1:{port}/list", policy=_http.GUARDED.new(total=1, connect=1))
+        _http.request("GET", f"http://127.0.0.1:{port}/list", policy=replace(_http.GUARDED, attempts=2))
     assert info.value.status is None
 
 
 def test_one_pooled_session_per_process():
     assert _http.session() is _http.session()
     adapter = _http.session().get_adapter("http://127.0.0.1/")
-    assert adapter.max_retries.total == 0  # retries are applied per call, by policy
+    assert adapter.max_retries.total == 0  # retries are applied per call, within its budget
 
 
 def test_requests_is_imported_only_by_the_http_module():
@@ -77,6 +78,16 @@ def test_requests_is_imported_only_by_the_http_module():
     pattern = re.compile(r"^\s*(import requests|from requests\b)", re.MULTILINE)
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == ["_http.py"]
+
+
+def test_only_the_transport_holds_connections_and_builds_authorization_headers():
+    root = Path(gypsum_flows.__file__).parent
+    keepalive = re.compile(r"_keepalive\b")
+    bearer = re.compile(r"[\"']Bearer |[\"']Authorization[\"']\s*:")
+    client_side = [p for p in root.rglob("*.py") if p.parts[len(root.parts)] != "server"]
+    outside = [p for p in client_side if p.name not in ("_http.py", "_keepalive.py")]
+    assert [str(p.relative_to(root)) for p in outside if keepalive.search(p.read_text())] == []
+    assert [str(p.relative_to(root)) for p in client_side if bearer.search(p.read_text())] == ["_http.py"]
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -135,7 +146,7 @@ def recorder():
 
 def test_transfer_requests_reuse_one_kept_alive_connection(recorder):
     handler, url = recorder
-    answers = [_http.get_json(f"{url}/file/x")["n"] for _ in range(20)]
+    answers = [_http.request("GET", f"{url}/file/x").json()["n"] for _ in range(20)]
     assert answers == list(range(1, 21))
     assert len(set(handler.ports)) == 1
 
@@ -147,7 +158,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_retry(r
     # before sending (no error, no retry: each request reaches the server exactly once).
     answers = []
     for n in range(1, 6):
-        reply = _http.fetch("GET", f"{url}/file/x", policy=_http.SAFE.new(total=0))
+        reply = _http.request("GET", f"{url}/file/x", policy=replace(_http.SAFE, attempts=1))
         answers.append(json.loads(reply.body)["n"])
         wait_until(lambda n=n: len(handler.closed) == n, "the server to close the connection")
     assert answers == [1, 2, 3, 4, 5]
@@ -158,7 +169,7 @@ def test_kept_alive_path_classifies_failures_like_urllib3():
     port = _closed_port()
     pool = ConnectionPool()
     with pytest.raises(ConnectTimeoutError):  # refused: the server never saw the request
-        pool.exchange("GET", f"http://127.0.0.1:{port}/list", {}, None, (1.0, 1.0))
+        pool.exchange(("GET", f"http://127.0.0.1:{port}/list", {}, None), (1.0, 1.0))
     with socket.socket() as listener:  # accepts, reads the request, then hangs up without answering
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -170,34 +181,36 @@ def test_kept_alive_path_classifies_failures_like_urllib3():
 
         threading.Thread(target=hang_up, daemon=True).start()
         with pytest.raises(ProtocolError):  # the request was sent: the server may have acted on it
-            pool.exchange("GET", f"http://127.0.0.1:{listener.getsockname()[1]}/x", {}, None, (1.0, 1.0))
+            pool.exchange(("GET", f"http://127.0.0.1:{listener.getsockname()[1]}/x", {}, None), (1.0, 1.0))
 
 
-def test_fetch_gives_up_with_a_transient_error_naming_the_request():
+def test_request_gives_up_with_a_transient_error_naming_the_request_and_its_attempts():
     port = _closed_port()
     with pytest.raises(GypsumTransientError, match="cannot connect") as info:
-        _http.fetch("GET", f"http://127.0.0.1:{port}/file/k", policy=_http.SAFE.new(total=1, connect=1))
-    assert info.value.method == "GET" and info.value.url.endswith("/file/k")
+        _http.request("GET", f"http://127.0.0.1:{port}/file/k", policy=replace(_http.SAFE, attempts=2))
+    assert info.value.method == "GET" and info.value.url.endswith("/file/k") and info.value.attempts == 2
 
 
-def test_fetch_each_keeps_depth_requests_in_flight_and_answers_in_order(recorder):
+def test_request_many_keeps_depth_requests_in_flight_and_answers_in_order(recorder):
     handler, url = recorder
     gets = (("GET", f"{url}/file/{i}", {}, None) for i in range(30))
-    answers = [json.loads(reply.body)["path"] for reply in _http.fetch_each(gets, depth=4)]
+    answers = [reply.json()["path"] for reply in _http.request_many(gets, depth=4)]
     assert answers == [f"/file/{i}" for i in range(30)]
     assert len(handler.ports) == 30 and 1 < len(set(handler.ports)) <= 4
 
 
-def test_fetch_each_raises_on_an_error_status_and_leaves_no_unread_answer_behind(recorder):
+def test_request_many_raises_on_an_error_status_and_leaves_no_unread_answer_behind(recorder):
     handler, url = recorder
     urls = [f"{url}/file/0", f"{url}/missing/1", *(f"{url}/file/{i}" for i in range(2, 10))]
     seen = []
     with pytest.raises(GypsumNotFoundError, match="object not found") as info:
-        for reply in _http.fetch_each((("GET", u, {}, None) for u in urls), depth=4):
-            seen.append(json.loads(reply.body)["path"])
+        for reply in _http.request_many((("GET", u, {}, None) for u in urls), depth=4):
+            seen.append(reply.json()["path"])
     assert seen == ["/file/0"] and info.value.url.endswith("/missing/1")
     # The connections still waiting for answers were closed, not pooled: later requests get their own answers.
-    assert [_http.get_json(f"{url}/file/x{i}")["path"] for i in range(6)] == [f"/file/x{i}" for i in range(6)]
+    assert [_http.request("GET", f"{url}/file/x{i}").json()["path"] for i in range(6)] == [
+        f"/file/x{i}" for i in range(6)
+    ]
 
 
 @pytest.fixture
@@ -220,7 +233,7 @@ def tls_recorder(recorder, tmp_path):
 def test_kept_alive_connections_speak_tls_and_check_the_certificate(tls_recorder):
     handler, url, cert_file = tls_recorder
     pool = ConnectionPool(ca_bundle=cert_file)
-    paths = [json.loads(pool.exchange("GET", f"{url}/file/{i}", {}, None, (5.0, 5.0)).body)["path"] for i in range(3)]
+    paths = [json.loads(pool.exchange(("GET", f"{url}/file/{i}", {}, None), (5.0, 5.0)).body)["path"] for i in range(3)]
     assert paths == ["/file/0", "/file/1", "/file/2"] and len(set(handler.ports)) == 1  # one TLS connection
     with pytest.raises(SSLError, match="certificate verify failed"):  # the system's CAs do not trust it
-        ConnectionPool().exchange("GET", f"{url}/file/x", {}, None, (5.0, 5.0))
+        ConnectionPool().exchange(("GET", f"{url}/file/x", {}, None), (5.0, 5.0))

@@ -32,10 +32,16 @@ REVIEW_TIMEOUT = 90
 
 
 def post(deployed, path: str, body: dict) -> dict | list:
-    """POST to the Prefect API; a 503 (its SQLite database busy under load) is retried for up to a minute."""
-    deadline = time.monotonic() + 60
+    """POST to the Prefect API; a 503 or a read timeout (its SQLite database busy under load) is retried for up
+    to two minutes."""
+    deadline = time.monotonic() + 120
     while True:
-        response = requests.post(deployed.prefect.api_url + path, json=body, timeout=30)
+        try:
+            response = requests.post(deployed.prefect.api_url + path, json=body, timeout=30)
+        except requests.Timeout:
+            if time.monotonic() > deadline:
+                raise
+            continue
         if response.status_code != 503 or time.monotonic() > deadline:
             response.raise_for_status()
             return response.json()

@@ -195,7 +195,13 @@ def test_probational_uploads_are_reviewed_approved_rejected_or_left_pending(depl
     summary = client.fetch_summary(project, "x", "v-ok", url=deployed.gypsum.url, cache_dir=False)
     assert "on_probation" not in summary or summary["on_probation"] is False
     assert set(client.list_versions(project, "x", url=deployed.gypsum.url)) == {"v-ok", "v-idle"}
-    [rejected] = events(deployed, "gypsum.version.rejected", f"gypsum.version.{project}/x/v-no")
+    # The API records events after the run that emitted them has finished: wait for it.
+    [rejected] = wait_for(
+        "the rejection event",
+        lambda: events(deployed, "gypsum.version.rejected", f"gypsum.version.{project}/x/v-no"),
+        60,
+        deployed,
+    )
     assert rejected["payload"]["flow_run_id"]
     failed = wait_for(
         "the idle review timing out", lambda: review_run(deployed, "v-idle", "FAILED"), REVIEW_TIMEOUT + 60, deployed

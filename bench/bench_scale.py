@@ -161,18 +161,19 @@ def main(argv: list[str] | None = None) -> int:
             Postgres(work / "pg") as pg,
             PrefectServer(work / "prefect", pg.url) as prefect,
         ):
-            prefect.cli("work-pool", "create", POOL, "--type", "process")
-            prefect.cli(
-                "--no-prompt",
-                "deploy",
-                "--all",
-                "--prefect-file",
-                str(REPO / "deployments" / "prefect.yaml"),
-                cwd=work,
-                env={"GYPSUM_FLOWS_SPEC": str(work / "none.yaml")},
-            )
             # This process runs the batches: it talks to the cluster's Prefect server.
             os.environ.update({k: v for k, v in prefect.env.items() if k.startswith("PREFECT_")})
+            # Imported once PREFECT_API_URL is set: importing Prefect fixes its settings.
+            from gypsum_flows.flows.fan_out import ASSET_ENTRYPOINT
+
+            prefect.cli("work-pool", "create", POOL, "--type", "process")
+            # Only the per-asset deployment: the others' triggers would add runs of their own to the workers.
+            prefect.deploy(
+                REPO / "deployments" / "prefect.yaml",
+                cwd=work,
+                entrypoint=ASSET_ENTRYPOINT,
+                env={"GYPSUM_FLOWS_SPEC": str(work / "none.yaml")},
+            )
             os.environ["GYPSUM_CACHE_DIR"] = str(work / "batch-cache")
             from gypsum_flows.blocks import GypsumCredentials
             from gypsum_flows.client import create_project

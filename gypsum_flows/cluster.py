@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 # Prefect's own HTTP client: the Prefect API is not gypsum, and only the gypsum transport imports requests.
 import httpx
+import yaml
 
 #: Seconds allowed for PostgreSQL, the Prefect server (fresh database: every migration runs) and a CLI call.
 START_TIMEOUT = 300.0
@@ -302,6 +303,24 @@ class PrefectServer(_Subprocess):
                 f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
             )
         return result.stdout
+
+    def deploy(
+        self, prefect_file: Path, cwd: Path, entrypoint: str | None = None, env: dict[str, str] | None = None
+    ) -> str:
+        """``prefect deploy --all`` of ``prefect_file``, run from ``cwd``; with ``entrypoint``, only its deployment.
+
+        Deploying one deployment keeps the others' schedules and event
+        triggers (index-update runs on every published version) from starting
+        runs of their own on the workers.
+        """
+        if entrypoint is not None:
+            config = yaml.safe_load(prefect_file.read_text())
+            config["deployments"] = [d for d in config["deployments"] if d.get("entrypoint") == entrypoint]
+            if not config["deployments"]:
+                raise ClusterError(f"{prefect_file} has no deployment of {entrypoint}")
+            prefect_file = Path(cwd) / "prefect.yaml"
+            prefect_file.write_text(yaml.safe_dump(config, sort_keys=False))
+        return self.cli("--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_file), env=env, cwd=cwd)
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         """One REST call to the server's API; the decoded JSON answer (``None`` if empty)."""

@@ -44,6 +44,8 @@ from .report import Outcome
 
 #: The per-asset deployment fan-out starts (``flow name/deployment name``).
 ASSET_DEPLOYMENT = "publish-asset/default"
+#: The flow of that deployment, as ``deployments/prefect.yaml`` names it.
+ASSET_ENTRYPOINT = "gypsum_flows.flows.publish_asset:publish_asset_flow"
 #: Seconds between two reads of a running asset's state.
 POLL_SECONDS = 1.0
 

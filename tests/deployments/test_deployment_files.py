@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from deployments_helpers import BLOCK, POOL, PREFECT_YAML, RELEASE_SH, REPO, SPECS
 from prefect import Flow
+from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.utilities.importtools import import_object
 
 RELEASE_YML = REPO / "deployments" / "ci" / "release.yml"
@@ -91,6 +92,9 @@ def test_triggers_react_to_gypsum_events_and_fill_only_real_parameters():
         "gypsum.project.removed",
     }
     assert triggered["index_update"]["schedules"], "a schedule backs the triggers up"
+    window = DeploymentEventTrigger.model_validate(index)
+    assert window.within.total_seconds() > 0, "a burst of events starts one run, not one each"
+    assert window.schedule_after >= window.within, "the run starts after every event of its window"
     [review] = triggered["review_probation"]["triggers"]
     assert review["expect"] == ["gypsum.version.published"] and review["match"]["gypsum.probation"] == "true"
     flow = import_object(triggered["review_probation"]["entrypoint"])

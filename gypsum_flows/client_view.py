@@ -37,9 +37,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 #: The settings each kind of operation is given, wherever its function takes them.
-READ = ("url", "cache_dir")
-WRITE = ("url", "cache_dir", "token")
-LOCAL = ("cache_dir",)
+_READ = ("url", "cache_dir")
+_WRITE = ("url", "cache_dir", "token")
+_LOCAL = ("cache_dir",)
 
 
 class _Method(Generic[P, R]):
@@ -59,6 +59,9 @@ class _Method(Generic[P, R]):
 
     def __init__(self, fn: Callable[P, R], kind: tuple[str, ...]) -> None:
         full = inspect.signature(fn)
+        if any(p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL) for p in full.parameters.values()):
+            # Arguments are handed on by keyword (see __call__), which these parameters cannot take.
+            raise TypeError(f"{fn.__name__}: a positional-only or *args parameter cannot be bound by keyword")
         # Called with keywords assembled at run time; the typed view of it is ``__get__``'s.
         self._fn: Callable[..., R] = fn
         self.settings = tuple(name for name in kind if name in full.parameters)
@@ -122,44 +125,44 @@ class GypsumClient:
         return {name: self._secret() if name == "token" else known[name] for name in names}
 
     # Reads: the server URL and, where the function caches, the cache folder; never the token.
-    fetch_latest = _Method(client.fetch_latest, READ)
-    fetch_manifest = _Method(client.fetch_manifest, READ)
-    fetch_permissions = _Method(client.fetch_permissions, READ)
-    fetch_summary = _Method(client.fetch_summary, READ)
-    fetch_quota = _Method(client.fetch_quota, READ)
-    list_assets = _Method(client.list_assets, READ)
-    fetch_usage = _Method(client.fetch_usage, READ)
-    list_files = _Method(client.list_files, READ)
-    list_projects = _Method(client.list_projects, READ)
-    list_versions = _Method(client.list_versions, READ)
-    public_s3_config = _Method(client.public_s3_config, READ)
-    save_file = _Method(client.save_file, READ)
-    save_version = _Method(client.save_version, READ)
-    resolve_links = _Method(client.resolve_links, READ)
-    clone_version = _Method(client.clone_version, READ)
+    fetch_latest = _Method(client.fetch_latest, _READ)
+    fetch_manifest = _Method(client.fetch_manifest, _READ)
+    fetch_permissions = _Method(client.fetch_permissions, _READ)
+    fetch_summary = _Method(client.fetch_summary, _READ)
+    fetch_quota = _Method(client.fetch_quota, _READ)
+    list_assets = _Method(client.list_assets, _READ)
+    fetch_usage = _Method(client.fetch_usage, _READ)
+    list_files = _Method(client.list_files, _READ)
+    list_projects = _Method(client.list_projects, _READ)
+    list_versions = _Method(client.list_versions, _READ)
+    public_s3_config = _Method(client.public_s3_config, _READ)
+    save_file = _Method(client.save_file, _READ)
+    save_version = _Method(client.save_version, _READ)
+    resolve_links = _Method(client.resolve_links, _READ)
+    clone_version = _Method(client.clone_version, _READ)
 
     # Writes: also the token (upload session steps take none: they carry their own session token).
-    create_project = _Method(client.create_project, WRITE)
-    set_permissions = _Method(client.set_permissions, WRITE)
-    set_quota = _Method(client.set_quota, WRITE)
-    approve_probation = _Method(client.approve_probation, WRITE)
-    reject_probation = _Method(client.reject_probation, WRITE)
-    refresh_latest = _Method(client.refresh_latest, WRITE)
-    refresh_usage = _Method(client.refresh_usage, WRITE)
-    remove_project = _Method(client.remove_project, WRITE)
-    remove_asset = _Method(client.remove_asset, WRITE)
-    remove_version = _Method(client.remove_version, WRITE)
-    unlock_project = _Method(client.unlock_project, WRITE)
-    start_upload = _Method(client.start_upload, WRITE)
-    upload_files = _Method(client.upload_files, WRITE)
-    complete_upload = _Method(client.complete_upload, WRITE)
-    abort_upload = _Method(client.abort_upload, WRITE)
-    upload_directory = _Method(client.upload_directory, WRITE)
+    create_project = _Method(client.create_project, _WRITE)
+    set_permissions = _Method(client.set_permissions, _WRITE)
+    set_quota = _Method(client.set_quota, _WRITE)
+    approve_probation = _Method(client.approve_probation, _WRITE)
+    reject_probation = _Method(client.reject_probation, _WRITE)
+    refresh_latest = _Method(client.refresh_latest, _WRITE)
+    refresh_usage = _Method(client.refresh_usage, _WRITE)
+    remove_project = _Method(client.remove_project, _WRITE)
+    remove_asset = _Method(client.remove_asset, _WRITE)
+    remove_version = _Method(client.remove_version, _WRITE)
+    unlock_project = _Method(client.unlock_project, _WRITE)
+    start_upload = _Method(client.start_upload, _WRITE)
+    upload_files = _Method(client.upload_files, _WRITE)
+    complete_upload = _Method(client.complete_upload, _WRITE)
+    abort_upload = _Method(client.abort_upload, _WRITE)
+    upload_directory = _Method(client.upload_directory, _WRITE)
 
     # Local work, and downloads from the metadata hosts (whose url is the caller's): the cache folder only.
-    prepare_directory_upload = _Method(client.prepare_directory_upload, LOCAL)
-    fetch_metadata_database = _Method(client.fetch_metadata_database, LOCAL)
-    fetch_metadata_schema = _Method(client.fetch_metadata_schema, LOCAL)
+    prepare_directory_upload = _Method(client.prepare_directory_upload, _LOCAL)
+    fetch_metadata_database = _Method(client.fetch_metadata_database, _LOCAL)
+    fetch_metadata_schema = _Method(client.fetch_metadata_schema, _LOCAL)
 
     # Local work that needs no setting: the client's own functions.
     validate_metadata = staticmethod(client.validate_metadata)

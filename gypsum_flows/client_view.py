@@ -22,13 +22,73 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+import types
+from collections.abc import Callable
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from pydantic import SecretStr
 
 from . import client
 from ._http import resolve_url
-from .progress import ProgressOption
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: The settings each kind of operation is given, wherever its function takes them.
+_READ = ("url", "cache_dir")
+_WRITE = ("url", "cache_dir", "token")
+_LOCAL = ("cache_dir",)
+
+
+class _Method(Generic[P, R]):
+    """A client function as a :class:`GypsumClient` method, the settings of its kind supplied by the client.
+
+    The method's signature is the function's without those settings; passing
+    one is a ``TypeError``, as for any unknown argument. Type checkers see the
+    function's full signature (a ``ParamSpec`` cannot drop parameters), so
+    pass the arguments after a setting's place by keyword.
+
+    Example:
+        >>> GypsumClient.fetch_manifest.settings
+        ('url', 'cache_dir')
+        >>> list(inspect.signature(GypsumClient().fetch_manifest).parameters)
+        ['project', 'asset', 'version', 'overwrite']
+    """
+
+    def __init__(self, fn: Callable[P, R], kind: tuple[str, ...]) -> None:
+        full = inspect.signature(fn)
+        if any(p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL) for p in full.parameters.values()):
+            # Arguments are handed on by keyword (see __call__), which these parameters cannot take.
+            raise TypeError(f"{fn.__name__}: a positional-only or *args parameter cannot be bound by keyword")
+        # Called with keywords assembled at run time; the typed view of it is ``__get__``'s.
+        self._fn: Callable[..., R] = fn
+        self.settings = tuple(name for name in kind if name in full.parameters)
+        self._own = full.replace(parameters=[p for n, p in full.parameters.items() if n not in self.settings])
+        functools.update_wrapper(self, fn)
+        this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        self.__signature__ = self._own.replace(parameters=[this, *self._own.parameters.values()])
+
+    @overload
+    def __get__(self, gypsum: None, owner: type | None = None) -> _Method[P, R]: ...
+
+    @overload
+    def __get__(self, gypsum: GypsumClient, owner: type | None = None) -> Callable[P, R]: ...
+
+    def __get__(self, gypsum: GypsumClient | None, owner: type | None = None) -> Any:
+        return self if gypsum is None else types.MethodType(self, gypsum)
+
+    def __call__(self, gypsum: GypsumClient, *args: Any, **kwargs: Any) -> R:
+        # Bound to the method's own signature, so positions and errors are the method's, not the function's.
+        bound = self._own.bind(*args, **kwargs)
+        given: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            if self._own.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                given.update(value)
+            else:
+                given[name] = value
+        return self._fn(**given, **gypsum._settings(self.settings))
 
 
 class GypsumClient:
@@ -59,265 +119,50 @@ class GypsumClient:
         """The token for a write (None: the client resolves one)."""
         return None if self._token is None else self._token.get_secret_value()
 
-    # Reads: the server URL and, where the function caches, the cache folder.
+    def _settings(self, names: tuple[str, ...]) -> dict[str, str | None]:
+        """The named settings; the token is unwrapped only when asked for (by writes)."""
+        known = {"url": self._url, "cache_dir": self._cache_dir}
+        return {name: self._secret() if name == "token" else known[name] for name in names}
 
-    def fetch_latest(self, project: str, asset: str, offline: bool | None = None) -> str:
-        """The latest version of an asset."""
-        return client.fetch_latest(project, asset, url=self._url, offline=offline)
+    # Reads: the server URL and, where the function caches, the cache folder; never the token.
+    fetch_latest = _Method(client.fetch_latest, _READ)
+    fetch_manifest = _Method(client.fetch_manifest, _READ)
+    fetch_permissions = _Method(client.fetch_permissions, _READ)
+    fetch_summary = _Method(client.fetch_summary, _READ)
+    fetch_quota = _Method(client.fetch_quota, _READ)
+    list_assets = _Method(client.list_assets, _READ)
+    fetch_usage = _Method(client.fetch_usage, _READ)
+    list_files = _Method(client.list_files, _READ)
+    list_projects = _Method(client.list_projects, _READ)
+    list_versions = _Method(client.list_versions, _READ)
+    public_s3_config = _Method(client.public_s3_config, _READ)
+    save_file = _Method(client.save_file, _READ)
+    save_version = _Method(client.save_version, _READ)
+    resolve_links = _Method(client.resolve_links, _READ)
+    clone_version = _Method(client.clone_version, _READ)
 
-    def fetch_manifest(self, project: str, asset: str, version: str, overwrite: bool = False) -> dict:
-        """The manifest of a version."""
-        return client.fetch_manifest(
-            project, asset, version, cache_dir=self._cache_dir, overwrite=overwrite, url=self._url
-        )
-
-    def fetch_permissions(self, project: str) -> dict:
-        """The owners and uploaders of a project."""
-        return client.fetch_permissions(project, url=self._url)
-
-    def fetch_summary(self, project: str, asset: str, version: str, overwrite: bool = False) -> dict:
-        """Who uploaded a version, when, and whether it is on probation."""
-        return client.fetch_summary(
-            project, asset, version, cache_dir=self._cache_dir, overwrite=overwrite, url=self._url
-        )
-
-    def fetch_quota(self, project: str) -> dict:
-        """The storage quota of a project."""
-        return client.fetch_quota(project, url=self._url)
-
-    def list_assets(self, project: str, offline: bool | None = None) -> list[str]:
-        """The assets of a project."""
-        return client.list_assets(project, url=self._url, offline=offline)
-
-    def fetch_usage(self, project: str) -> int:
-        """Bytes used by a project."""
-        return client.fetch_usage(project, url=self._url)
-
-    def list_files(
-        self,
-        project: str,
-        asset: str,
-        version: str,
-        prefix: str | None = None,
-        include_dot: bool = True,
-        offline: bool | None = None,
-    ) -> list[str]:
-        """The paths of a version's files."""
-        return client.list_files(project, asset, version, prefix, include_dot, url=self._url, offline=offline)
-
-    def list_projects(self, offline: bool | None = None) -> list[str]:
-        """Every project on the server."""
-        return client.list_projects(url=self._url, offline=offline)
-
-    def list_versions(self, project: str, asset: str, offline: bool | None = None) -> list[str]:
-        """The versions of an asset."""
-        return client.list_versions(project, asset, url=self._url, offline=offline)
-
-    def public_s3_config(self, refresh: bool = False) -> dict:
-        """The server's public, read-only S3 settings."""
-        return client.public_s3_config(refresh, url=self._url, cache_dir=self._cache_dir)
-
-    # Reads that download into the cache folder.
-
-    def save_file(self, project: str, asset: str, version: str, path: str, overwrite: bool = False) -> str:
-        """Download one file of a version into the cache."""
-        return client.save_file(
-            project, asset, version, path, cache_dir=self._cache_dir, overwrite=overwrite, url=self._url
-        )
-
-    def save_version(
-        self,
-        project: str,
-        asset: str,
-        version: str,
-        overwrite: bool = False,
-        relink: bool = True,
-        concurrent: int = 8,
-        progress: ProgressOption = None,
-    ) -> str:
-        """Download every file of a version into the cache."""
-        return client.save_version(
-            project,
-            asset,
-            version,
-            cache_dir=self._cache_dir,
-            overwrite=overwrite,
-            relink=relink,
-            concurrent=concurrent,
-            url=self._url,
-            progress=progress,
-        )
-
-    def resolve_links(
-        self, project: str, asset: str, version: str, overwrite: bool = False, concurrent: int = 8
-    ) -> bool:
-        """Materialise the linked files of a cached version."""
-        return client.resolve_links(
-            project,
-            asset,
-            version,
-            cache_dir=self._cache_dir,
-            overwrite=overwrite,
-            url=self._url,
-            concurrent=concurrent,
-        )
-
-    def clone_version(
-        self, project: str, asset: str, version: str, destination: str, download: bool = True, **kwargs: Any
-    ) -> None:
-        """Mirror a version in ``destination`` as symlinks into the cache."""
-        client.clone_version(
-            project, asset, version, destination, download, cache_dir=self._cache_dir, url=self._url, **kwargs
-        )
-
-    # Writes: the server URL and the token (upload session steps carry their own session token).
-
-    def create_project(
-        self,
-        project: str,
-        owners: str | list[str],
-        uploaders: list[dict] | None = None,
-        baseline: int | None = None,
-        growth_rate: int | None = None,
-        year: int | None = None,
-    ) -> None:
-        """Create a project (admins only)."""
-        client.create_project(
-            project, owners, uploaders, baseline, growth_rate, year, url=self._url, token=self._secret()
-        )
-
-    def set_permissions(
-        self,
-        project: str,
-        owners: str | list[str] | None = None,
-        uploaders: list[dict] | None = None,
-        append: bool = True,
-    ) -> None:
-        """Add to or replace a project's owners and uploaders."""
-        client.set_permissions(project, owners, uploaders, append, url=self._url, token=self._secret())
-
-    def set_quota(
-        self, project: str, baseline: int | None = None, growth_rate: int | None = None, year: int | None = None
-    ) -> None:
-        """Change a project's quota (admins only)."""
-        client.set_quota(project, baseline, growth_rate, year, url=self._url, token=self._secret())
-
-    def approve_probation(self, project: str, asset: str, version: str) -> None:
-        """Accept a version on probation."""
-        client.approve_probation(project, asset, version, url=self._url, token=self._secret())
-
-    def reject_probation(self, project: str, asset: str, version: str) -> None:
-        """Delete a version on probation."""
-        client.reject_probation(project, asset, version, url=self._url, token=self._secret())
-
-    def refresh_latest(self, project: str, asset: str) -> str | None:
-        """Recompute an asset's latest version (admins only)."""
-        return client.refresh_latest(project, asset, url=self._url, token=self._secret())
-
-    def refresh_usage(self, project: str) -> int:
-        """Recompute a project's usage (admins only)."""
-        return client.refresh_usage(project, url=self._url, token=self._secret())
-
-    def remove_project(self, project: str) -> bool:
-        """Delete a project and everything in it (admins only)."""
-        return client.remove_project(project, url=self._url, token=self._secret())
-
-    def remove_asset(self, project: str, asset: str) -> bool:
-        """Delete an asset and all its versions (admins only)."""
-        return client.remove_asset(project, asset, url=self._url, token=self._secret())
-
-    def remove_version(self, project: str, asset: str, version: str) -> bool:
-        """Delete one version (admins only)."""
-        return client.remove_version(project, asset, version, url=self._url, token=self._secret())
-
-    def unlock_project(self, project: str) -> None:
-        """Release a project lock left by a failed upload (admins only)."""
-        client.unlock_project(project, url=self._url, token=self._secret())
-
-    def start_upload(
-        self,
-        project: str,
-        asset: str,
-        version: str,
-        files: str | list[str] | list[dict],
-        links: list[dict] | None = None,
-        deduplicate: bool = True,
-        probation: bool = False,
-        directory: str | None = None,
-    ) -> dict:
-        """Open an upload session for a new version."""
-        return client.start_upload(
-            project,
-            asset,
-            version,
-            files,
-            links=links,
-            deduplicate=deduplicate,
-            probation=probation,
-            url=self._url,
-            token=self._secret(),
-            directory=directory,
-        )
-
-    def upload_files(
-        self, init: dict, directory: str | None = None, concurrent: int = 8, progress: ProgressOption = None
-    ) -> None:
-        """Send the files an upload session asks for."""
-        client.upload_files(init, directory, url=self._url, concurrent=concurrent, progress=progress)
-
-    def complete_upload(self, init: dict) -> None:
-        """Finish an upload session."""
-        client.complete_upload(init, url=self._url)
-
-    def abort_upload(self, init: dict) -> None:
-        """Cancel an upload session."""
-        client.abort_upload(init, url=self._url)
-
-    def upload_directory(
-        self,
-        directory: str,
-        project: str,
-        asset: str,
-        version: str,
-        deduplicate: bool = True,
-        probation: bool = False,
-        concurrent: int = 8,
-        abort_failed: bool = True,
-        progress: ProgressOption = None,
-    ) -> bool:
-        """Upload a folder as a new version."""
-        return client.upload_directory(
-            directory,
-            project,
-            asset,
-            version,
-            cache_dir=self._cache_dir,
-            deduplicate=deduplicate,
-            probation=probation,
-            url=self._url,
-            token=self._secret(),
-            concurrent=concurrent,
-            abort_failed=abort_failed,
-            progress=progress,
-        )
+    # Writes: also the token (upload session steps take none: they carry their own session token).
+    create_project = _Method(client.create_project, _WRITE)
+    set_permissions = _Method(client.set_permissions, _WRITE)
+    set_quota = _Method(client.set_quota, _WRITE)
+    approve_probation = _Method(client.approve_probation, _WRITE)
+    reject_probation = _Method(client.reject_probation, _WRITE)
+    refresh_latest = _Method(client.refresh_latest, _WRITE)
+    refresh_usage = _Method(client.refresh_usage, _WRITE)
+    remove_project = _Method(client.remove_project, _WRITE)
+    remove_asset = _Method(client.remove_asset, _WRITE)
+    remove_version = _Method(client.remove_version, _WRITE)
+    unlock_project = _Method(client.unlock_project, _WRITE)
+    start_upload = _Method(client.start_upload, _WRITE)
+    upload_files = _Method(client.upload_files, _WRITE)
+    complete_upload = _Method(client.complete_upload, _WRITE)
+    abort_upload = _Method(client.abort_upload, _WRITE)
+    upload_directory = _Method(client.upload_directory, _WRITE)
 
     # Local work, and downloads from the metadata hosts (whose url is the caller's): the cache folder only.
-
-    def prepare_directory_upload(self, directory: str, links: str = "auto") -> dict:
-        """Sort a folder's files into files to send and links to register."""
-        return client.prepare_directory_upload(directory, links, cache_dir=self._cache_dir)
-
-    def fetch_metadata_database(
-        self, name: str = "bioconductor.sqlite3", overwrite: bool = False, url: str | None = None
-    ) -> str:
-        """Download (or reuse) a metadata index into the cache; ``url`` is the index's host."""
-        return client.fetch_metadata_database(name, cache_dir=self._cache_dir, overwrite=overwrite, url=url)
-
-    def fetch_metadata_schema(
-        self, name: str = "bioconductor/v1.json", overwrite: bool = False, url: str | None = None
-    ) -> str:
-        """Download (once) a metadata schema into the cache; ``url`` is the schemas' host."""
-        return client.fetch_metadata_schema(name, cache_dir=self._cache_dir, overwrite=overwrite, url=url)
+    prepare_directory_upload = _Method(client.prepare_directory_upload, _LOCAL)
+    fetch_metadata_database = _Method(client.fetch_metadata_database, _LOCAL)
+    fetch_metadata_schema = _Method(client.fetch_metadata_schema, _LOCAL)
 
     # Local work that needs no setting: the client's own functions.
     validate_metadata = staticmethod(client.validate_metadata)

@@ -15,7 +15,8 @@ import argparse
 import json
 import os
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from ..errors import GypsumAuthError
 from ..names import check_name
@@ -33,6 +34,32 @@ _UNITS = {
     "tib": 2**40,
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+class About(NamedTuple):
+    """What ``--help`` says of a command: its line in the parent's list, and the paragraph atop its own page."""
+
+    summary: str
+    description: str | None = None
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    about: About,
+    run: Callable[[argparse.Namespace], int] | None = None,
+) -> argparse.ArgumentParser:
+    """Add the command ``name``, described by ``about`` and carried out by ``run`` (none for a group).
+
+    Example:
+        >>> sub = argparse.ArgumentParser(prog="gypsum-flows").add_subparsers()
+        >>> add_command(sub, "ping", About("answer pong"), run=lambda args: 0).format_usage()
+        'usage: gypsum-flows ping [-h]\\n'
+    """
+    parser = subparsers.add_parser(name, help=about.summary, description=about.description)
+    if run is not None:
+        parser.set_defaults(func=run)
+    return parser
 
 
 def with_examples(parser: argparse.ArgumentParser, examples: str) -> argparse.ArgumentParser:

@@ -22,10 +22,17 @@ from typing import TYPE_CHECKING
 
 from ..errors import GypsumIntegrityError
 from . import prefect_startup
+from ._common import About, add_command
 from .publish import _print_outcomes as print_outcomes
 
 if TYPE_CHECKING:
     from ..flows import Outcome
+
+ABOUT = About(
+    "publish the example specs to a local gypsum server through Prefect, end to end",
+    "Start a local gypsum server and an embedded Prefect in one folder, publish the example specs "
+    "through the publish-batch flow, read a version back and print what happened.",
+)
 
 EXAMPLES = """examples:
   gypsum-flows demo                                  # everything in a new temporary folder
@@ -38,18 +45,10 @@ BLOCK_NAME = "gypsum-demo"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` command."""
-    parser = subparsers.add_parser(
-        "demo",
-        help="publish the example specs to a local gypsum server through Prefect, end to end",
-        description=(
-            "Start a local gypsum server and an embedded Prefect in one folder, publish the example specs "
-            "through the publish-batch flow, read a version back and print what happened."
-        ),
-    )
+    parser = add_command(subparsers, "demo", ABOUT, run)
     parser.add_argument(
         "--workdir", help="folder for the registry, the cache and Prefect (default: a new temporary one)"
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,16 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from ._common import About, add_command
+
 DEFAULT_CLASS = "_bioconductor.json,bioconductor.sqlite3"
+
+ABOUT = About(
+    "build or update SQLite metadata indexes from a gypsum server",
+    "Index metadata files of a gypsum registry (through /list and /file) into SQLite databases and a "
+    "'modified' stamp in --dir. Without --fresh, replays the registry's logs since the last run, or "
+    "builds fresh when --dir holds no earlier build.",
+)
 
 EXAMPLES = f"""examples:
   gypsum-flows index --url http://127.0.0.1:8787 --dir ./metadata --fresh
@@ -18,15 +27,7 @@ EXAMPLES = f"""examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``index`` command."""
-    parser = subparsers.add_parser(
-        "index",
-        help="build or update SQLite metadata indexes from a gypsum server",
-        description=(
-            "Index metadata files of a gypsum registry (through /list and /file) into SQLite databases and a "
-            "'modified' stamp in --dir. Without --fresh, replays the registry's logs since the last run, or "
-            "builds fresh when --dir holds no earlier build."
-        ),
-    )
+    parser = add_command(subparsers, "index", ABOUT, run)
     parser.add_argument("--url", required=True, help="base URL of the gypsum server")
     parser.add_argument("--dir", required=True, help="folder for the databases and the 'modified' stamp")
     parser.add_argument(
@@ -38,7 +39,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--fresh", action="store_true", help="rebuild from scratch instead of replaying logs")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,7 +14,18 @@ import sys
 from ..constants import ENV_TOKEN
 from ..errors import GypsumAuthError
 from ..next_steps import is_local
-from ._common import add_connection, emit, token_from
+from ._common import About, add_command, add_connection, emit, token_from
+
+LOGIN = About(
+    "check a token and save it for every later command (as set_access_token)",
+    "Check a token and save it in the token file shared with gypsum_client and the R client "
+    f"({{cache}}/credentials/token.txt, mode 0600). The token comes from --token-env, else {ENV_TOKEN}, "
+    "else a hidden prompt.",
+)
+WHOAMI = About(
+    "show which login the current token belongs to",
+    "Check the token the other commands would use and print its login.",
+)
 
 EXAMPLES = """examples:
   export GYPSUM_TOKEN=$(gypsum-flows server --root ./registry --print-token)
@@ -27,18 +38,8 @@ EXAMPLES = """examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``login`` and ``whoami``."""
-    login = subparsers.add_parser(
-        "login",
-        help="check a token and save it for every later command (as set_access_token)",
-        description="Check a token and save it in the token file shared with gypsum_client and the R client "
-        f"({{cache}}/credentials/token.txt, mode 0600). The token comes from --token-env, else {ENV_TOKEN}, "
-        "else a hidden prompt.",
-    )
-    whoami = subparsers.add_parser(
-        "whoami",
-        help="show which login the current token belongs to",
-        description="Check the token the other commands would use and print its login.",
-    )
+    login = add_command(subparsers, "login", LOGIN, run_login)
+    whoami = add_command(subparsers, "whoami", WHOAMI, run_whoami)
     for parser in (login, whoami):
         add_connection(parser)
         parser.add_argument(
@@ -48,8 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         )
         parser.add_argument("--cache-dir", help="gypsum cache folder holding the token file")
     login.add_argument("--logout", action="store_true", help="forget the saved token instead")
-    login.set_defaults(func=run_login)
-    whoami.set_defaults(func=run_whoami)
 
 
 def _github_url(args: argparse.Namespace) -> str:

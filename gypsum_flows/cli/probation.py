@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..errors import GypsumInvalidRequestError
-from ._common import add_connection, emit, names, token_from
+from ._common import About, add_command, add_connection, emit, names, token_from
+
+ABOUT = About(
+    "approve or reject a version uploaded on probation (owners, admins)",
+    "Approving makes a probational version permanent (and the latest if it is the newest); rejecting deletes it.",
+)
 
 EXAMPLES = """examples:
   gypsum-flows versions scrnaseq-examples --url http://127.0.0.1:8787      # which versions are on probation
@@ -16,19 +21,13 @@ EXAMPLES = """examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``probation approve`` and ``probation reject``."""
-    parser = subparsers.add_parser(
-        "probation",
-        help="approve or reject a version uploaded on probation (owners, admins)",
-        description="Approving makes a probational version permanent (and the latest if it is the newest); "
-        "rejecting deletes it.",
-    )
+    parser = add_command(subparsers, "probation", ABOUT)
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for action, text in (("approve", "make the version permanent"), ("reject", "delete the version")):
-        child = sub.add_parser(action, help=text)
+        child = add_command(sub, action, About(text), run)
         for name in ("project", "asset", "version"):
             child.add_argument(name, help=f"{name} name")
         add_connection(child)
-        child.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

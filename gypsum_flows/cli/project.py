@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import TypedDict
 
-from ._common import add_connection, emit, names, parse_size, table, token_from, with_examples
+from ._common import About, add_command, add_connection, emit, names, parse_size, table, token_from, with_examples
+
+ABOUT = About(
+    "create projects; show or change permissions, quota, usage; unlock or remove (admins)",
+    "Project administration. Creating, removing, unlocking and setting quotas need an admin's "
+    "token; changing permissions needs an owner's or an admin's; showing needs none.",
+)
 
 EXAMPLES = """examples:
   export GYPSUM_TOKEN=$(gypsum-flows server --root ./registry --print-token)   # the local server's admin
@@ -30,16 +36,10 @@ def _uploader(text: str) -> dict:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``project`` and its subcommands."""
-    parser = subparsers.add_parser(
-        "project",
-        help="create projects; show or change permissions, quota, usage; unlock or remove (admins)",
-        description="Project administration. Creating, removing, unlocking and setting quotas need an admin's "
-        "token; changing permissions needs an owner's or an admin's; showing needs none.",
-    )
+    parser = add_command(subparsers, "project", ABOUT)
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    create = with_examples(sub.add_parser("create", help="create a project (admins)"), EXAMPLES)
-    create.add_argument("project", help="project name")
+    create = with_examples(add_command(sub, "create", About("create a project (admins)"), run_create), EXAMPLES)
     create.add_argument(
         "--owner",
         action="append",
@@ -55,36 +55,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="allow this login to upload (':trusted' skips probation); repeatable",
     )
     _quota_arguments(create, "--quota")
-    create.set_defaults(func=run_create)
 
-    perms = sub.add_parser("permissions", help="show a project's owners and uploaders, or add to them")
-    perms.add_argument("project", help="project name")
+    perms = add_command(
+        sub, "permissions", About("show a project's owners and uploaders, or add to them"), run_permissions
+    )
     perms.add_argument("--add-owner", action="append", metavar="LOGIN", help="add an owner; repeatable")
     perms.add_argument(
         "--add-uploader", action="append", type=_uploader, metavar="LOGIN[:trusted]", help="add an uploader; repeatable"
     )
-    perms.set_defaults(func=run_permissions)
 
-    quota = sub.add_parser("quota", help="show a project's quota, or change it (admins)")
-    quota.add_argument("project", help="project name")
+    quota = add_command(sub, "quota", About("show a project's quota, or change it (admins)"), run_quota)
     _quota_arguments(quota, "--set")
-    quota.set_defaults(func=run_quota)
 
-    usage = sub.add_parser("usage", help="show a project's storage usage")
-    usage.add_argument("project", help="project name")
+    usage = add_command(sub, "usage", About("show a project's storage usage"), run_usage)
     usage.add_argument("--refresh", action="store_true", help="recompute it from the bucket first (admins)")
-    usage.set_defaults(func=run_usage)
 
-    unlock = sub.add_parser("unlock", help="remove a project's lock left by a failed upload (admins)")
-    unlock.add_argument("project", help="project name")
-    unlock.set_defaults(func=run_unlock)
+    unlock = add_command(sub, "unlock", About("remove a project's lock left by a failed upload (admins)"), run_unlock)
 
-    remove = sub.add_parser("remove", help="delete a project and everything in it (admins)")
-    remove.add_argument("project", help="project name")
+    remove = add_command(sub, "remove", About("delete a project and everything in it (admins)"), run_remove)
     remove.add_argument("--yes", action="store_true", help="really delete (required)")
-    remove.set_defaults(func=run_remove)
 
     for action in (create, perms, quota, usage, unlock, remove):
+        # Every action names one project; a positional's place among the options does not change --help.
+        action.add_argument("project", help="project name")
         add_connection(action)
 
 

@@ -23,6 +23,18 @@ from typing import Any
 
 from ..errors import GypsumAuthError
 from . import prefect_startup
+from ._common import About, add_command
+
+PUBLISH = About(
+    "publish every asset of a YAML batch spec (the publish-batch flow)",
+    "Validate the spec and its metadata, then publish each asset through the publish-batch flow. "
+    "Re-running is safe: published versions are reported as unchanged.",
+)
+CHECK = About(
+    "validate a batch spec and all its local metadata without uploading",
+    "Validate the spec (names, folders, duplicates, keys) and every metadata file it would publish. "
+    "With --url, also check that its projects exist on that server (exit 1 if one is missing and undeclared).",
+)
 
 EXAMPLES = """examples:
   gypsum-flows check deployments/specs/scrnaseq.yaml
@@ -35,12 +47,7 @@ EXAMPLES = """examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``publish`` and ``check`` commands."""
-    publish = subparsers.add_parser(
-        "publish",
-        help="publish every asset of a YAML batch spec (the publish-batch flow)",
-        description="Validate the spec and its metadata, then publish each asset through the publish-batch flow. "
-        "Re-running is safe: published versions are reported as unchanged.",
-    )
+    publish = add_command(subparsers, "publish", PUBLISH, run_publish)
     _spec_arguments(publish)
     publish.add_argument(
         "--token-env",
@@ -73,16 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="publish-asset/default",
         help="the per-asset deployment --fan-out starts (default: %(default)s)",
     )
-    publish.set_defaults(func=run_publish)
 
-    check = subparsers.add_parser(
-        "check",
-        help="validate a batch spec and all its local metadata without uploading",
-        description="Validate the spec (names, folders, duplicates, keys) and every metadata file it would publish. "
-        "With --url, also check that its projects exist on that server (exit 1 if one is missing and undeclared).",
-    )
-    _spec_arguments(check)
-    check.set_defaults(func=run_check)
+    _spec_arguments(add_command(subparsers, "check", CHECK, run_check))
 
 
 def _spec_arguments(parser: argparse.ArgumentParser) -> None:

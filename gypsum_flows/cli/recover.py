@@ -6,6 +6,14 @@ import argparse
 import json
 
 from ..constants import STALE_LOCK_AGE
+from ._common import About, add_command
+
+ABOUT = About(
+    "clear stale project locks left by interrupted uploads (admins)",
+    "Find projects whose ..LOCK is older than --older-than (by the server's clock), unlock them and "
+    "remove the partial version each lock belongs to. Complete versions are never removed; younger "
+    "locks are reported and left alone. The admin token comes from GYPSUM_TOKEN or the cached token.",
+)
 
 EXAMPLES = """examples:
   gypsum-flows recover --url http://127.0.0.1:8787 --dry-run          # list locks, change nothing
@@ -16,15 +24,7 @@ EXAMPLES = """examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``recover`` command."""
-    parser = subparsers.add_parser(
-        "recover",
-        help="clear stale project locks left by interrupted uploads (admins)",
-        description=(
-            "Find projects whose ..LOCK is older than --older-than (by the server's clock), unlock them and "
-            "remove the partial version each lock belongs to. Complete versions are never removed; younger "
-            "locks are reported and left alone. The admin token comes from GYPSUM_TOKEN or the cached token."
-        ),
-    )
+    parser = add_command(subparsers, "recover", ABOUT, run)
     parser.add_argument("--url", help="base URL of the gypsum server (default: GYPSUM_REST_URL or the public one)")
     parser.add_argument(
         "--older-than",
@@ -41,7 +41,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="only list what would be done")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

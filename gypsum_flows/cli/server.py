@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import TextIO
 
 from ..constants import MAX_FILE_SIZE
-from ._common import parse_size
+from ._common import About, add_command, parse_size
+
+ABOUT = About(
+    "run a local gypsum-compatible server on a folder",
+    "Serve the gypsum REST API over a bucket stored under --root until SIGINT/SIGTERM.",
+)
 
 EXAMPLES = """examples:
   gypsum-flows server --root ./registry
@@ -24,11 +29,7 @@ EXAMPLES = """examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``server`` command."""
-    parser = subparsers.add_parser(
-        "server",
-        help="run a local gypsum-compatible server on a folder",
-        description="Serve the gypsum REST API over a bucket stored under --root until SIGINT/SIGTERM.",
-    )
+    parser = add_command(subparsers, "server", ABOUT, run)
     parser.add_argument("--root", required=True, help="folder holding the bucket (created if missing)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     parser.add_argument(
@@ -52,7 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print the admin token of the users file (generating it if needed) and exit",
     )
-    parser.set_defaults(func=run)
 
 
 def print_token(args: argparse.Namespace) -> int:

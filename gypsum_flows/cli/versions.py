@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ..errors import GypsumNotFoundError
-from ._common import add_connection, emit, names, table
+from ._common import About, add_command, add_connection, emit, names, table
+
+ABOUT = About(
+    "list the versions of a project's assets: latest, probation, uploader",
+    "For each asset of PROJECT (or just ASSET): its versions, whether each is the latest, on "
+    "probation or still uploading, who uploaded it and when. Needs no token.",
+)
 
 EXAMPLES = """examples:
   gypsum-flows versions scrnaseq-examples --url http://127.0.0.1:8787
@@ -15,16 +21,10 @@ EXAMPLES = """examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``versions`` command."""
-    parser = subparsers.add_parser(
-        "versions",
-        help="list the versions of a project's assets: latest, probation, uploader",
-        description="For each asset of PROJECT (or just ASSET): its versions, whether each is the latest, on "
-        "probation or still uploading, who uploaded it and when. Needs no token.",
-    )
+    parser = add_command(subparsers, "versions", ABOUT, run)
     parser.add_argument("project", help="project name")
     parser.add_argument("asset", nargs="?", help="only this asset")
     add_connection(parser, token=False)
-    parser.set_defaults(func=run)
 
 
 def _state(summary: dict) -> str:

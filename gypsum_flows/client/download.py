@@ -24,6 +24,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from .. import _http, cache
@@ -37,15 +38,27 @@ from .fetch import BodyCheck, ByteCallback, body_limit, naming, save_object
 from .read import list_files
 
 
+@dataclass(frozen=True)
+class _Copy:
+    """A version being saved into the cache: which one, from which server, into which cache, replacing files or not."""
+
+    project: str
+    asset: str
+    version: str
+    cache_dir: str
+    url: str
+    overwrite: bool
+
+    @property
+    def pav(self) -> tuple[str, str, str]:
+        """``(project, asset, version)``, as the cache's paths and the bucket's keys take them."""
+        return (self.project, self.asset, self.version)
+
+
 def _save_entry(
-    project: str,
-    asset: str,
-    version: str,
+    copy: _Copy,
     path: str,
     entry: dict | None,
-    cache_dir: str,
-    url: str,
-    overwrite: bool,
     on_bytes: ByteCallback | None = None,
     version_locked: bool = False,
     present: set[str] | None = None,
@@ -57,19 +70,19 @@ def _save_entry(
     version's lock, so only a file stored in another version (a link target) needs its file lock.
     ``present``: the files of this version found in the cache by :func:`cache.prepare_folders`.
     """
-    destination = cache.version_file(cache_dir, project, asset, version, path)
-    if not overwrite and (destination in present if present is not None else os.path.exists(destination)):
+    destination = cache.version_file(copy.cache_dir, *copy.pav, path)
+    if not copy.overwrite and (destination in present if present is not None else os.path.exists(destination)):
         return destination
     link = (entry or {}).get("link")
-    target = (link.get("ancestor") or link) if link else dict(project=project, asset=asset, version=version, path=path)
-    where = [target[k] for k in ("project", "asset", "version", "path")]
-    stored, key = cache.version_file(cache_dir, *where), version_key(*where)
+    target = (link.get("ancestor") or link) if link else None
+    where = [target[k] for k in ("project", "asset", "version", "path")] if target else [*copy.pav, path]
+    stored, key = cache.version_file(copy.cache_dir, *where), version_key(*where)
     save_object(
-        file_url(url, key),
+        file_url(copy.url, key),
         stored,
         key=key,
-        overwrite=overwrite,
-        verify=_internal_check(path, entry, key, url),
+        overwrite=copy.overwrite,
+        verify=_internal_check(path, entry, key, copy.url),
         on_bytes=on_bytes,
         size=entry["size"] if entry else None,
         md5=entry["md5sum"] if entry else None,
@@ -125,25 +138,14 @@ def save_file(
         entry = load_manifest(project, asset, version, cache_dir, url).get(path)
         if entry is None and not is_internal_path(path):
             raise GypsumNotFoundError(f"'{path}' does not exist in the bucket", status=404, url=url)
-    return _save_entry(project, asset, version, path, entry, cache_dir, url, overwrite)
+    return _save_entry(_Copy(project, asset, version, cache_dir, url, overwrite), path, entry)
 
 
 def _link_entries(manifest: dict) -> list[str]:
     return [path for path, entry in manifest.items() if entry.get("link")]
 
 
-def _save_all(
-    project: str,
-    asset: str,
-    version: str,
-    paths: list[str],
-    manifest: dict,
-    cache_dir: str,
-    url: str,
-    overwrite: bool,
-    concurrent: int,
-    report: Reporter,
-) -> None:
+def _save_all(copy: _Copy, paths: list[str], manifest: dict, concurrent: int, report: Reporter) -> None:
     """Save ``paths`` of a version, reporting the manifest's bytes as they arrive; the caller holds the version lock.
 
     The small files stored in this version come over kept-alive connections,
@@ -152,12 +154,12 @@ def _save_all(
     GIL at every system call); large files and links are saved on up to
     ``concurrent`` threads alongside.
     """
-    where = cache.version_files(cache_dir, project, asset, version, paths)
+    where = cache.version_files(copy.cache_dir, *copy.pav, paths)
     present = cache.prepare_folders(where.values())
     small, large = [], []
     for path in paths:
         entry = manifest.get(path)
-        if not overwrite and where[path] in present:
+        if not copy.overwrite and where[path] in present:
             report.file_done(path, entry["size"] if entry else 0)
         elif entry is None or ("link" not in entry and entry["size"] <= SMALL_FILE_SIZE):
             small.append(path)
@@ -165,8 +167,8 @@ def _save_all(
             large.append(path)
 
     def save_small(batch: list[str]) -> None:
-        keys = [version_key(project, asset, version, path) for path in batch]
-        urls = [file_url(url, key) for key in keys]
+        keys = [version_key(*copy.pav, path) for path in batch]
+        urls = [file_url(copy.url, key) for key in keys]
         sizes = (manifest[path]["size"] if path in manifest else None for path in batch)
         limits = {u: body_limit(size) for u, size in zip(urls, sizes, strict=True)}
         gets: Iterator[_http.Request] = (("GET", u, {}, None) for u in urls)
@@ -184,7 +186,7 @@ def _save_all(
                 key=keys[index],
                 size=entry["size"] if entry else None,
                 md5=entry["md5sum"] if entry else None,
-                verify=_internal_check(path, entry, keys[index], url),
+                verify=_internal_check(path, entry, keys[index], copy.url),
                 on_bytes=_progress(report, path) if entry else None,
             )
             report.file_done(path)
@@ -197,19 +199,7 @@ def _save_all(
             report.add_bytes(count, path)
 
         entry = manifest.get(path)
-        _save_entry(
-            project,
-            asset,
-            version,
-            path,
-            entry,
-            cache_dir,
-            url,
-            overwrite,
-            on_bytes if entry else None,
-            version_locked=True,
-            present=present,
-        )
+        _save_entry(copy, path, entry, on_bytes if entry else None, version_locked=True, present=present)
         report.file_done(path, entry["size"] - arrived[0] if entry else 0)
 
     jobs: list[list[str] | str] = [small, *large] if small else [*large]
@@ -226,21 +216,11 @@ def _internal_check(path: str, entry: dict | None, key: str, url: str) -> BodyCh
     return untrusted.body_check(path, key, url) if entry is None and is_internal_path(path) else None
 
 
-def _relink(
-    project: str,
-    asset: str,
-    version: str,
-    manifest: dict,
-    cache_dir: str,
-    url: str,
-    overwrite: bool,
-    concurrent: int,
-    report: Reporter | None = None,
-) -> None:
+def _relink(copy: _Copy, manifest: dict, concurrent: int, report: Reporter | None = None) -> None:
     """Place every link entry of the (checked) manifest in the cache (the caller holds the version lock)."""
     links = _link_entries(manifest)
     with report or Reporter("links", files_total=len(links), bytes_total=0, progress=None) as active:
-        _save_all(project, asset, version, links, manifest, cache_dir, url, overwrite, concurrent, active)
+        _save_all(copy, links, manifest, concurrent, active)
 
 
 def resolve_links(
@@ -266,7 +246,7 @@ def resolve_links(
     cache_dir, url = cache.resolve_cache(cache_dir), _http.resolve_url(url)
     with cache.version_lock(cache_dir, project, asset, version):
         manifest = load_manifest(project, asset, version, cache_dir, url)
-        _relink(project, asset, version, manifest, cache_dir, url, overwrite, concurrent)
+        _relink(_Copy(project, asset, version, cache_dir, url, overwrite), manifest, concurrent)
     return True
 
 
@@ -317,9 +297,10 @@ def save_version(
         with Reporter(
             f"{project}/{asset}/{version}", files_total=len(listing) + len(links), bytes_total=total, progress=progress
         ) as report:
-            _save_all(project, asset, version, listing, manifest, cache_dir, url, overwrite, concurrent, report)
+            copy = _Copy(project, asset, version, cache_dir, url, overwrite)
+            _save_all(copy, listing, manifest, concurrent, report)
             if relink:
-                _relink(project, asset, version, manifest, cache_dir, url, overwrite, concurrent, report)
+                _relink(copy, manifest, concurrent, report)
         cache.mark_complete(cache_dir, project, asset, version)
     return destination
 

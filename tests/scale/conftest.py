@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 from faultproxy import FaultProxy
-from scale_helpers import BLOCK, POOL, PROXIED_BLOCK, REPO, Cluster, save_block
+from scale_helpers import BLOCK, POOL, PROXIED_BLOCK, REPO, SHORT_UPLOADS, Cluster, save_block
 
 from gypsum_flows.cluster import Postgres, PrefectServer, Worker
 from gypsum_flows.flows.fan_out import ASSET_ENTRYPOINT
@@ -52,7 +52,10 @@ def cluster(tmp_path_factory, make_gypsum_server) -> Iterator[Cluster]:
         # An admin token: a re-run recovers uploads that a killed worker left behind.
         save_block(prefect, BLOCK, gypsum.url, gypsum.tokens["admin"])
         save_block(prefect, PROXIED_BLOCK, proxy.url, gypsum.tokens["admin"])
-        workers = [Worker(base / f"w{i}", prefect, POOL, name=f"w{i}", limit=WORKER_LIMIT) for i in range(WORKERS)]
+        workers = [
+            Worker(base / f"w{i}", prefect, POOL, name=f"w{i}", limit=WORKER_LIMIT, env=SHORT_UPLOADS)
+            for i in range(WORKERS)
+        ]
         for worker in workers:
             worker.start()
         try:

@@ -14,6 +14,7 @@ from faultproxy import Fault, FaultProxy
 
 from gypsum_flows.client import create_project, fetch_summary, list_versions
 from gypsum_flows.cluster import PrefectServer, Worker
+from gypsum_flows.constants import ENV_LOCK_WAIT, ENV_STALE_LOCK_AGE
 from gypsum_flows.flows.project_slots import SLOT_PREFIX
 from gypsum_flows.recover import read_lock
 
@@ -29,6 +30,10 @@ SAVE_BLOCK = (
     "import os; from gypsum_flows.blocks import GypsumCredentials as C; "
     "C(url=os.environ['BLOCK_URL'], token=os.environ['BLOCK_TOKEN']).save(os.environ['BLOCK_NAME'], overwrite=True)"
 )
+
+#: Uploads here take seconds: a lock a minute old is dead. With the defaults (a live lock waited for up to
+#: 10 min, presumed dead at 15) the kill test would wait that long for the lock its killed run left.
+SHORT_UPLOADS = {ENV_STALE_LOCK_AGE: "60s", ENV_LOCK_WAIT: "3m"}
 
 
 @dataclass
@@ -98,7 +103,12 @@ def _source(folder: Path, job: Job) -> Path:
 def start_batch(cluster: Cluster, spec: Path, name: str, block: str = BLOCK, *options: str) -> subprocess.Popen:
     """``gypsum-flows publish SPEC --fan-out --credentials-block BLOCK --json [OPTIONS]`` in a subprocess."""
     cache = cluster.base / f"batch-cache-{name}"
-    env = {**cluster.prefect.env, "GYPSUM_CACHE_DIR": str(cache), "PREFECT_HOME": str(cluster.base / f"batch-{name}")}
+    env = {
+        **cluster.prefect.env,
+        **SHORT_UPLOADS,
+        "GYPSUM_CACHE_DIR": str(cache),
+        "PREFECT_HOME": str(cluster.base / f"batch-{name}"),
+    }
     log = (cluster.base / f"batch-{name}.log").open("w")
     command = [
         sys.executable,

@@ -39,6 +39,8 @@ from .cache import resolve_cache
 CHUNK = 1 << 20
 #: A file modified this recently is not remembered (a same-tick rewrite would not change its stat).
 RACY_SECONDS = 1.0
+#: Seconds a connection waits for another writer before giving up (the call then just hashes).
+BUSY_TIMEOUT = 5.0
 #: Where the database lives inside the gypsum cache folder.
 DATABASE = os.path.join("md5", "files.sqlite3")
 
@@ -100,21 +102,43 @@ def compute_md5(path: str) -> tuple[int, str]:
 
 
 def _database(cache_dir: str | None) -> sqlite3.Connection | None:
-    """This thread's connection to the database of ``cache_dir``, or ``None`` if it cannot be opened."""
+    """This thread's connection to the database of ``cache_dir``, or ``None`` if it cannot be opened.
+
+    A database that is broken or cannot be written is given up for this
+    thread; one that was only busy (another thread or process was creating
+    it) is opened again on the next call.
+    """
     path = os.path.join(resolve_cache(cache_dir), DATABASE)
     connections: dict[str, sqlite3.Connection | None] = _local.__dict__.setdefault("connections", {})
     if path not in connections:
-        connections[path] = _open(path)
+        try:
+            connections[path] = _open(path)
+        except sqlite3.OperationalError:
+            return None  # busy: this call hashes without the database
     return connections[path]
 
 
 def _open(path: str) -> sqlite3.Connection | None:
+    """A connection to the database at ``path`` (created if new), ``None`` if it is broken or unwritable.
+
+    Raises:
+        sqlite3.OperationalError: the database was locked while it was being set up (worth another try).
+    """
+    db = None
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        db = sqlite3.connect(path, timeout=5.0)
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")  # a cache: a power cut may lose the last entries, never corrupt
         db.execute(_SCHEMA)
         return db
+    except sqlite3.OperationalError as error:
+        if db is not None:
+            db.close()
+        if "locked" in str(error) or "busy" in str(error):
+            raise
+        return None
     except (OSError, sqlite3.Error):
+        if db is not None:
+            db.close()
         return None

@@ -99,6 +99,21 @@ def test_concurrent_threads_share_one_database(tmp_path):
     assert rows == len(files)
 
 
+def test_a_database_busy_while_it_is_opened_is_opened_again_later(tmp_path, monkeypatch, hashed):
+    monkeypatch.setattr(md5cache, "BUSY_TIMEOUT", 0.1)
+    cache = tmp_path / "cache"
+    (cache / DATABASE).parent.mkdir(parents=True)
+    holder = sqlite3.connect(cache / DATABASE, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another thread or process setting the database up
+    path = settled(tmp_path / "f", b"data")
+    assert file_md5(str(path), str(cache)) == expected(b"data")
+    holder.execute("ROLLBACK")
+    holder.close()
+    file_md5(str(path), str(cache))
+    file_md5(str(path), str(cache))
+    assert hashed == [str(path)] * 2, "the third call is answered from the database"
+
+
 def test_a_broken_or_unwritable_database_only_costs_hashing(tmp_path, hashed):
     broken = tmp_path / "broken"
     (broken / DATABASE).parent.mkdir(parents=True)

@@ -151,9 +151,13 @@ def run_logs(cluster: Cluster, run_id: str) -> str:
 
 
 def worker_of(cluster: Cluster, run: dict) -> str | None:
-    """The name of the worker that ran a flow run, from the workers' logs."""
+    """The name of the worker that ran a flow run: the one whose log holds the run's own "View at" line.
+
+    The run's id alone is not enough: two workers may both start submitting a run, and the one that loses
+    logs the id too ("Aborted submission of flow run ...").
+    """
     for worker in cluster.workers:
-        if run["id"] in worker.log.read_text(errors="replace"):
+        if f"/runs/flow-run/{run['id']}" in worker.log.read_text(errors="replace"):
             return worker.name
     return None
 
